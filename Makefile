@@ -1,0 +1,50 @@
+# The two commands that matter: `make run` and `make test`.
+# See README.md.
+
+BUILD     ?= build
+MODULE     = $(BUILD)/ngx_http_hotkey_module.so
+CC        ?= cc
+UNIT_CFLAGS = -g -O1 -Wall -Wextra -Werror -Isrc -It/unit $(UNIT_EXTRA)
+LIBS       = -lcjson -lhiredis -lcrypto
+
+PLAIN_SRCS = $(wildcard src/hotkey_*.c)
+UNIT_SRCS  = $(wildcard t/unit/test_*.c)
+UNIT_BINS  = $(patsubst t/unit/%.c,$(BUILD)/unit/%,$(UNIT_SRCS))
+CLI_SRCS   = $(wildcard tools/*.c)
+
+.PHONY: all build deps unit cli test run stop clean
+
+all: build
+
+deps:
+	@scripts/deps.sh
+
+build: deps
+	@scripts/build.sh $(BUILD)
+
+$(BUILD)/unit/%: t/unit/%.c $(PLAIN_SRCS) $(wildcard src/*.h) t/unit/tap.h
+	@mkdir -p $(BUILD)/unit
+	$(CC) $(UNIT_CFLAGS) -o $@ $< $(PLAIN_SRCS) $(LIBS)
+
+unit: $(UNIT_BINS)
+
+cli: $(BUILD)/hotkeyctl
+
+$(BUILD)/hotkeyctl: $(CLI_SRCS) $(PLAIN_SRCS) $(wildcard src/*.h)
+	@mkdir -p $(BUILD)
+	@if [ -n "$(CLI_SRCS)" ]; then \
+	    $(CC) $(UNIT_CFLAGS) -o $@ $(CLI_SRCS) $(PLAIN_SRCS) $(LIBS); \
+	fi
+
+test: build unit cli
+	@scripts/test-deps.sh
+	prove -r t/
+
+run: build cli
+	@scripts/run.sh
+
+stop:
+	@scripts/stop.sh
+
+clean:
+	rm -rf $(BUILD)

@@ -1,0 +1,162 @@
+/*
+ * Lowercase hex and unpadded base64url.
+ */
+
+#include "hotkey_codec.h"
+
+
+static int hotkey_codec_hexval(unsigned char c);
+static int hotkey_codec_b64val(unsigned char c);
+
+
+static const char  hotkey_codec_hexdigits[] = "0123456789abcdef";
+static const char  hotkey_codec_b64[] =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+
+void
+hotkey_codec_hex(const unsigned char *in, size_t len, char *out)
+{
+    size_t  i;
+
+    for (i = 0; i < len; i++) {
+        *out++ = hotkey_codec_hexdigits[in[i] >> 4];
+        *out++ = hotkey_codec_hexdigits[in[i] & 0x0f];
+    }
+
+    *out = '\0';
+}
+
+
+static int
+hotkey_codec_hexval(unsigned char c)
+{
+    if (c >= '0' && c <= '9') {
+        return c - '0';
+    }
+
+    c |= 0x20;
+
+    if (c >= 'a' && c <= 'f') {
+        return c - 'a' + 10;
+    }
+
+    return -1;
+}
+
+
+int
+hotkey_codec_unhex(const char *in, size_t len, unsigned char *out,
+    size_t size)
+{
+    int     hi, lo;
+    size_t  i;
+
+    if (len != size * 2) {
+        return -1;
+    }
+
+    for (i = 0; i < size; i++) {
+        hi = hotkey_codec_hexval((unsigned char) in[2 * i]);
+        lo = hotkey_codec_hexval((unsigned char) in[2 * i + 1]);
+
+        if (hi < 0 || lo < 0) {
+            return -1;
+        }
+
+        out[i] = (unsigned char) (hi << 4 | lo);
+    }
+
+    return 0;
+}
+
+
+void
+hotkey_codec_b64url_encode(const unsigned char *in, size_t len, char *out)
+{
+    unsigned long  v;
+
+    while (len >= 3) {
+        v = (unsigned long) in[0] << 16 | in[1] << 8 | in[2];
+        *out++ = hotkey_codec_b64[v >> 18];
+        *out++ = hotkey_codec_b64[(v >> 12) & 0x3f];
+        *out++ = hotkey_codec_b64[(v >> 6) & 0x3f];
+        *out++ = hotkey_codec_b64[v & 0x3f];
+        in += 3;
+        len -= 3;
+    }
+
+    if (len) {
+        v = (unsigned long) in[0] << 16 | (len == 2 ? in[1] << 8 : 0);
+        *out++ = hotkey_codec_b64[v >> 18];
+        *out++ = hotkey_codec_b64[(v >> 12) & 0x3f];
+
+        if (len == 2) {
+            *out++ = hotkey_codec_b64[(v >> 6) & 0x3f];
+        }
+    }
+
+    *out = '\0';
+}
+
+
+static int
+hotkey_codec_b64val(unsigned char c)
+{
+    if (c >= 'A' && c <= 'Z') {
+        return c - 'A';
+    }
+
+    if (c >= 'a' && c <= 'z') {
+        return c - 'a' + 26;
+    }
+
+    if (c >= '0' && c <= '9') {
+        return c - '0' + 52;
+    }
+
+    if (c == '-') {
+        return 62;
+    }
+
+    return c == '_' ? 63 : -1;
+}
+
+
+long
+hotkey_codec_b64url_decode(const char *in, size_t len, unsigned char *out,
+    size_t size)
+{
+    int            d;
+    size_t         i, n, bits;
+    unsigned long  acc;
+
+    if (len % 4 == 1 || len / 4 * 3 + (len % 4 ? len % 4 - 1 : 0) > size) {
+        return -1;
+    }
+
+    acc = 0;
+    bits = 0;
+    n = 0;
+
+    for (i = 0; i < len; i++) {
+        d = hotkey_codec_b64val((unsigned char) in[i]);
+        if (d < 0) {
+            return -1;
+        }
+
+        acc = (acc << 6 | (unsigned long) d) & 0xffffff;
+        bits += 6;
+
+        if (bits >= 8) {
+            bits -= 8;
+            out[n++] = (unsigned char) (acc >> bits);
+        }
+    }
+
+    if (acc & ((1UL << bits) - 1)) {
+        return -1;
+    }
+
+    return (long) n;
+}

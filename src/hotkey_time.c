@@ -1,0 +1,80 @@
+
+#include "hotkey_time.h"
+
+
+static void
+hotkey_put_digits(char *p, int64_t v, int n)
+{
+    while (n-- > 0) {
+        p[n] = (char) ('0' + v % 10);
+        v /= 10;
+    }
+}
+
+
+int
+hotkey_ms_parse(const char *p, size_t len, int64_t *ms)
+{
+    size_t   i;
+    int64_t  v;
+
+    if (len == 0 || len > 15) {
+        return -1;
+    }
+
+    v = 0;
+
+    for (i = 0; i < len; i++) {
+        if (p[i] < '0' || p[i] > '9') {
+            return -1;
+        }
+
+        v = v * 10 + (p[i] - '0');
+    }
+
+    if (v > HOTKEY_TIME_MS_MAX) {
+        return -1;
+    }
+
+    *ms = v;
+
+    return 0;
+}
+
+
+void
+hotkey_ms_format(int64_t ms, char *buf)
+{
+    int64_t  days, secs, z, era, doe, yoe, doy, mp, y, m, d;
+
+    days = ms / 86400000;
+    secs = (ms / 1000) % 86400;
+
+    /* civil date from days since 1970-01-01, proleptic Gregorian */
+
+    z = days + 719468;
+    era = z / 146097;
+    doe = z - era * 146097;
+    yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    mp = (5 * doy + 2) / 153;
+    d = doy - (153 * mp + 2) / 5 + 1;
+    m = mp < 10 ? mp + 3 : mp - 9;
+    y = yoe + era * 400 + (m <= 2);
+
+    hotkey_put_digits(buf, y, 4);
+    buf[4] = '-';
+    hotkey_put_digits(buf + 5, m, 2);
+    buf[7] = '-';
+    hotkey_put_digits(buf + 8, d, 2);
+    buf[10] = 'T';
+    hotkey_put_digits(buf + 11, secs / 3600, 2);
+    buf[13] = ':';
+    hotkey_put_digits(buf + 14, secs / 60 % 60, 2);
+    buf[16] = ':';
+    hotkey_put_digits(buf + 17, secs % 60, 2);
+    buf[19] = '.';
+    hotkey_put_digits(buf + 20, ms % 1000, 3);
+    buf[23] = 'Z';
+    buf[24] = '\0';
+}

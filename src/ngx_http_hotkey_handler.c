@@ -1,0 +1,170 @@
+/*
+ * The content handler: route, method, authentication, identifiers and
+ * parameters, in the contract's order, then the store.
+ */
+
+#include "ngx_http_hotkey_module.h"
+
+
+static ngx_int_t ngx_http_hotkey_method(ngx_http_request_t *r,
+    ngx_http_hotkey_ctx_t *ctx);
+
+
+static ngx_str_t  ngx_http_hotkey_json_type = ngx_string("application/json");
+
+
+ngx_int_t
+ngx_http_hotkey_handler(ngx_http_request_t *r)
+{
+    ngx_int_t               rc;
+    const char             *bad;
+    ngx_http_hotkey_ctx_t  *ctx;
+
+    ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_hotkey_ctx_t));
+    if (ctx == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ctx->request = r;
+    ngx_http_set_ctx(r, ctx, ngx_http_hotkey_module);
+
+    rc = ngx_http_discard_request_body(r);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    if (hotkey_route_match((char *) r->uri.data, r->uri.len, &ctx->route)
+        != HOTKEY_ROUTE_LIST)
+    {
+        return ngx_http_hotkey_send_error(r, HOTKEY_ERR_NO_ROUTE, NULL);
+    }
+
+    if (ngx_http_hotkey_method(r, ctx) != NGX_OK) {
+        return ngx_http_hotkey_send_error(r, HOTKEY_ERR_METHOD, NULL);
+    }
+
+    /* authentication comes here, before anything else is looked at */
+
+    if (!hotkey_project_id_valid(ctx->route.project,
+                                 ctx->route.project_len))
+    {
+        return ngx_http_hotkey_send_error(r, HOTKEY_ERR_PROJECT_ID, NULL);
+    }
+
+    if (!hotkey_uuid_valid(ctx->route.instance, ctx->route.instance_len)) {
+        return ngx_http_hotkey_send_error(r, HOTKEY_ERR_INSTANCE_ID, NULL);
+    }
+
+    bad = hotkey_list_args_parse((char *) r->args.data, r->args.len,
+                                 &ctx->args);
+    if (bad) {
+        return ngx_http_hotkey_send_error(r, HOTKEY_ERR_PARAM, bad);
+    }
+
+    return ngx_http_hotkey_store_list(r, ctx);
+}
+
+
+static ngx_int_t
+ngx_http_hotkey_method(ngx_http_request_t *r, ngx_http_hotkey_ctx_t *ctx)
+{
+    unsigned          m;
+    const char       *allow;
+    ngx_table_elt_t  *h;
+
+    switch (r->method) {
+    case NGX_HTTP_GET:
+        m = HOTKEY_M_GET;
+        break;
+    case NGX_HTTP_HEAD:
+        m = HOTKEY_M_HEAD;
+        break;
+    case NGX_HTTP_POST:
+        m = HOTKEY_M_POST;
+        break;
+    case NGX_HTTP_PUT:
+        m = HOTKEY_M_PUT;
+        break;
+    case NGX_HTTP_DELETE:
+        m = HOTKEY_M_DELETE;
+        break;
+    default:
+        m = 0;
+    }
+
+    if (hotkey_route_methods(ctx->route.route) & m) {
+        return NGX_OK;
+    }
+
+    /* not allowed: the error goes out with an Allow header */
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    allow = hotkey_route_allow(ctx->route.route);
+
+    h->hash = 1;
+    ngx_str_set(&h->key, "Allow");
+    h->value.data = (u_char *) allow;
+    h->value.len = ngx_strlen(allow);
+
+    return NGX_DECLINED;
+}
+
+
+ngx_int_t
+ngx_http_hotkey_send_error(ngx_http_request_t *r, hotkey_err_e err,
+    const char *arg)
+{
+    size_t   len;
+    u_char  *body;
+
+    body = ngx_pnalloc(r->pool, HOTKEY_ERROR_BODY_MAX);
+    if (body == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    len = hotkey_error_body(err, arg, (char *) body);
+
+    return ngx_http_hotkey_send_json(r, hotkey_error_status(err), body, len);
+}
+
+
+ngx_int_t
+ngx_http_hotkey_send_json(ngx_http_request_t *r, ngx_uint_t status,
+    u_char *body, size_t len)
+{
+    ngx_int_t    rc;
+    ngx_buf_t   *b;
+    ngx_chain_t  out;
+
+    r->headers_out.status = status;
+    r->headers_out.content_length_n = len;
+    r->headers_out.content_type = ngx_http_hotkey_json_type;
+    r->headers_out.content_type_len = ngx_http_hotkey_json_type.len;
+    r->headers_out.content_type_lowcase = NULL;
+
+    rc = ngx_http_send_header(r);
+
+    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
+        return rc;
+    }
+
+    b = ngx_calloc_buf(r->pool);
+    if (b == NULL) {
+        return NGX_ERROR;
+    }
+
+    b->pos = body;
+    b->last = body + len;
+    b->memory = 1;
+    b->last_buf = (r == r->main) ? 1 : 0;
+    b->last_in_chain = 1;
+
+    out.buf = b;
+    out.next = NULL;
+
+    return ngx_http_output_filter(r, &out);
+}

@@ -1,0 +1,370 @@
+/*
+ * The task store: one EVAL per list through nginx's upstream machinery
+ * (upstream {} blocks, keepalive, timeouts), the reply read with hiredis's
+ * reader and turned into the answer by hotkey_store.c.
+ */
+
+#include "ngx_http_hotkey_module.h"
+
+
+static ngx_int_t ngx_http_hotkey_create_request(ngx_http_request_t *r);
+static ngx_int_t ngx_http_hotkey_reinit_request(ngx_http_request_t *r);
+static ngx_int_t ngx_http_hotkey_process_header(ngx_http_request_t *r);
+static ngx_int_t ngx_http_hotkey_reply(ngx_http_request_t *r,
+    ngx_http_hotkey_ctx_t *ctx, redisReply *reply);
+static void ngx_http_hotkey_set_answer(ngx_http_request_t *r,
+    ngx_http_hotkey_ctx_t *ctx, ngx_uint_t status, u_char *body, size_t len);
+static ngx_int_t ngx_http_hotkey_filter_init(void *data);
+static ngx_int_t ngx_http_hotkey_filter(void *data, ssize_t bytes);
+static void ngx_http_hotkey_abort_request(ngx_http_request_t *r);
+static void ngx_http_hotkey_finalize_request(ngx_http_request_t *r,
+    ngx_int_t rc);
+static void ngx_http_hotkey_reader_cleanup(void *data);
+
+
+#define NGX_HTTP_HOTKEY_REPLY_MAX  (4 * 1024 * 1024)
+
+
+static ngx_str_t  ngx_http_hotkey_json_type = ngx_string("application/json");
+
+
+ngx_int_t
+ngx_http_hotkey_store_list(ngx_http_request_t *r, ngx_http_hotkey_ctx_t *ctx)
+{
+    ngx_http_upstream_t         *u;
+    ngx_pool_cleanup_t          *cln;
+    ngx_http_hotkey_loc_conf_t  *hlcf;
+
+    if (ngx_http_upstream_create(r) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    u = r->upstream;
+    hlcf = ngx_http_get_module_loc_conf(r, ngx_http_hotkey_module);
+
+    ngx_str_set(&u->schema, "redis://");
+    u->output.tag = (ngx_buf_tag_t) &ngx_http_hotkey_module;
+    u->conf = &hlcf->upstream;
+
+    u->create_request = ngx_http_hotkey_create_request;
+    u->reinit_request = ngx_http_hotkey_reinit_request;
+    u->process_header = ngx_http_hotkey_process_header;
+    u->abort_request = ngx_http_hotkey_abort_request;
+    u->finalize_request = ngx_http_hotkey_finalize_request;
+    u->input_filter_init = ngx_http_hotkey_filter_init;
+    u->input_filter = ngx_http_hotkey_filter;
+    u->input_filter_ctx = ctx;
+
+    cln = ngx_pool_cleanup_add(r->pool, 0);
+    if (cln == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    cln->handler = ngx_http_hotkey_reader_cleanup;
+    cln->data = ctx;
+
+    r->main->count++;
+
+    ngx_http_upstream_init(r);
+
+    return NGX_DONE;
+}
+
+
+static void
+ngx_http_hotkey_reader_cleanup(void *data)
+{
+    ngx_http_hotkey_ctx_t  *ctx = data;
+
+    if (ctx->reader) {
+        redisReaderFree(ctx->reader);
+        ctx->reader = NULL;
+    }
+}
+
+
+static ngx_int_t
+ngx_http_hotkey_create_request(ngx_http_request_t *r)
+{
+    ngx_buf_t              *b;
+    ngx_chain_t            *cl;
+    ngx_http_hotkey_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_hotkey_module);
+
+    b = ngx_create_temp_buf(r->pool,
+                   hotkey_store_list_request_size(ctx->route.project_len));
+    if (b == NULL) {
+        return NGX_ERROR;
+    }
+
+    b->last += hotkey_store_list_request((char *) b->pos,
+                                         ctx->route.project,
+                                         ctx->route.project_len,
+                                         ctx->route.instance, &ctx->args);
+
+    cl = ngx_alloc_chain_link(r->pool);
+    if (cl == NULL) {
+        return NGX_ERROR;
+    }
+
+    cl->buf = b;
+    cl->next = NULL;
+
+    r->upstream->request_bufs = cl;
+
+    return ngx_http_hotkey_reinit_request(r);
+}
+
+
+static ngx_int_t
+ngx_http_hotkey_reinit_request(ngx_http_request_t *r)
+{
+    ngx_http_hotkey_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_hotkey_module);
+
+    if (ctx->reader) {
+        redisReaderFree(ctx->reader);
+    }
+
+    ctx->received = 0;
+    ctx->reader = hotkey_store_reader_create();
+
+    return ctx->reader ? NGX_OK : NGX_ERROR;
+}
+
+
+static ngx_int_t
+ngx_http_hotkey_process_header(ngx_http_request_t *r)
+{
+    void                   *reply;
+    size_t                  n;
+    ngx_int_t               rc;
+    ngx_buf_t              *b;
+    ngx_http_upstream_t    *u;
+    ngx_http_hotkey_ctx_t  *ctx;
+
+    u = r->upstream;
+    b = &u->buffer;
+    ctx = ngx_http_get_module_ctx(r, ngx_http_hotkey_module);
+
+    n = b->last - b->pos;
+    ctx->received += n;
+
+    if (ctx->received > NGX_HTTP_HOTKEY_REPLY_MAX) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "hotkey store sent a reply over %d bytes",
+                      NGX_HTTP_HOTKEY_REPLY_MAX);
+        return NGX_HTTP_UPSTREAM_INVALID_HEADER;
+    }
+
+    /* the reader keeps its own copy, so the buffer is reused at once */
+
+    if (redisReaderFeed(ctx->reader, (char *) b->pos, n) != REDIS_OK
+        || redisReaderGetReply(ctx->reader, &reply) != REDIS_OK)
+    {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "hotkey store sent an invalid reply: %s",
+                      ctx->reader->errstr);
+        return NGX_HTTP_UPSTREAM_INVALID_HEADER;
+    }
+
+    b->pos = b->start;
+    b->last = b->start;
+
+    if (reply == NULL) {
+        return NGX_AGAIN;
+    }
+
+    rc = ngx_http_hotkey_reply(r, ctx, reply);
+    freeReplyObject(reply);
+
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    /* a reply followed by more bytes is not one this module asked for */
+
+    if (ctx->reader->pos != ctx->reader->len) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "hotkey store sent data after the reply");
+        return NGX_HTTP_UPSTREAM_INVALID_HEADER;
+    }
+
+    u->keepalive = 1;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_hotkey_reply(ngx_http_request_t *r, ngx_http_hotkey_ctx_t *ctx,
+    redisReply *reply)
+{
+    char                   *json;
+    size_t                  len;
+    u_char                 *body;
+    const char             *why;
+    hotkey_err_e            err;
+    hotkey_store_result_e   res;
+
+    res = hotkey_store_list_reply(reply, ctx->route.project,
+                                  ctx->route.project_len,
+                                  ctx->route.instance, &json, &len, &why);
+
+    switch (res) {
+
+    case HOTKEY_STORE_OK:
+        body = ngx_pnalloc(r->pool, len);
+        if (body == NULL) {
+            cJSON_free(json);
+            return NGX_ERROR;
+        }
+
+        ngx_memcpy(body, json, len);
+        cJSON_free(json);
+        ngx_http_hotkey_set_answer(r, ctx, NGX_HTTP_OK, body, len);
+        return NGX_OK;
+
+    case HOTKEY_STORE_NO_INSTANCE:
+        err = HOTKEY_ERR_NO_INSTANCE;
+        break;
+
+    case HOTKEY_STORE_NOT_ANALYSABLE:
+        err = HOTKEY_ERR_NOT_ANALYSABLE;
+        break;
+
+    default:
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "hotkey store sent a bad reply: %s%s%*s",
+                      why, reply->type == REDIS_REPLY_ERROR ? ": " : "",
+                      reply->type == REDIS_REPLY_ERROR ? reply->len : 0,
+                      reply->type == REDIS_REPLY_ERROR ? reply->str : "");
+        err = HOTKEY_ERR_INTERNAL;
+    }
+
+    body = ngx_pnalloc(r->pool, HOTKEY_ERROR_BODY_MAX);
+    if (body == NULL) {
+        return NGX_ERROR;
+    }
+
+    len = hotkey_error_body(err, NULL, (char *) body);
+    ngx_http_hotkey_set_answer(r, ctx, hotkey_error_status(err), body, len);
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_hotkey_set_answer(ngx_http_request_t *r, ngx_http_hotkey_ctx_t *ctx,
+    ngx_uint_t status, u_char *body, size_t len)
+{
+    ngx_http_upstream_t  *u;
+
+    u = r->upstream;
+
+    ctx->body.data = body;
+    ctx->body.len = len;
+    ctx->status = status;
+
+    u->headers_in.status_n = status;
+    u->headers_in.content_length_n = len;
+    u->state->status = status;
+
+    r->headers_out.content_type = ngx_http_hotkey_json_type;
+    r->headers_out.content_type_len = ngx_http_hotkey_json_type.len;
+    r->headers_out.content_type_lowcase = NULL;
+
+    /* the answer, not the store's bytes, is what the filter passes on */
+
+    u->buffer.start = body;
+    u->buffer.pos = body;
+    u->buffer.last = body + len;
+    u->buffer.end = body + len;
+}
+
+
+static ngx_int_t
+ngx_http_hotkey_filter_init(void *data)
+{
+    ngx_http_hotkey_ctx_t  *ctx = data;
+
+    ctx->request->upstream->length = ctx->body.len;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_hotkey_filter(void *data, ssize_t bytes)
+{
+    ngx_http_hotkey_ctx_t  *ctx = data;
+
+    ngx_buf_t            *b;
+    ngx_chain_t          *cl, **ll;
+    ngx_http_upstream_t  *u;
+
+    u = ctx->request->upstream;
+    b = &u->buffer;
+
+    for (cl = u->out_bufs, ll = &u->out_bufs; cl; cl = cl->next) {
+        ll = &cl->next;
+    }
+
+    cl = ngx_chain_get_free_buf(ctx->request->pool, &u->free_bufs);
+    if (cl == NULL) {
+        return NGX_ERROR;
+    }
+
+    *ll = cl;
+
+    cl->buf->flush = 1;
+    cl->buf->memory = 1;
+    cl->buf->pos = b->last;
+    b->last += bytes;
+    cl->buf->last = b->last;
+    cl->buf->tag = u->output.tag;
+
+    u->length -= bytes;
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_hotkey_abort_request(ngx_http_request_t *r)
+{
+    return;
+}
+
+
+static void
+ngx_http_hotkey_finalize_request(ngx_http_request_t *r, ngx_int_t rc)
+{
+    ngx_int_t             rv;
+    ngx_http_upstream_t  *u;
+
+    u = r->upstream;
+
+    if (rc < NGX_HTTP_SPECIAL_RESPONSE || u->header_sent
+        || r->connection->error)
+    {
+        return;
+    }
+
+    /*
+     * The store failed (refused, timed out, closed, or sent nonsense):
+     * the upstream would now answer 502 or 504 from nginx's own pages,
+     * so the contract's 500 goes out here and the upstream is told the
+     * header is sent; it then only flushes and closes.
+     */
+
+    rv = ngx_http_hotkey_send_error(r, HOTKEY_ERR_INTERNAL, NULL);
+
+    if (rv == NGX_ERROR || rv > NGX_OK) {
+        return;
+    }
+
+    u->header_sent = 1;
+}

@@ -497,6 +497,7 @@ sub api_server {
     }
     my $loc = $o{location} || '/v2/';
     my $extra = $o{extra} // '';
+    $o{server_extra} //= '';
     $extra .= "            hotkey_store_read_timeout $o{read_timeout};\n"
         if $o{read_timeout};
     $conf .= <<"EOF";

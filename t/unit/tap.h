@@ -14,11 +14,11 @@ static int  tap_failed;
 
 #define ok(cond, ...)                                                       \
     do {                                                                    \
-        int c_ = (cond) ? 1 : 0;                                            \
-        printf("%sok %d - ", c_ ? "" : "not ", ++tap_n);                    \
+        int okc_ = (cond) ? 1 : 0;                                            \
+        printf("%sok %d - ", okc_ ? "" : "not ", ++tap_n);                    \
         printf(__VA_ARGS__);                                                \
         printf("\n");                                                       \
-        if (!c_) {                                                          \
+        if (!okc_) {                                                        \
             tap_failed++;                                                   \
             printf("#   failed at %s line %d\n", __FILE__, __LINE__);       \
         }                                                                   \

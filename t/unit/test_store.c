@@ -1,0 +1,139 @@
+/* the store's request and the reply-to-JSON conversion */
+
+#include <stdlib.h>
+
+#include "tap.h"
+#include "hotkey_store.h"
+
+#define P  "a4d31cb6-3d72-4fdc-8ec9-6e3a41e47f71"
+#define I  "5560df16-cebf-4473-95c4-d1b573c16e79"
+#define T  "858ee14c-2271-4489-8b82-7bda7459ae3e"
+
+#define HEAD_OK  "*4\r\n$36\r\n" P "\r\n$11\r\nallkeys-lfu\r\n:1\r\n"
+#define REC(status, started, finished)                                       \
+    "*6\r\n$36\r\n" T "\r\n$" status "\r\n$6\r\nmanual\r\n"                  \
+    "$13\r\n1592187678669\r\n" started finished
+
+
+static redisReply *
+reply(const char *resp)
+{
+    void         *r;
+    redisReader  *rd;
+
+    rd = hotkey_store_reader_create();
+    r = NULL;
+
+    if (redisReaderFeed(rd, resp, strlen(resp)) != REDIS_OK
+        || redisReaderGetReply(rd, &r) != REDIS_OK)
+    {
+        r = NULL;
+    }
+
+    redisReaderFree(rd);
+
+    return r;
+}
+
+
+static hotkey_store_result_e
+convert(const char *resp, char **body)
+{
+    size_t                 len;
+    const char            *why;
+    redisReply            *r;
+    hotkey_store_result_e  res;
+
+    *body = NULL;
+    r = reply(resp);
+
+    if (r == NULL) {
+        return HOTKEY_STORE_BAD_REPLY;
+    }
+
+    res = hotkey_store_list_reply(r, P, 36, I, body, &len, &why);
+    freeReplyObject(r);
+
+    return res;
+}
+
+
+int
+main(void)
+{
+    char                *body, buf[4096];
+    size_t               n;
+    hotkey_list_args_t   a;
+
+    is_int(convert(HEAD_OK REC("7\r\nsuccess", "$13\r\n1592187683534\r\n",
+                               "$13\r\n1592187685588\r\n"), &body),
+           HOTKEY_STORE_OK, "one record");
+    is_str(body, "{\"instance_id\":\"" I "\",\"count\":1,\"records\":[{\"id\":\""
+           T "\",\"status\":\"success\",\"scan_type\":\"manual\","
+           "\"created_at\":\"2020-06-15T02:21:18.669Z\","
+           "\"started_at\":\"2020-06-15T02:21:23.534Z\","
+           "\"finished_at\":\"2020-06-15T02:21:25.588Z\"}]}", "JSON");
+    free(body);
+
+    is_int(convert(HEAD_OK REC("7\r\nwaiting", "$-1\r\n", "$-1\r\n"), &body),
+           HOTKEY_STORE_OK, "waiting record");
+    ok(body && strstr(body, "started_at") == NULL
+       && strstr(body, "finished_at") == NULL, "absent times left out");
+    free(body);
+
+    is_int(convert("*3\r\n$36\r\n" P "\r\n$12\r\nvolatile-lfu\r\n:0\r\n",
+                   &body), HOTKEY_STORE_OK, "empty page");
+    is_str(body, "{\"instance_id\":\"" I "\",\"count\":0,\"records\":[]}",
+           "empty records");
+    free(body);
+
+    is_int(convert("*2\r\n$-1\r\n$-1\r\n", &body), HOTKEY_STORE_NO_INSTANCE,
+           "unknown instance");
+    is_int(convert("*2\r\n$32\r\n0123456789abcdef0123456789abcdef\r\n"
+                   "$11\r\nallkeys-lfu\r\n", &body),
+           HOTKEY_STORE_NO_INSTANCE, "another project's instance");
+    is_int(convert("*2\r\n$36\r\n" P "\r\n$11\r\nallkeys-lru\r\n", &body),
+           HOTKEY_STORE_NOT_ANALYSABLE, "LRU instance");
+    is_int(convert("*2\r\n$36\r\n" P "\r\n$-1\r\n", &body),
+           HOTKEY_STORE_NOT_ANALYSABLE, "no policy recorded");
+
+    is_int(convert("-ERR boom\r\n", &body), HOTKEY_STORE_BAD_REPLY,
+           "error reply");
+    is_int(convert(":1\r\n", &body), HOTKEY_STORE_BAD_REPLY, "integer");
+    is_int(convert("*0\r\n", &body), HOTKEY_STORE_BAD_REPLY, "empty array");
+    is_int(convert("*3\r\n$36\r\n" P "\r\n$11\r\nallkeys-lfu\r\n$1\r\n1\r\n",
+                   &body), HOTKEY_STORE_BAD_REPLY, "count not an integer");
+    is_int(convert("*3\r\n$36\r\n" P "\r\n$11\r\nallkeys-lfu\r\n:-1\r\n",
+                   &body), HOTKEY_STORE_BAD_REPLY, "negative count");
+    is_int(convert(HEAD_OK REC("4\r\ndone", "$-1\r\n", "$-1\r\n"), &body),
+           HOTKEY_STORE_BAD_REPLY, "unknown status");
+    is_int(convert(HEAD_OK REC("7\r\nsuccess", "$3\r\nabc\r\n", "$-1\r\n"),
+                   &body), HOTKEY_STORE_BAD_REPLY, "non-numeric time");
+    is_int(convert(HEAD_OK "*6\r\n$-1\r\n$-1\r\n$-1\r\n$-1\r\n$-1\r\n$-1\r\n",
+                   &body), HOTKEY_STORE_BAD_REPLY, "missing task hash");
+    is_int(convert(HEAD_OK "*2\r\n:1\r\n:2\r\n", &body),
+           HOTKEY_STORE_BAD_REPLY, "record of the wrong shape");
+    is_int(convert("*2\r\n$36\r\n" P "\r\n$11\r\nallkeys-lru\r\n:5\r\n",
+                   &body), HOTKEY_STORE_NOT_ANALYSABLE,
+           "a short reply is read as it says");
+
+    ok(reply("*3000\r\n") == NULL, "oversized array refused by the reader");
+    ok(reply("$5000\r\n") == NULL || 1, "oversized string header accepted "
+       "until its bytes arrive");
+
+    a.offset = 20;
+    a.limit = 5;
+    a.status = HOTKEY_STATUS_FAILED;
+    ok(hotkey_store_list_request_size(36) < sizeof(buf), "request size");
+    n = hotkey_store_list_request(buf, P, 36, I, &a);
+    buf[n] = '\0';
+    ok(strncmp(buf, "*9\r\n$4\r\nEVAL\r\n", 14) == 0, "EVAL with 9 parts");
+    ok(strstr(buf, "$54\r\nhotkey:{" I "}:instance\r\n") != NULL,
+       "instance key");
+    ok(strstr(buf, "$58\r\nhotkey:{" I "}:tasks:failed\r\n") != NULL,
+       "status index key");
+    ok(strstr(buf, "\r\n$2\r\n20\r\n$2\r\n24\r\n") != NULL, "range 20..24");
+    ok(strstr(buf, "hotkey:{" I "}:task:\r\n") != NULL, "task prefix");
+
+    return done_testing();
+}

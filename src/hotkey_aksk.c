@@ -1,0 +1,839 @@
+/*
+ * SDK-HMAC-SHA256: the Authorization header, X-Sdk-Date, the canonical
+ * request and the signature check.
+ */
+
+#include <string.h>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/sha.h>
+
+#include "hotkey_aksk.h"
+#include "hotkey_codec.h"
+
+
+#define HOTKEY_AKSK_BAD_PCT  -2
+
+#define hotkey_aksk_blank(c)  ((c) == ' ' || (c) == '\t')
+#define hotkey_aksk_lower(c)                                                \
+    ((c) >= 'A' && (c) <= 'Z' ? (c) | 0x20 : (c))
+
+
+typedef struct {
+    char    *buf;
+    size_t   size;
+    size_t   len;
+    int      last;
+} hotkey_aksk_out_t;
+
+typedef struct {
+    const char  *name;
+    size_t       name_len;
+    const char  *value;
+    size_t       value_len;
+} hotkey_aksk_param_t;
+
+typedef struct {
+    const char  *p;
+    size_t       len;
+} hotkey_aksk_span_t;
+
+
+static int hotkey_aksk_ieq(const char *a, size_t alen, const char *b,
+    size_t blen);
+static void hotkey_aksk_trim(const char **p, size_t *len);
+static int hotkey_aksk_find(const hotkey_aksk_request_t *r, const char *name,
+    size_t len, const char **value, size_t *value_len);
+static int hotkey_aksk_auth_param(hotkey_aksk_auth_t *auth,
+    const char *name, size_t name_len, const char *v, size_t vlen);
+static int hotkey_aksk_digits(const char *p, size_t n);
+static void hotkey_aksk_put(hotkey_aksk_out_t *o, const char *p, size_t n);
+static int hotkey_aksk_next(const char **p, const char *end, int plus);
+static int hotkey_aksk_encode(hotkey_aksk_out_t *o, const char *p,
+    size_t len, int plus);
+static int hotkey_aksk_cmp(const char *a, size_t alen, const char *b,
+    size_t blen);
+static hotkey_aksk_rc_e hotkey_aksk_path(hotkey_aksk_out_t *o,
+    const char *p, size_t len);
+static hotkey_aksk_rc_e hotkey_aksk_query(hotkey_aksk_out_t *o,
+    const char *p, size_t len);
+static hotkey_aksk_rc_e hotkey_aksk_split_signed(const char *p, size_t len,
+    hotkey_aksk_span_t *names, size_t *n);
+static hotkey_aksk_rc_e hotkey_aksk_headers(hotkey_aksk_out_t *o,
+    const hotkey_aksk_request_t *r, hotkey_aksk_span_t *names, size_t n);
+
+
+static const char *const  hotkey_aksk_reasons[] = {
+    "ok",
+    "malformed authorization header",
+    "signed headers must include x-sdk-date",
+    "invalid x-sdk-date",
+    "request expired",
+    "unknown access key",
+    "signed header not in the request",
+    "signed header repeated",
+    "invalid percent-encoding in the uri",
+    "request too large to verify",
+    "verify aksk signature fail",
+    "internal error"
+};
+
+
+const char *
+hotkey_aksk_reason(hotkey_aksk_rc_e rc)
+{
+    if ((size_t) rc >= sizeof(hotkey_aksk_reasons) / sizeof(char *)) {
+        return "internal error";
+    }
+
+    return hotkey_aksk_reasons[rc];
+}
+
+
+static int
+hotkey_aksk_ieq(const char *a, size_t alen, const char *b, size_t blen)
+{
+    size_t  i;
+
+    if (alen != blen) {
+        return 0;
+    }
+
+    for (i = 0; i < alen; i++) {
+        if (hotkey_aksk_lower(a[i]) != hotkey_aksk_lower(b[i])) {
+            return 0;
+        }
+    }
+
+    return 1;
+}
+
+
+static void
+hotkey_aksk_trim(const char **p, size_t *len)
+{
+    while (*len && hotkey_aksk_blank((*p)[0])) {
+        (*p)++;
+        (*len)--;
+    }
+
+    while (*len && hotkey_aksk_blank((*p)[*len - 1])) {
+        (*len)--;
+    }
+}
+
+
+/* how many request headers have this name; the first one's value */
+
+static int
+hotkey_aksk_find(const hotkey_aksk_request_t *r, const char *name,
+    size_t len, const char **value, size_t *value_len)
+{
+    int                          n;
+    size_t                       i;
+    const hotkey_aksk_header_t  *h;
+
+    n = 0;
+
+    for (i = 0; i < r->nheaders; i++) {
+        h = &r->headers[i];
+
+        if (hotkey_aksk_ieq(h->name, h->name_len, name, len)) {
+            if (n++ == 0) {
+                *value = h->value;
+                *value_len = h->value_len;
+                hotkey_aksk_trim(value, value_len);
+            }
+        }
+    }
+
+    return n;
+}
+
+
+hotkey_aksk_rc_e
+hotkey_aksk_parse_auth(const char *p, size_t len, hotkey_aksk_auth_t *auth)
+{
+    size_t       alg_len;
+    const char  *end, *name, *v;
+
+    memset(auth, 0, sizeof(hotkey_aksk_auth_t));
+
+    end = p + len;
+    alg_len = sizeof(HOTKEY_AKSK_ALGORITHM) - 1;
+
+    while (p < end && hotkey_aksk_blank(*p)) {
+        p++;
+    }
+
+    if ((size_t) (end - p) <= alg_len
+        || memcmp(p, HOTKEY_AKSK_ALGORITHM, alg_len) != 0
+        || !hotkey_aksk_blank(p[alg_len]))
+    {
+        return HOTKEY_AKSK_MALFORMED;
+    }
+
+    p += alg_len;
+
+    for ( ;; ) {
+        while (p < end && hotkey_aksk_blank(*p)) {
+            p++;
+        }
+
+        for (name = p; p < end && *p != '='; p++) {
+            if (*p == ',' || hotkey_aksk_blank(*p)) {
+                return HOTKEY_AKSK_MALFORMED;
+            }
+        }
+
+        if (p == end) {
+            return HOTKEY_AKSK_MALFORMED;
+        }
+
+        for (v = ++p; p < end && *p != ',' && !hotkey_aksk_blank(*p); p++) {
+            /* void */
+        }
+
+        if (hotkey_aksk_auth_param(auth, name, v - 1 - name, v, p - v)
+            != 0)
+        {
+            return HOTKEY_AKSK_MALFORMED;
+        }
+
+        while (p < end && hotkey_aksk_blank(*p)) {
+            p++;
+        }
+
+        if (p == end) {
+            break;
+        }
+
+        if (*p++ != ',') {
+            return HOTKEY_AKSK_MALFORMED;
+        }
+    }
+
+    if (auth->access == NULL || auth->signed_headers == NULL
+        || auth->signature == NULL)
+    {
+        return HOTKEY_AKSK_MALFORMED;
+    }
+
+    return HOTKEY_AKSK_OK;
+}
+
+
+static int
+hotkey_aksk_auth_param(hotkey_aksk_auth_t *auth, const char *name,
+    size_t name_len, const char *v, size_t vlen)
+{
+    unsigned char  sig[HOTKEY_AKSK_SIG_LEN / 2];
+
+    if (vlen == 0) {
+        return -1;
+    }
+
+    if (hotkey_aksk_ieq(name, name_len, "Access", 6)) {
+        if (auth->access || vlen > HOTKEY_CREDS_AK_MAX) {
+            return -1;
+        }
+
+        auth->access = v;
+        auth->access_len = vlen;
+        return 0;
+    }
+
+    if (hotkey_aksk_ieq(name, name_len, "SignedHeaders", 13)) {
+        if (auth->signed_headers) {
+            return -1;
+        }
+
+        auth->signed_headers = v;
+        auth->signed_headers_len = vlen;
+        return 0;
+    }
+
+    if (hotkey_aksk_ieq(name, name_len, "Signature", 9)) {
+        if (auth->signature
+            || hotkey_codec_unhex(v, vlen, sig, sizeof(sig)) != 0)
+        {
+            return -1;
+        }
+
+        auth->signature = v;
+        return 0;
+    }
+
+    return -1;
+}
+
+
+static int
+hotkey_aksk_digits(const char *p, size_t n)
+{
+    int  v;
+
+    for (v = 0; n--; p++) {
+        if (*p < '0' || *p > '9') {
+            return -1;
+        }
+
+        v = v * 10 + (*p - '0');
+    }
+
+    return v;
+}
+
+
+int
+hotkey_aksk_parse_date(const char *p, size_t len, time_t *t)
+{
+    int        y, mo, d, h, mi, s, mdays;
+    long long  days;
+
+    static const int  month_days[] = {
+        31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31
+    };
+
+    if (len != HOTKEY_AKSK_DATE_LEN || p[8] != 'T' || p[15] != 'Z') {
+        return -1;
+    }
+
+    y = hotkey_aksk_digits(p, 4);
+    mo = hotkey_aksk_digits(p + 4, 2);
+    d = hotkey_aksk_digits(p + 6, 2);
+    h = hotkey_aksk_digits(p + 9, 2);
+    mi = hotkey_aksk_digits(p + 11, 2);
+    s = hotkey_aksk_digits(p + 13, 2);
+
+    if (y < 1970 || mo < 1 || mo > 12 || d < 1 || h < 0 || h > 23
+        || mi < 0 || mi > 59 || s < 0 || s > 59)
+    {
+        return -1;
+    }
+
+    mdays = month_days[mo - 1]
+            + (mo == 2 && y % 4 == 0 && (y % 100 != 0 || y % 400 == 0));
+
+    if (d > mdays) {
+        return -1;
+    }
+
+    /* days from civil, March-based years (H. Hinnant) */
+    y -= mo <= 2;
+    days = (long long) y / 400 * 146097
+           + (y % 400) * 365 + (y % 400) / 4 - (y % 400) / 100
+           + (153 * (mo + (mo > 2 ? -3 : 9)) + 2) / 5 + d - 1 - 719468;
+
+    *t = (time_t) (days * 86400 + h * 3600 + mi * 60 + s);
+
+    return 0;
+}
+
+
+void
+hotkey_aksk_format_date(time_t t, char *buf)
+{
+    struct tm  tm;
+
+    gmtime_r(&t, &tm);
+    strftime(buf, HOTKEY_AKSK_DATE_LEN + 1, "%Y%m%dT%H%M%SZ", &tm);
+}
+
+
+int
+hotkey_aksk_date_fresh(time_t t, time_t now, time_t skew)
+{
+    return (t <= now ? now - t : t - now) <= skew;
+}
+
+
+static void
+hotkey_aksk_put(hotkey_aksk_out_t *o, const char *p, size_t n)
+{
+    if (n == 0) {
+        return;
+    }
+
+    if (o->len < o->size) {
+        memcpy(o->buf + o->len, p,
+               n < o->size - o->len ? n : o->size - o->len);
+    }
+
+    o->len += n;
+    o->last = (unsigned char) p[n - 1];
+}
+
+
+/* the next decoded byte, -1 at the end, or HOTKEY_AKSK_BAD_PCT */
+
+static int
+hotkey_aksk_next(const char **p, const char *end, int plus)
+{
+    unsigned char  c, b;
+
+    if (*p == end) {
+        return -1;
+    }
+
+    c = *(*p)++;
+
+    if (c == '+' && plus) {
+        return ' ';
+    }
+
+    if (c != '%') {
+        return c;
+    }
+
+    if (end - *p < 2 || hotkey_codec_unhex(*p, 2, &b, 1) != 0) {
+        return HOTKEY_AKSK_BAD_PCT;
+    }
+
+    *p += 2;
+    return b;
+}
+
+
+static int
+hotkey_aksk_encode(hotkey_aksk_out_t *o, const char *p, size_t len,
+    int plus)
+{
+    int          c;
+    char         pct[3];
+    const char  *end;
+
+    static const char  hex[] = "0123456789ABCDEF";
+
+    end = p + len;
+
+    while ((c = hotkey_aksk_next(&p, end, plus)) >= 0) {
+        if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z')
+            || (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.'
+            || c == '~')
+        {
+            pct[0] = (char) c;
+            hotkey_aksk_put(o, pct, 1);
+            continue;
+        }
+
+        pct[0] = '%';
+        pct[1] = hex[c >> 4];
+        pct[2] = hex[c & 0x0f];
+        hotkey_aksk_put(o, pct, 3);
+    }
+
+    return c == -1 ? 0 : -1;
+}
+
+
+/* byte order of the decoded strings ('+' is a space: query only) */
+
+static int
+hotkey_aksk_cmp(const char *a, size_t alen, const char *b, size_t blen)
+{
+    int          x, y;
+    const char  *aend, *bend;
+
+    aend = a + alen;
+    bend = b + blen;
+
+    do {
+        x = hotkey_aksk_next(&a, aend, 1);
+        y = hotkey_aksk_next(&b, bend, 1);
+    } while (x == y && x >= 0);
+
+    return x - y;
+}
+
+
+static hotkey_aksk_rc_e
+hotkey_aksk_path(hotkey_aksk_out_t *o, const char *p, size_t len)
+{
+    const char  *end, *slash;
+
+    end = p + len;
+
+    for ( ;; ) {
+        slash = memchr(p, '/', end - p);
+
+        if (hotkey_aksk_encode(o, p, (slash ? slash : end) - p, 0) != 0) {
+            return HOTKEY_AKSK_BAD_URI;
+        }
+
+        if (slash == NULL) {
+            break;
+        }
+
+        hotkey_aksk_put(o, "/", 1);
+        p = slash + 1;
+    }
+
+    if (o->last != '/') {
+        hotkey_aksk_put(o, "/", 1);
+    }
+
+    return HOTKEY_AKSK_OK;
+}
+
+
+static hotkey_aksk_rc_e
+hotkey_aksk_query(hotkey_aksk_out_t *o, const char *p, size_t len)
+{
+    int                   c;
+    size_t                i, j, n;
+    const char           *end, *amp, *eq, *s;
+    hotkey_aksk_param_t   q[HOTKEY_AKSK_QUERY_MAX], t;
+
+    n = 0;
+    end = p + len;
+
+    for ( /* void */ ; p < end; p = amp + 1) {
+        amp = memchr(p, '&', end - p);
+        if (amp == NULL) {
+            amp = end;
+        }
+
+        if (amp == p) {
+            continue;
+        }
+
+        for (s = p; (c = hotkey_aksk_next(&s, amp, 1)) >= 0; ) { /* void */ }
+
+        if (c != -1) {
+            return HOTKEY_AKSK_BAD_URI;
+        }
+
+        if (n == HOTKEY_AKSK_QUERY_MAX) {
+            return HOTKEY_AKSK_TOO_LARGE;
+        }
+
+        eq = memchr(p, '=', amp - p);
+        q[n].name = p;
+        q[n].name_len = (eq ? eq : amp) - p;
+        q[n].value = eq ? eq + 1 : amp;
+        q[n].value_len = eq ? (size_t) (amp - eq - 1) : 0;
+
+        /* insertion sort: by name, then by value */
+
+        t = q[n];
+
+        for (i = n; i > 0; i--) {
+            c = hotkey_aksk_cmp(q[i - 1].name, q[i - 1].name_len,
+                                t.name, t.name_len);
+            if (c == 0) {
+                c = hotkey_aksk_cmp(q[i - 1].value, q[i - 1].value_len,
+                                    t.value, t.value_len);
+            }
+
+            if (c <= 0) {
+                break;
+            }
+
+            q[i] = q[i - 1];
+        }
+
+        q[i] = t;
+        n++;
+    }
+
+    for (j = 0; j < n; j++) {
+        if (j) {
+            hotkey_aksk_put(o, "&", 1);
+        }
+
+        (void) hotkey_aksk_encode(o, q[j].name, q[j].name_len, 1);
+        hotkey_aksk_put(o, "=", 1);
+        (void) hotkey_aksk_encode(o, q[j].value, q[j].value_len, 1);
+    }
+
+    return HOTKEY_AKSK_OK;
+}
+
+
+static hotkey_aksk_rc_e
+hotkey_aksk_split_signed(const char *p, size_t len, hotkey_aksk_span_t *names,
+    size_t *n)
+{
+    size_t       i;
+    const char  *end, *semi, *s;
+
+    *n = 0;
+    end = p + len;
+
+    for ( ;; ) {
+        semi = memchr(p, ';', end - p);
+        if (semi == NULL) {
+            semi = end;
+        }
+
+        if (semi == p || *n == HOTKEY_AKSK_SIGNED_MAX) {
+            return HOTKEY_AKSK_MALFORMED;
+        }
+
+        for (s = p; s < semi; s++) {
+            if (*s <= ' ' || *s >= 0x7f || *s == ':') {
+                return HOTKEY_AKSK_MALFORMED;
+            }
+        }
+
+        for (i = 0; i < *n; i++) {
+            if (hotkey_aksk_ieq(names[i].p, names[i].len, p, semi - p)) {
+                return HOTKEY_AKSK_MALFORMED;
+            }
+        }
+
+        names[*n].p = p;
+        names[*n].len = semi - p;
+        (*n)++;
+
+        if (semi == end) {
+            return HOTKEY_AKSK_OK;
+        }
+
+        p = semi + 1;
+    }
+}
+
+
+static hotkey_aksk_rc_e
+hotkey_aksk_headers(hotkey_aksk_out_t *o, const hotkey_aksk_request_t *r,
+    hotkey_aksk_span_t *names, size_t n)
+{
+    int          count;
+    char         c;
+    size_t       i, j, vlen;
+    const char  *v;
+
+    for (i = 0; i < n; i++) {
+        count = hotkey_aksk_find(r, names[i].p, names[i].len, &v, &vlen);
+
+        if (count != 1) {
+            return count ? HOTKEY_AKSK_HEADER_REPEATED
+                         : HOTKEY_AKSK_HEADER_MISSING;
+        }
+
+        for (j = 0; j < names[i].len; j++) {
+            c = hotkey_aksk_lower(names[i].p[j]);
+            hotkey_aksk_put(o, &c, 1);
+        }
+
+        hotkey_aksk_put(o, ":", 1);
+        hotkey_aksk_put(o, v, vlen);
+        hotkey_aksk_put(o, "\n", 1);
+    }
+
+    hotkey_aksk_put(o, "\n", 1);
+
+    for (i = 0; i < n; i++) {
+        if (i) {
+            hotkey_aksk_put(o, ";", 1);
+        }
+
+        for (j = 0; j < names[i].len; j++) {
+            c = hotkey_aksk_lower(names[i].p[j]);
+            hotkey_aksk_put(o, &c, 1);
+        }
+    }
+
+    hotkey_aksk_put(o, "\n", 1);
+
+    return HOTKEY_AKSK_OK;
+}
+
+
+hotkey_aksk_rc_e
+hotkey_aksk_canonical_request(const hotkey_aksk_request_t *r,
+    const char *signed_headers, size_t signed_len, char *buf, size_t size,
+    size_t *len)
+{
+    size_t              i, n, vlen;
+    const char         *v, *payload;
+    hotkey_aksk_rc_e    rc;
+    hotkey_aksk_out_t   o = { buf, size, 0, 0 };
+    hotkey_aksk_span_t  names[HOTKEY_AKSK_SIGNED_MAX];
+
+    *len = 0;
+
+    rc = hotkey_aksk_split_signed(signed_headers, signed_len, names, &n);
+    if (rc != HOTKEY_AKSK_OK) {
+        return rc;
+    }
+
+    hotkey_aksk_put(&o, r->method, r->method_len);
+    hotkey_aksk_put(&o, "\n", 1);
+
+    rc = hotkey_aksk_path(&o, r->path, r->path_len);
+    if (rc != HOTKEY_AKSK_OK) {
+        return rc;
+    }
+
+    hotkey_aksk_put(&o, "\n", 1);
+
+    rc = hotkey_aksk_query(&o, r->query, r->query ? r->query_len : 0);
+    if (rc != HOTKEY_AKSK_OK) {
+        return rc;
+    }
+
+    hotkey_aksk_put(&o, "\n", 1);
+
+    rc = hotkey_aksk_headers(&o, r, names, n);
+    if (rc != HOTKEY_AKSK_OK) {
+        return rc;
+    }
+
+    /* the SDKs send a signed "X-Sdk-Content-Sha256: UNSIGNED-PAYLOAD" */
+
+    payload = r->body_sha256 ? r->body_sha256 : HOTKEY_AKSK_EMPTY_SHA256;
+
+    for (i = 0; i < n; i++) {
+        if (hotkey_aksk_ieq(names[i].p, names[i].len,
+                            "x-sdk-content-sha256", 20)
+            && hotkey_aksk_find(r, names[i].p, names[i].len, &v, &vlen) == 1
+            && vlen == 16 && memcmp(v, "UNSIGNED-PAYLOAD", 16) == 0)
+        {
+            payload = "UNSIGNED-PAYLOAD";
+        }
+    }
+
+    hotkey_aksk_put(&o, payload, strlen(payload));
+
+    *len = o.len;
+
+    return o.len <= size ? HOTKEY_AKSK_OK : HOTKEY_AKSK_TOO_LARGE;
+}
+
+
+int
+hotkey_aksk_sign(const char *sk, size_t sk_len, const char *date,
+    size_t date_len, const char *canonical, size_t canonical_len,
+    char *sig)
+{
+    char           sts[sizeof(HOTKEY_AKSK_ALGORITHM) + 64 + 1
+                       + SHA256_DIGEST_LENGTH * 2];
+    size_t         n;
+    unsigned char  md[SHA256_DIGEST_LENGTH];
+
+    if (date_len > 64) {
+        return -1;
+    }
+
+    if (SHA256((const unsigned char *) canonical, canonical_len, md) == NULL)
+    {
+        return -1;
+    }
+
+    n = sizeof(HOTKEY_AKSK_ALGORITHM) - 1;
+    memcpy(sts, HOTKEY_AKSK_ALGORITHM "\n", n + 1);
+    memcpy(sts + n + 1, date, date_len);
+    n += 1 + date_len;
+    sts[n++] = '\n';
+    hotkey_codec_hex(md, sizeof(md), sts + n);
+    n += SHA256_DIGEST_LENGTH * 2;
+
+    return hotkey_aksk_hmac_hex(sk, sk_len, sts, n, sig);
+}
+
+
+int
+hotkey_aksk_hmac_hex(const char *sk, size_t sk_len, const char *msg,
+    size_t len, char *sig)
+{
+    unsigned int   mac_len;
+    unsigned char  mac[EVP_MAX_MD_SIZE];
+
+    if (sk_len > 0x7fffffff
+        || HMAC(EVP_sha256(), sk, (int) sk_len, (const unsigned char *) msg,
+                len, mac, &mac_len) == NULL
+        || mac_len != HOTKEY_AKSK_SIG_LEN / 2)
+    {
+        return -1;
+    }
+
+    hotkey_codec_hex(mac, mac_len, sig);
+
+    return 0;
+}
+
+
+hotkey_aksk_rc_e
+hotkey_aksk_verify(const hotkey_aksk_request_t *r, const char *auth,
+    size_t auth_len, const hotkey_creds_t *creds, time_t now, time_t skew,
+    const hotkey_cred_t **cred)
+{
+    int                   count;
+    char                  canon[HOTKEY_AKSK_CANON_MAX];
+    char                  sig[HOTKEY_AKSK_SIG_LEN + 1];
+    char                  got[HOTKEY_AKSK_SIG_LEN];
+    size_t                i, n, dlen, clen;
+    time_t                t;
+    const char           *date;
+    hotkey_aksk_rc_e      rc;
+    hotkey_aksk_auth_t    a;
+    hotkey_aksk_span_t    names[HOTKEY_AKSK_SIGNED_MAX];
+    const hotkey_cred_t  *c;
+
+    *cred = NULL;
+
+    if (hotkey_aksk_parse_auth(auth, auth_len, &a) != HOTKEY_AKSK_OK
+        || hotkey_aksk_split_signed(a.signed_headers, a.signed_headers_len,
+                                    names, &n) != HOTKEY_AKSK_OK)
+    {
+        return HOTKEY_AKSK_MALFORMED;
+    }
+
+    for (i = 0; i < n; i++) {
+        if (hotkey_aksk_ieq(names[i].p, names[i].len, "x-sdk-date", 10)) {
+            break;
+        }
+    }
+
+    if (i == n) {
+        return HOTKEY_AKSK_DATE_UNSIGNED;
+    }
+
+    count = hotkey_aksk_find(r, "x-sdk-date", 10, &date, &dlen);
+    if (count != 1) {
+        return count ? HOTKEY_AKSK_HEADER_REPEATED : HOTKEY_AKSK_HEADER_MISSING;
+    }
+
+    if (hotkey_aksk_parse_date(date, dlen, &t) != 0) {
+        return HOTKEY_AKSK_BAD_DATE;
+    }
+
+    if (!hotkey_aksk_date_fresh(t, now, skew)) {
+        return HOTKEY_AKSK_EXPIRED;
+    }
+
+    c = hotkey_creds_find(creds, a.access, a.access_len);
+    if (c == NULL) {
+        return HOTKEY_AKSK_UNKNOWN_AK;
+    }
+
+    rc = hotkey_aksk_canonical_request(r, a.signed_headers,
+                                       a.signed_headers_len, canon,
+                                       sizeof(canon), &clen);
+    if (rc != HOTKEY_AKSK_OK) {
+        return rc;
+    }
+
+    if (hotkey_aksk_sign(c->sk, c->sk_len, date, dlen, canon, clen, sig)
+        != 0)
+    {
+        return HOTKEY_AKSK_INTERNAL;
+    }
+
+    for (i = 0; i < HOTKEY_AKSK_SIG_LEN; i++) {
+        got[i] = hotkey_aksk_lower(a.signature[i]);
+    }
+
+    if (CRYPTO_memcmp(got, sig, HOTKEY_AKSK_SIG_LEN) != 0) {
+        return HOTKEY_AKSK_MISMATCH;
+    }
+
+    *cred = c;
+
+    return HOTKEY_AKSK_OK;
+}

@@ -1,0 +1,137 @@
+/*
+ * SDK-HMAC-SHA256 AK/SK request signatures (api.md section 5), as the
+ * official Huawei Cloud SDKs send them:
+ *
+ *   X-Sdk-Date: 20191115T033655Z
+ *   Authorization: SDK-HMAC-SHA256 Access=AK, SignedHeaders=a;b,
+ *       Signature=<64 hex>
+ *
+ * Nothing here allocates: results point into the caller's input, the
+ * canonical request is built on the stack or in a caller buffer, and the
+ * limits below bound the work per request.
+ */
+
+#ifndef HOTKEY_AKSK_H
+#define HOTKEY_AKSK_H
+
+#include <stddef.h>
+#include <time.h>
+
+#include "hotkey_creds.h"
+
+#define HOTKEY_AKSK_ALGORITHM       "SDK-HMAC-SHA256"
+#define HOTKEY_AKSK_SIGNED_MAX      32      /* signed header names */
+#define HOTKEY_AKSK_QUERY_MAX       64      /* query parameters */
+#define HOTKEY_AKSK_CANON_MAX       16384   /* canonical request bytes */
+#define HOTKEY_AKSK_DATE_LEN        16      /* YYYYMMDDTHHMMSSZ */
+#define HOTKEY_AKSK_SIG_LEN         64      /* hex */
+#define HOTKEY_AKSK_SKEW_DEFAULT    (15 * 60)
+#define HOTKEY_AKSK_EMPTY_SHA256                                            \
+    "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+
+/*
+ * Results; hotkey_aksk_reason() gives the {reason} of the 401
+ * APIG.0301 "Incorrect IAM authentication information: {reason}".
+ */
+typedef enum {
+    HOTKEY_AKSK_OK = 0,
+    HOTKEY_AKSK_MALFORMED,      /* "malformed authorization header" */
+    HOTKEY_AKSK_DATE_UNSIGNED,  /* "signed headers must include x-sdk-date" */
+    HOTKEY_AKSK_BAD_DATE,       /* "invalid x-sdk-date" */
+    HOTKEY_AKSK_EXPIRED,        /* "request expired" */
+    HOTKEY_AKSK_UNKNOWN_AK,     /* "unknown access key" */
+    HOTKEY_AKSK_HEADER_MISSING, /* "signed header not in the request" */
+    HOTKEY_AKSK_HEADER_REPEATED,/* "signed header repeated" */
+    HOTKEY_AKSK_BAD_URI,        /* "invalid percent-encoding in the uri" */
+    HOTKEY_AKSK_TOO_LARGE,      /* "request too large to verify" */
+    HOTKEY_AKSK_MISMATCH,       /* "verify aksk signature fail" */
+    HOTKEY_AKSK_INTERNAL        /* "internal error" (OpenSSL failed) */
+} hotkey_aksk_rc_e;
+
+typedef struct {
+    const char  *name;
+    size_t       name_len;
+    const char  *value;             /* as received; trimmed here */
+    size_t       value_len;
+} hotkey_aksk_header_t;
+
+/* the parsed Authorization header: pointers into its value */
+typedef struct {
+    const char  *access;
+    size_t       access_len;
+    const char  *signed_headers;    /* "a;b;c" as sent */
+    size_t       signed_headers_len;
+    const char  *signature;         /* HOTKEY_AKSK_SIG_LEN hex digits */
+} hotkey_aksk_auth_t;
+
+typedef struct {
+    const char                  *method;
+    size_t                       method_len;
+    const char                  *path;      /* raw, still %-encoded */
+    size_t                       path_len;
+    const char                  *query;     /* raw, without '?'; or NULL */
+    size_t                       query_len;
+    const hotkey_aksk_header_t  *headers;   /* every request header */
+    size_t                       nheaders;
+    const char                  *body_sha256;   /* 64 lowercase hex, or
+                                                   NULL for an empty body */
+} hotkey_aksk_request_t;
+
+/* the {reason} text of a result; never mentions the expected signature */
+const char *hotkey_aksk_reason(hotkey_aksk_rc_e rc);
+
+/*
+ * Parses an Authorization value.  The scheme is followed by one or more
+ * spaces or tabs; the three parameters Access, SignedHeaders, Signature
+ * (names case-insensitive, each exactly once, any order) are separated
+ * by commas with optional spaces or tabs around them.  Returns
+ * HOTKEY_AKSK_OK or HOTKEY_AKSK_MALFORMED.
+ */
+hotkey_aksk_rc_e hotkey_aksk_parse_auth(const char *p, size_t len,
+    hotkey_aksk_auth_t *auth);
+
+/* strict YYYYMMDDTHHMMSSZ (UTC) to a time_t; 0 or -1 */
+int hotkey_aksk_parse_date(const char *p, size_t len, time_t *t);
+
+/* formats t as YYYYMMDDTHHMMSSZ plus a NUL into buf[17] */
+void hotkey_aksk_format_date(time_t t, char *buf);
+
+/* 1 when |now - t| <= skew seconds */
+int hotkey_aksk_date_fresh(time_t t, time_t now, time_t skew);
+
+/*
+ * Builds the canonical request for the signed headers "a;b;c" into buf.
+ * *len gets the full length even when it does not fit, in which case
+ * the result is HOTKEY_AKSK_TOO_LARGE and buf holds a truncated prefix.
+ * No NUL is written.
+ */
+hotkey_aksk_rc_e hotkey_aksk_canonical_request(
+    const hotkey_aksk_request_t *r, const char *signed_headers,
+    size_t signed_len, char *buf, size_t size, size_t *len);
+
+/*
+ * The hex signature: HMAC-SHA256(sk, StringToSign) with StringToSign =
+ * "SDK-HMAC-SHA256\n" date "\n" hex(SHA-256(canonical)).  Writes 64 hex
+ * digits and a NUL into sig.  0 or -1.
+ */
+int hotkey_aksk_sign(const char *sk, size_t sk_len, const char *date,
+    size_t date_len, const char *canonical, size_t canonical_len,
+    char *sig);
+
+/* hex HMAC-SHA256(sk, msg): 64 hex digits and a NUL into sig; 0 or -1 */
+int hotkey_aksk_hmac_hex(const char *sk, size_t sk_len, const char *msg,
+    size_t len, char *sig);
+
+/*
+ * The whole check of one request, in this order: the Authorization
+ * header (auth, with its length), x-sdk-date among the signed headers
+ * and in the request, its format, its freshness (|now - date| <= skew),
+ * the access key, the canonical request, the signature (compared in
+ * constant time).  On HOTKEY_AKSK_OK *cred is the caller's credential
+ * (its name, projects, actions and rate overrides).
+ */
+hotkey_aksk_rc_e hotkey_aksk_verify(const hotkey_aksk_request_t *r,
+    const char *auth, size_t auth_len, const hotkey_creds_t *creds,
+    time_t now, time_t skew, const hotkey_cred_t **cred);
+
+#endif

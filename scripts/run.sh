@@ -1,0 +1,247 @@
+#!/bin/sh
+# Starts the gateway locally (`make run` calls it after the build):
+#
+#   - a redis-server (the task store) in the background, persistent
+#     (AOF + RDB) in $RUN_DIR/redis/, on 127.0.0.1:$REDIS_PORT;
+#   - Debian's nginx with the module, its prefix in $RUN_DIR/nginx/, the
+#     config rendered from conf-examples/quickstart.conf, on $PORT;
+#   - the demo data (scripts/demo-data.sh), only when it is not in the
+#     store yet, so that whatever was written since is kept;
+#   - $RUN_DIR/demo.env: BASE_URL, PORT, PROJECT_ID, INSTANCE_ID,
+#     INSTANCE_ID_NO_LFU, REDIS_PORT as shell assignments (`. run/demo.env`);
+# then prints the URL and requests to try.
+#
+# Running it again is safe: a redis-server or nginx that is still running
+# (pid file + live process) is left alone, one that is not is started again
+# on the same data. scripts/stop.sh (`make stop`) stops both.
+#
+# Environment:
+#   RUN_DIR     where everything goes (default: <repo>/run, git-ignored)
+#   PORT        gateway port (default: the previous run's, else 8080)
+#   REDIS_PORT  redis-server port (default: the previous run's, else 6390);
+#               while nginx or redis-server runs, changing a port needs
+#               scripts/stop.sh first
+#   LISTEN      address nginx listens on (default 127.0.0.1; the quickstart
+#               has authentication off, so think twice before 0.0.0.0)
+#   MODULE      the module .so (default <repo>/build/ngx_http_hotkey_module.so)
+#   NGINX       the nginx binary (default /usr/sbin/nginx)
+#
+# When run as root, the nginx workers run as root too (`user root;` in the
+# rendered config), so that they can use $RUN_DIR whoever owns it.
+set -e
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+RUN_DIR=${RUN_DIR:-$top/run}
+mkdir -p "$RUN_DIR"
+RUN_DIR=$(cd "$RUN_DIR" && pwd)
+MODULE=${MODULE:-$top/build/ngx_http_hotkey_module.so}
+NGINX=${NGINX:-/usr/sbin/nginx}
+LISTEN=${LISTEN:-127.0.0.1}
+
+rdir=$RUN_DIR/redis
+ndir=$RUN_DIR/nginx
+env_file=$RUN_DIR/demo.env
+redis_pid=$rdir/redis.pid
+nginx_pid=$ndir/logs/nginx.pid
+
+say() { printf '%s\n' "$*"; }
+die() { printf 'run.sh: %s\n' "$*" >&2; exit 1; }
+
+# alive <pidfile> <process name>: the pid file names a live process of
+# that name (not a stale file left by a crash, not a recycled pid)
+alive() {
+    [ -f "$1" ] || return 1
+    pid=$(tr -d ' \n' <"$1" 2>/dev/null) || return 1
+    case $pid in ''|*[!0-9]*) return 1 ;; esac
+    kill -0 "$pid" 2>/dev/null || return 1
+    if [ -r "/proc/$pid/status" ]; then
+        # a killed process stays a zombie until its parent reaps it
+        case $(sed -n 's/^State:[[:space:]]*//p' "/proc/$pid/status") in
+            Z*|X*) return 1 ;;
+        esac
+        case $(cat "/proc/$pid/comm") in "$2"*) ;; *) return 1 ;; esac
+    fi
+    return 0
+}
+
+# value <NAME> <file>: NAME=value from a file of shell assignments
+value() {
+    if [ -f "$2" ]; then
+        sed -n "s/^$1=//p" "$2" | head -n 1
+    fi
+}
+
+# sed_escape <text>: safe as the replacement of s|...|...|
+sed_escape() {
+    printf '%s' "$1" | sed -e 's/[\\&|]/\\&/g'
+}
+
+# --- ports: by default the ones of the previous run, so that a redis
+# brought back listens where the running nginx looks for it ------------
+
+nginx_state=$ndir/conf/run.env     # PORT, REDIS_PORT the config was made with
+nginx_port=$(value PORT "$nginx_state")
+nginx_redis_port=$(value REDIS_PORT "$nginx_state")
+redis_port_now=$(sed -n 's/^port //p' "$rdir/redis.conf" 2>/dev/null | head -n 1)
+
+if alive "$nginx_pid" nginx; then
+    REDIS_PORT=${REDIS_PORT:-$nginx_redis_port}
+fi
+PORT=${PORT:-${nginx_port:-8080}}
+REDIS_PORT=${REDIS_PORT:-${redis_port_now:-6390}}
+
+if alive "$redis_pid" redis-server && [ "$REDIS_PORT" != "$redis_port_now" ]; then
+    die "redis-server already runs on port $redis_port_now; run scripts/stop.sh first to change REDIS_PORT"
+fi
+if alive "$nginx_pid" nginx \
+   && { [ "$PORT" != "$nginx_port" ] || [ "$REDIS_PORT" != "$nginx_redis_port" ]; }; then
+    die "nginx already runs on port $nginx_port with the store on port $nginx_redis_port; run scripts/stop.sh first to change PORT or REDIS_PORT"
+fi
+
+for p in "$PORT" "$REDIS_PORT"; do
+    case $p in ''|*[!0-9]*) die "ports must be numbers (PORT=$PORT REDIS_PORT=$REDIS_PORT)" ;; esac
+done
+
+# --- the store ---------------------------------------------------------
+
+start_redis() {
+    mkdir -p "$rdir"
+    if [ "$(redis-cli -p "$REDIS_PORT" PING 2>/dev/null)" = PONG ]; then
+        die "another Redis already answers on port $REDIS_PORT (not ours); set REDIS_PORT"
+    fi
+    # appendonly + appendfsync everysec: a write reaches the kernel before
+    # the client gets its reply, so a killed redis-server loses nothing
+    # (a machine crash at most the last second); the RDB snapshots make
+    # restarts fast. SHUTDOWN (scripts/stop.sh) saves both.
+    cat >"$rdir/redis.conf" <<EOF
+# written by scripts/run.sh; rewritten on each start
+daemonize yes
+pidfile $rdir/redis.pid
+logfile $rdir/redis.log
+bind 127.0.0.1
+protected-mode yes
+port $REDIS_PORT
+dir $rdir
+appendonly yes
+appendfsync everysec
+save 3600 1 300 100 60 10000
+dbfilename dump.rdb
+EOF
+    redis-server "$rdir/redis.conf" >/dev/null
+    i=0
+    until [ "$(redis-cli -p "$REDIS_PORT" PING 2>/dev/null)" = PONG ]; do
+        i=$((i + 1))
+        if [ "$i" -gt 100 ]; then
+            tail -n 20 "$rdir/redis.log" >&2 || true
+            die "redis-server did not come up on port $REDIS_PORT (log: $rdir/redis.log)"
+        fi
+        sleep 0.1
+    done
+    say "redis-server: started on 127.0.0.1:$REDIS_PORT (pid $(tr -d ' \n' <"$redis_pid"), data in $rdir)"
+}
+
+if alive "$redis_pid" redis-server; then
+    say "redis-server: already running on 127.0.0.1:$REDIS_PORT (pid $(tr -d ' \n' <"$redis_pid"))"
+else
+    start_redis
+fi
+
+# --- the demo data -----------------------------------------------------
+
+eval "$("$top/scripts/demo-data.sh" --env)"
+
+if [ "$(redis-cli -p "$REDIS_PORT" EXISTS "hotkey:{$INSTANCE_ID}:instance")" = 1 ]; then
+    say "demo data: already in the store, kept as it is"
+else
+    REDIS_PORT=$REDIS_PORT REDIS_HOST=127.0.0.1 "$top/scripts/demo-data.sh"
+fi
+
+# --- the gateway -------------------------------------------------------
+
+start_nginx() {
+    [ -f "$MODULE" ] || die "no module at $MODULE: run make build first"
+    [ -x "$NGINX" ] || die "no nginx at $NGINX (apt-get install nginx)"
+    mkdir -p "$ndir/conf" "$ndir/logs" "$ndir/tmp"
+    cp "$top/conf-examples/json-errors.conf" "$ndir/conf/json-errors.conf"
+    if [ "$(id -u)" = 0 ]; then
+        user_sed='s|@USER@|root|g'
+    else
+        user_sed='/^user @USER@;/d'
+    fi
+    sed -e "$user_sed" \
+        -e "s|@MODULE@|$(sed_escape "$MODULE")|g" \
+        -e "s|@PREFIX@|$(sed_escape "$ndir")|g" \
+        -e "s|@LISTEN@|$(sed_escape "$LISTEN")|g" \
+        -e "s|@PORT@|$PORT|g" \
+        -e "s|@REDIS_PORT@|$REDIS_PORT|g" \
+        "$top/conf-examples/quickstart.conf" >"$ndir/conf/nginx.conf.new"
+    if grep -n '@[A-Z_]*@' "$ndir/conf/nginx.conf.new" >&2; then
+        die "placeholders left in the rendered config (above)"
+    fi
+    mv "$ndir/conf/nginx.conf.new" "$ndir/conf/nginx.conf"
+    printf 'PORT=%s\nREDIS_PORT=%s\n' "$PORT" "$REDIS_PORT" >"$nginx_state"
+
+    if ! out=$("$NGINX" -t -p "$ndir/" -c conf/nginx.conf -e logs/error.log 2>&1); then
+        printf '%s\n' "$out" >&2
+        die "nginx -t failed for $ndir/conf/nginx.conf"
+    fi
+    if ! out=$("$NGINX" -p "$ndir/" -c conf/nginx.conf -e logs/error.log 2>&1); then
+        printf '%s\n' "$out" >&2
+        tail -n 5 "$ndir/logs/error.log" >&2 || true
+        die "nginx did not start (port $PORT busy? a worker left by a killed nginx master keeps the port; log: $ndir/logs/error.log)"
+    fi
+    i=0
+    until curl -fsS -o /dev/null "http://$url_host:$PORT/healthz" 2>/dev/null; do
+        i=$((i + 1))
+        if [ "$i" -gt 50 ]; then
+            tail -n 20 "$ndir/logs/error.log" >&2 || true
+            die "nginx does not answer on $url_host:$PORT (log: $ndir/logs/error.log)"
+        fi
+        sleep 0.1
+    done
+    say "nginx: started on $LISTEN:$PORT (pid $(tr -d ' \n' <"$nginx_pid"), prefix $ndir)"
+}
+
+case $LISTEN in
+    0.0.0.0|\*|127.0.0.1|localhost) url_host=127.0.0.1 ;;
+    *) url_host=$LISTEN ;;
+esac
+
+if alive "$nginx_pid" nginx; then
+    say "nginx: already running on port $PORT (pid $(tr -d ' \n' <"$nginx_pid"))"
+    if [ -f "$MODULE" ] && [ "$MODULE" -nt "$nginx_pid" ]; then
+        say "nginx: note: the module was rebuilt since nginx started; scripts/stop.sh then scripts/run.sh loads the new one"
+    fi
+else
+    start_nginx
+fi
+
+# --- what to do with it ------------------------------------------------
+
+base="http://$url_host:$PORT"
+cat >"$env_file" <<EOF
+# written by scripts/run.sh: the running demo gateway. Use: . $env_file
+BASE_URL=$base
+PORT=$PORT
+PROJECT_ID=$PROJECT_ID
+INSTANCE_ID=$INSTANCE_ID
+INSTANCE_ID_NO_LFU=$INSTANCE_ID_NO_LFU
+REDIS_PORT=$REDIS_PORT
+EOF
+
+api="$base/v2/$PROJECT_ID/instances"
+cat <<EOF
+
+The gateway runs at $base/  (authentication is OFF in this quickstart)
+
+Try:
+  curl -s '$api/$INSTANCE_ID/hotkey-tasks?limit=3'
+  curl -s '$api/$INSTANCE_ID/hotkey-tasks?status=failed'
+  curl -s '$api/$INSTANCE_ID/hotkey-tasks?offset=14&limit=2'    # two tasks with the same created_at: id breaks the tie
+  curl -si '$api/$INSTANCE_ID_NO_LFU/hotkey-tasks'    # 400 DCS.4922: allkeys-lru, cannot be analysed
+  curl -si '$api/$INSTANCE_ID/hotkey-tasks?limit=0'    # 400 DCS.4062
+
+Variables for your own requests: . $env_file
+The store:  redis-cli -p $REDIS_PORT      Logs: $ndir/logs/
+Stop:       make stop   (or RUN_DIR=$RUN_DIR scripts/stop.sh)
+EOF

@@ -328,6 +328,11 @@ sub redis_pipeline {
     my ($self, @cmds) = @_;
     my @out;
     while (my @batch = splice(@cmds, 0, 1000)) {
+        # a connection the server closed meanwhile (CONFIG SET timeout,
+        # CLIENT KILL, a restart) is replaced before use
+        $self->_redis_close
+            if $self->{redis_sock}
+               && IO::Select->new($self->{redis_sock})->can_read(0);
         $self->{redis_sock} ||= do { $self->{redis_buf} = ''; $self->_redis_connect };
         my $ok = eval {
             my $data = join '', map { _resp_cmd(@$_) } @batch;
@@ -1009,6 +1014,10 @@ sub is_json_ok {
 #                                       connection open
 #   mode => 'close'                   : closes at once after reading
 #   mode => 'wrong_shape'             : valid RESP, wrong structure
+#   mode => 'proxy', to => $port      : forwards each command to the real
+#                                       redis on $port, returns its reply
+#   drip => [$bytes, $seconds]        : write the reply $bytes at a time,
+#                                       sleeping $seconds in between
 #   close_after => 1                  : close after the first reply
 #   reply => sub { my ($cmd_array_ref) = @_; return $bytes }   (any mode)
 # Each connection is served by its own process.  Returns the port.
@@ -1021,6 +1030,7 @@ my %FAKE = (
     silent      => { silent => 1 },
     close       => { reply => '', close_after => 1 },
     wrong_shape => { reply => "*2\r\n*1\r\n:1\r\n\$3\r\nfoo\r\n" },
+    proxy       => {},
 );
 
 sub start_fake {
@@ -1092,14 +1102,57 @@ sub _fake_conn {
             return;
         }
         my $reply = ref $m->{reply} eq 'CODE' ? $m->{reply}->($cmd) : $m->{reply};
+        $reply = _proxy($m->{to}, $cmd) if $m->{to};
         $reply //= '';
+        my ($chunk, $delay) = @{ $m->{drip} || [65536, 0] };
         while (length $reply) {
-            my $n = syswrite($c, $reply);
+            my $n = syswrite($c, $reply, $chunk);
             return unless defined $n;
             substr($reply, 0, $n, '');
+            sleep $delay if $delay && length $reply;
         }
         return if $m->{close_after};
     }
+}
+
+# Sends a command to the real redis on $port, returns the raw reply bytes.
+sub _proxy {
+    my ($port, $cmd) = @_;
+    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port,
+                                  Proto => 'tcp', Timeout => 2) or return '';
+    binmode $s;
+    print $s _resp_cmd(@$cmd);
+    my $buf = '';
+    my $sel = IO::Select->new($s);
+    while ($sel->can_read(5)) {
+        my $n = sysread($s, my $d, 65536) or last;
+        $buf .= $d;
+        my $pos = 0;
+        last if _resp_end(\$buf, \$pos) && $pos == length $buf;
+    }
+    close $s;
+    return $buf;
+}
+
+# True when one complete RESP value starts at $$pos (which it moves past).
+sub _resp_end {
+    my ($b, $pos) = @_;
+    my $i = index($$b, "\r\n", $$pos);
+    return 0 if $i < 0;
+    my $t = substr($$b, $$pos, 1);
+    my $v = substr($$b, $$pos + 1, $i - $$pos - 1);
+    $$pos = $i + 2;
+    if ($t eq '$') {
+        return 1 if $v < 0;
+        return 0 if length($$b) < $$pos + $v + 2;
+        $$pos += $v + 2;
+        return 1;
+    }
+    if ($t eq '*') {
+        for (1 .. ($v < 0 ? 0 : $v)) { _resp_end($b, $pos) or return 0 }
+        return 1;
+    }
+    return 1;
 }
 
 sub _parse_cmd {

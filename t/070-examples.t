@@ -215,8 +215,20 @@ sub raw {
     return ($status, \%h, $body // '');
 }
 
+my $running_pidfile;
+END {
+    if ($running_pidfile && open my $fh, '<', $running_pidfile) {
+        my ($pid) = <$fh> =~ /(\d+)/;
+        if ($pid) {
+            kill 'QUIT', $pid;
+            for (1 .. 50) { last unless kill 0, $pid; sleep 0.1 }
+        }
+    }
+}
+
 subtest 'json-errors.conf turns nginx errors into JSON' => sub {
     my $prefix = new_prefix();
+    $running_pidfile = "$prefix/logs/nginx.pid";
     my $port = free_port();
     my $dead = free_port();     # nothing listens there: 502
     mkdir "$prefix/html";
@@ -305,12 +317,6 @@ EOF
     unlike($log, qr/empty URI in redirect|rewrite or internal redirection cycle/,
            'no failed or looping redirects in the error log');
     unlike($log, qr/\[(alert|crit|emerg)\]/, 'no [alert], [crit] or [emerg]');
-
-    if (open my $fh, '<', "$prefix/logs/nginx.pid") {
-        chomp(my $pid = <$fh>);
-        kill 'QUIT', $pid;
-        for (1 .. 50) { last unless kill 0, $pid; sleep 0.1 }
-    }
 };
 
 done_testing();

@@ -41,7 +41,21 @@ sub load_child {
             my $rs = $t->raw("GET $path HTTP/1.1\r\nHost: x\r\n\r\n" x 3
                              . "GET $path HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
                              responses => 4);
-            print $out 'keepalive ', ($_->{status} // "none: $_->{error}"), "\n" for @$rs;
+            # an old worker that shuts down closes a keepalive connection
+            # after the request in hand: the requests pipelined behind it
+            # are not answered (HTTP lets the server do that; clients
+            # retry), which is not a failure
+            my $served = 0;
+            for (@$rs) {
+                if (!defined $_->{status} && $served
+                    && ($_->{error} // '') eq 'closed before the headers')
+                {
+                    print $out "keepalive closed by the server\n";
+                    last;
+                }
+                $served++;
+                print $out 'keepalive ', ($_->{status} // "none: $_->{error}"), "\n";
+            }
         }
         close $out;
         POSIX::_exit(0);
@@ -67,7 +81,9 @@ sub load_child {
     ok($rc == 0 && $replaced, 'third reload, same config');
     waitpid($child, 0);
     my @lines = split /\n/, Hotkey::Test::_slurp($file);
-    my @bad = grep { !/ 200$/ } @lines;
+    my @bad = grep { !/ 200$/ && !/closed by the server/ } @lines;
+    note(scalar(grep { /closed by the server/ } @lines)
+         . ' keepalive connections closed by exiting workers');
     ok(@lines > 20, scalar(@lines) . ' requests during the reloads');
     is(scalar @bad, 0, 'every request during the reloads got 200')
         or diag(join "\n", @bad[0 .. ($#bad < 9 ? $#bad : 9)]);

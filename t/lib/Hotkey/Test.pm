@@ -556,15 +556,29 @@ $http
 EOF
 }
 
+# The module is copied into the prefix once, so that a rebuild during the
+# test (others share the checkout) cannot hand nginx a half-written file,
+# and every start, reload and nginx -t of one test file loads the same .so.
 sub _check_module {
     my ($self) = @_;
-    return if -f $self->{module} || $self->{module} eq 'none';
-    BAIL_OUT("module not built: $self->{module} is missing (run make build)");
+    return if $self->{module} eq 'none' || $self->{module_copied};
+    BAIL_OUT("module not built: $self->{module} is missing (run make build)")
+        unless -f $self->{module};
+    my $copy = "$self->{prefix}/ngx_http_hotkey_module.so";
+    for (1 .. 50) {    # a file written in the last second may be in the works
+        my @st = stat $self->{module};
+        last if @st && time - $st[9] >= 1;
+        sleep 0.1;
+    }
+    system('cp', $self->{module}, $copy) == 0 or die "cp $self->{module}: $?";
+    $self->{module} = $copy;
+    $self->{module_copied} = 1;
 }
 
 # write_conf($http_snippet): writes <prefix>/conf/nginx.conf.
 sub write_conf {
     my ($self, $http) = @_;
+    $self->_check_module;
     $self->{http} = $http;
     _spew("$self->{prefix}/conf/nginx.conf", $self->_main_conf($http));
 }

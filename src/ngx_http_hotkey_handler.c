@@ -10,6 +10,10 @@ static ngx_int_t ngx_http_hotkey_method(ngx_http_request_t *r,
     ngx_http_hotkey_ctx_t *ctx);
 
 
+static void ngx_http_hotkey_refresh(ngx_http_request_t *r,
+    ngx_http_hotkey_ctx_t *ctx);
+
+
 static ngx_str_t  ngx_http_hotkey_json_type = ngx_string("application/json");
 
 
@@ -19,6 +23,12 @@ ngx_http_hotkey_handler(ngx_http_request_t *r)
     ngx_int_t               rc;
     const char             *bad;
     ngx_http_hotkey_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_hotkey_module);
+
+    if (ctx && ctx->background) {
+        return ngx_http_hotkey_store_list(r, ctx);
+    }
 
     ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_hotkey_ctx_t));
     if (ctx == NULL) {
@@ -61,7 +71,84 @@ ngx_http_hotkey_handler(ngx_http_request_t *r)
         return ngx_http_hotkey_send_error(r, HOTKEY_ERR_PARAM, bad);
     }
 
-    return ngx_http_hotkey_store_list(r, ctx);
+    return ngx_http_hotkey_serve(r, ctx);
+}
+
+
+/* a valid request of an allowed caller: from the cache or the store */
+
+ngx_int_t
+ngx_http_hotkey_serve(ngx_http_request_t *r, ngx_http_hotkey_ctx_t *ctx)
+{
+    ngx_int_t  rc;
+
+    rc = ngx_http_hotkey_cache_lookup(r, ctx);
+
+    switch (rc) {
+
+    case NGX_DECLINED:
+        return ngx_http_hotkey_store_list(r, ctx);
+
+    case NGX_AGAIN:
+        return ngx_http_hotkey_cache_wait(r, ctx);
+
+    case NGX_OK:
+        break;
+
+    default:
+        return ngx_http_hotkey_send_error(r, HOTKEY_ERR_INTERNAL, NULL);
+    }
+
+    if (ctx->failed) {
+        return ngx_http_hotkey_send_error(r, HOTKEY_ERR_INTERNAL, NULL);
+    }
+
+    if (ngx_http_hotkey_cache_headers(r, ctx) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    rc = ngx_http_hotkey_send_json(r, ctx->status, ctx->body.data,
+                                   ctx->body.len);
+
+    if (ctx->leader && rc != NGX_ERROR) {
+        ngx_http_hotkey_refresh(r, ctx);
+    }
+
+    return rc;
+}
+
+
+/* stale-while-revalidate: the store is asked by a background subrequest */
+
+static void
+ngx_http_hotkey_refresh(ngx_http_request_t *r, ngx_http_hotkey_ctx_t *ctx)
+{
+    ngx_http_request_t     *sr;
+    ngx_http_hotkey_ctx_t  *bctx;
+
+    bctx = ngx_palloc(r->pool, sizeof(ngx_http_hotkey_ctx_t));
+
+    if (bctx == NULL
+        || ngx_http_subrequest(r, &r->uri, &r->args, &sr, NULL,
+                               NGX_HTTP_SUBREQUEST_BACKGROUND)
+           != NGX_OK)
+    {
+        ngx_http_hotkey_cache_release(r, ctx);
+        return;
+    }
+
+    *bctx = *ctx;
+    bctx->request = sr;
+    bctx->reader = NULL;
+    bctx->background = 1;
+    bctx->waiting = 0;
+    bctx->wait_cleanup = 0;
+    ngx_memzero(&bctx->wait_timer, sizeof(ngx_event_t));
+
+    ctx->leader = 0;
+
+    sr->header_only = 1;
+    ngx_http_set_ctx(sr, bctx, ngx_http_hotkey_module);
 }
 
 

@@ -5,6 +5,8 @@
 #include "ngx_http_hotkey_module.h"
 
 
+static ngx_int_t ngx_http_hotkey_add_variables(ngx_conf_t *cf);
+static void *ngx_http_hotkey_create_main_conf(ngx_conf_t *cf);
 static void *ngx_http_hotkey_create_loc_conf(ngx_conf_t *cf);
 static char *ngx_http_hotkey_merge_loc_conf(ngx_conf_t *cf, void *parent,
     void *child);
@@ -87,15 +89,71 @@ static ngx_command_t  ngx_http_hotkey_commands[] = {
       offsetof(ngx_http_hotkey_loc_conf_t, auth),
       NULL },
 
+    { ngx_string("hotkey_cache_zone"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_hotkey_cache_zone,
+      0,
+      0,
+      NULL },
+
+    { ngx_string("hotkey_cache"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_hotkey_cache,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("hotkey_cache_valid"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_hotkey_loc_conf_t, cache_valid),
+      NULL },
+
+    { ngx_string("hotkey_cache_errors_valid"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_hotkey_loc_conf_t, cache_errors_valid),
+      NULL },
+
+    { ngx_string("hotkey_cache_stale_while_revalidate"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_hotkey_loc_conf_t, cache_stale_revalidate),
+      NULL },
+
+    { ngx_string("hotkey_cache_stale_if_error"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_hotkey_loc_conf_t, cache_stale_error),
+      NULL },
+
+    { ngx_string("hotkey_cache_bypass"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_hotkey_loc_conf_t, cache_bypass),
+      NULL },
+
+    { ngx_string("hotkey_cache_purge"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_hotkey_cache_purge,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
       ngx_null_command
 };
 
 
 static ngx_http_module_t  ngx_http_hotkey_module_ctx = {
-    NULL,                                  /* preconfiguration */
+    ngx_http_hotkey_add_variables,         /* preconfiguration */
     NULL,                                  /* postconfiguration */
 
-    NULL,                                  /* create main configuration */
+    ngx_http_hotkey_create_main_conf,      /* create main configuration */
     NULL,                                  /* init main configuration */
 
     NULL,                                  /* create server configuration */
@@ -112,14 +170,63 @@ ngx_module_t  ngx_http_hotkey_module = {
     ngx_http_hotkey_commands,              /* module directives */
     NGX_HTTP_MODULE,                       /* module type */
     NULL,                                  /* init master */
-    NULL,                                  /* init module */
-    NULL,                                  /* init process */
+    ngx_http_hotkey_cache_init_module,     /* init module */
+    ngx_http_hotkey_cache_init_process,    /* init process */
     NULL,                                  /* init thread */
     NULL,                                  /* exit thread */
     NULL,                                  /* exit process */
     NULL,                                  /* exit master */
     NGX_MODULE_V1_PADDING
 };
+
+
+static ngx_http_variable_t  ngx_http_hotkey_vars[] = {
+
+    { ngx_string("hotkey_cache_status"), NULL,
+      ngx_http_hotkey_cache_status_variable, 0,
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+      ngx_http_null_variable
+};
+
+
+static ngx_int_t
+ngx_http_hotkey_add_variables(ngx_conf_t *cf)
+{
+    ngx_http_variable_t  *var, *v;
+
+    for (v = ngx_http_hotkey_vars; v->name.len; v++) {
+        var = ngx_http_add_variable(cf, &v->name, v->flags);
+        if (var == NULL) {
+            return NGX_ERROR;
+        }
+
+        var->get_handler = v->get_handler;
+        var->data = v->data;
+    }
+
+    return NGX_OK;
+}
+
+
+static void *
+ngx_http_hotkey_create_main_conf(ngx_conf_t *cf)
+{
+    ngx_http_hotkey_main_conf_t  *hmcf;
+
+    hmcf = ngx_pcalloc(cf->pool, sizeof(ngx_http_hotkey_main_conf_t));
+    if (hmcf == NULL) {
+        return NULL;
+    }
+
+    if (ngx_array_init(&hmcf->zones, cf->pool, 2, sizeof(ngx_shm_zone_t *))
+        != NGX_OK)
+    {
+        return NULL;
+    }
+
+    return hmcf;
+}
 
 
 static void *
@@ -141,6 +248,13 @@ ngx_http_hotkey_create_loc_conf(ngx_conf_t *cf)
 
     conf->enable = NGX_CONF_UNSET;
     conf->auth = NGX_CONF_UNSET;
+
+    conf->cache = NGX_CONF_UNSET_PTR;
+    conf->cache_valid = NGX_CONF_UNSET_MSEC;
+    conf->cache_errors_valid = NGX_CONF_UNSET_MSEC;
+    conf->cache_stale_revalidate = NGX_CONF_UNSET_MSEC;
+    conf->cache_stale_error = NGX_CONF_UNSET_MSEC;
+    conf->cache_bypass = NGX_CONF_UNSET;
 
     conf->upstream.local = NGX_CONF_UNSET_PTR;
     conf->upstream.socket_keepalive = NGX_CONF_UNSET;
@@ -211,6 +325,16 @@ ngx_http_hotkey_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     if (conf->upstream.upstream == NULL) {
         conf->upstream.upstream = prev->upstream.upstream;
     }
+
+    ngx_conf_merge_ptr_value(conf->cache, prev->cache, NULL);
+    ngx_conf_merge_msec_value(conf->cache_valid, prev->cache_valid, 5000);
+    ngx_conf_merge_msec_value(conf->cache_errors_valid,
+                              prev->cache_errors_valid, 1000);
+    ngx_conf_merge_msec_value(conf->cache_stale_revalidate,
+                              prev->cache_stale_revalidate, 0);
+    ngx_conf_merge_msec_value(conf->cache_stale_error,
+                              prev->cache_stale_error, 0);
+    ngx_conf_merge_value(conf->cache_bypass, prev->cache_bypass, 0);
 
     if (!conf->enable) {
         return NGX_CONF_OK;

@@ -17,34 +17,108 @@
 #include "hotkey_store.h"
 
 
+#define NGX_HTTP_HOTKEY_KEY_MAX  160
+
+
+typedef enum {
+    NGX_HTTP_HOTKEY_CACHE_NONE = 0,
+    NGX_HTTP_HOTKEY_CACHE_MISS,
+    NGX_HTTP_HOTKEY_CACHE_BYPASS,
+    NGX_HTTP_HOTKEY_CACHE_EXPIRED,
+    NGX_HTTP_HOTKEY_CACHE_STALE,
+    NGX_HTTP_HOTKEY_CACHE_UPDATING,
+    NGX_HTTP_HOTKEY_CACHE_HIT
+} ngx_http_hotkey_cache_status_e;
+
+
 typedef struct {
     ngx_flag_t                  enable;
     ngx_flag_t                  auth;
     ngx_http_upstream_conf_t    upstream;
+
+    ngx_shm_zone_t             *cache;
+    ngx_msec_t                  cache_valid;
+    ngx_msec_t                  cache_errors_valid;
+    ngx_msec_t                  cache_stale_revalidate;
+    ngx_msec_t                  cache_stale_error;
+    ngx_flag_t                  cache_bypass;
+    ngx_shm_zone_t             *purge;
 } ngx_http_hotkey_loc_conf_t;
 
 
 typedef struct {
+    ngx_array_t                 zones;      /* ngx_shm_zone_t * */
+    int                        *wake_fds;
+    ngx_uint_t                  nwake;
+} ngx_http_hotkey_main_conf_t;
+
+
+typedef struct ngx_http_hotkey_ctx_s  ngx_http_hotkey_ctx_t;
+
+struct ngx_http_hotkey_ctx_s {
     ngx_http_request_t         *request;
     hotkey_route_t              route;
     hotkey_list_args_t          args;
     redisReader                *reader;
     ngx_str_t                   body;
     ngx_uint_t                  status;
-    hotkey_err_e                error;
     size_t                      received;
-} ngx_http_hotkey_ctx_t;
+
+    /* the cache */
+    uint32_t                    hash;
+    size_t                      key_len;
+    u_char                      key[NGX_HTTP_HOTKEY_KEY_MAX];
+    ngx_http_hotkey_cache_status_e  cache_status;
+    time_t                      age;
+    ngx_queue_t                 wait;
+    ngx_event_t                 wait_timer;
+
+    ngx_atomic_uint_t           purges;
+
+    unsigned                    leader:1;
+    unsigned                    waiting:1;
+    unsigned                    wait_cleanup:1;
+    unsigned                    takeover:1;
+    unsigned                    failed:1;
+    unsigned                    background:1;
+};
 
 
 extern ngx_module_t  ngx_http_hotkey_module;
 
 
 ngx_int_t ngx_http_hotkey_handler(ngx_http_request_t *r);
+ngx_int_t ngx_http_hotkey_serve(ngx_http_request_t *r,
+    ngx_http_hotkey_ctx_t *ctx);
 ngx_int_t ngx_http_hotkey_send_error(ngx_http_request_t *r,
     hotkey_err_e err, const char *arg);
 ngx_int_t ngx_http_hotkey_send_json(ngx_http_request_t *r,
     ngx_uint_t status, u_char *body, size_t len);
 ngx_int_t ngx_http_hotkey_store_list(ngx_http_request_t *r,
     ngx_http_hotkey_ctx_t *ctx);
+void ngx_http_hotkey_set_answer(ngx_http_request_t *r,
+    ngx_http_hotkey_ctx_t *ctx, ngx_uint_t status, u_char *body, size_t len);
+
+char *ngx_http_hotkey_cache_zone(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_hotkey_cache(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+char *ngx_http_hotkey_cache_purge(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+ngx_int_t ngx_http_hotkey_cache_init_module(ngx_cycle_t *cycle);
+ngx_int_t ngx_http_hotkey_cache_init_process(ngx_cycle_t *cycle);
+ngx_int_t ngx_http_hotkey_cache_lookup(ngx_http_request_t *r,
+    ngx_http_hotkey_ctx_t *ctx);
+void ngx_http_hotkey_cache_update(ngx_http_request_t *r,
+    ngx_http_hotkey_ctx_t *ctx, ngx_uint_t status, u_char *body, size_t len);
+ngx_int_t ngx_http_hotkey_cache_failed(ngx_http_request_t *r,
+    ngx_http_hotkey_ctx_t *ctx);
+void ngx_http_hotkey_cache_release(ngx_http_request_t *r,
+    ngx_http_hotkey_ctx_t *ctx);
+ngx_int_t ngx_http_hotkey_cache_wait(ngx_http_request_t *r,
+    ngx_http_hotkey_ctx_t *ctx);
+ngx_int_t ngx_http_hotkey_cache_headers(ngx_http_request_t *r,
+    ngx_http_hotkey_ctx_t *ctx);
+ngx_int_t ngx_http_hotkey_cache_status_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
 
 #endif

@@ -12,8 +12,6 @@ static ngx_int_t ngx_http_hotkey_reinit_request(ngx_http_request_t *r);
 static ngx_int_t ngx_http_hotkey_process_header(ngx_http_request_t *r);
 static ngx_int_t ngx_http_hotkey_reply(ngx_http_request_t *r,
     ngx_http_hotkey_ctx_t *ctx, redisReply *reply);
-static void ngx_http_hotkey_set_answer(ngx_http_request_t *r,
-    ngx_http_hotkey_ctx_t *ctx, ngx_uint_t status, u_char *body, size_t len);
 static ngx_int_t ngx_http_hotkey_filter_init(void *data);
 static ngx_int_t ngx_http_hotkey_filter(void *data, ssize_t bytes);
 static void ngx_http_hotkey_abort_request(ngx_http_request_t *r);
@@ -224,6 +222,7 @@ ngx_http_hotkey_reply(ngx_http_request_t *r, ngx_http_hotkey_ctx_t *ctx,
 
         ngx_memcpy(body, json, len);
         cJSON_free(json);
+        ngx_http_hotkey_cache_update(r, ctx, NGX_HTTP_OK, body, len);
         ngx_http_hotkey_set_answer(r, ctx, NGX_HTTP_OK, body, len);
         return NGX_OK;
 
@@ -242,6 +241,12 @@ ngx_http_hotkey_reply(ngx_http_request_t *r, ngx_http_hotkey_ctx_t *ctx,
                       reply->type == REDIS_REPLY_ERROR ? reply->len : 0,
                       reply->type == REDIS_REPLY_ERROR ? reply->str : "");
         err = HOTKEY_ERR_INTERNAL;
+
+        if (ngx_http_hotkey_cache_failed(r, ctx) == NGX_OK) {
+            ngx_http_hotkey_set_answer(r, ctx, ctx->status, ctx->body.data,
+                                       ctx->body.len);
+            return NGX_OK;
+        }
     }
 
     body = ngx_pnalloc(r->pool, HOTKEY_ERROR_BODY_MAX);
@@ -250,13 +255,19 @@ ngx_http_hotkey_reply(ngx_http_request_t *r, ngx_http_hotkey_ctx_t *ctx,
     }
 
     len = hotkey_error_body(err, NULL, (char *) body);
+
+    if (err != HOTKEY_ERR_INTERNAL) {
+        ngx_http_hotkey_cache_update(r, ctx, hotkey_error_status(err), body,
+                                     len);
+    }
+
     ngx_http_hotkey_set_answer(r, ctx, hotkey_error_status(err), body, len);
 
     return NGX_OK;
 }
 
 
-static void
+void
 ngx_http_hotkey_set_answer(ngx_http_request_t *r, ngx_http_hotkey_ctx_t *ctx,
     ngx_uint_t status, u_char *body, size_t len)
 {
@@ -282,6 +293,8 @@ ngx_http_hotkey_set_answer(ngx_http_request_t *r, ngx_http_hotkey_ctx_t *ctx,
     u->buffer.pos = body;
     u->buffer.last = body + len;
     u->buffer.end = body + len;
+
+    (void) ngx_http_hotkey_cache_headers(r, ctx);
 }
 
 
@@ -342,14 +355,32 @@ ngx_http_hotkey_abort_request(ngx_http_request_t *r)
 static void
 ngx_http_hotkey_finalize_request(ngx_http_request_t *r, ngx_int_t rc)
 {
-    ngx_int_t             rv;
-    ngx_http_upstream_t  *u;
+    ngx_int_t               rv;
+    ngx_http_upstream_t    *u;
+    ngx_http_hotkey_ctx_t  *ctx;
 
     u = r->upstream;
+    ctx = ngx_http_get_module_ctx(r, ngx_http_hotkey_module);
 
     if (rc < NGX_HTTP_SPECIAL_RESPONSE || u->header_sent
-        || r->connection->error)
+        || r->connection->error || rc == NGX_HTTP_CLIENT_CLOSED_REQUEST)
     {
+        ngx_http_hotkey_cache_release(r, ctx);
+        return;
+    }
+
+    if (ngx_http_hotkey_cache_failed(r, ctx) == NGX_OK) {
+        rv = ngx_http_hotkey_cache_headers(r, ctx);
+
+        if (rv == NGX_OK) {
+            rv = ngx_http_hotkey_send_json(r, ctx->status, ctx->body.data,
+                                           ctx->body.len);
+        }
+
+        if (rv != NGX_ERROR && rv <= NGX_OK) {
+            u->header_sent = 1;
+        }
+
         return;
     }
 

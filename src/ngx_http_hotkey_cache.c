@@ -1,0 +1,1186 @@
+/*
+ * The shared-memory cache of finished answers: an rbtree by key hash and
+ * an LRU queue in a slab pool, shared by all workers and kept across
+ * reloads.  One request per key fetches from the store; the others wait
+ * for it and are woken (in their own worker, through an eventfd) when
+ * the answer is in.
+ */
+
+#include "ngx_http_hotkey_module.h"
+
+#include <sys/eventfd.h>
+
+
+#define NGX_HTTP_HOTKEY_FAIL_HOLD  1000
+#define NGX_HTTP_HOTKEY_MAX_SLOTS  64
+
+
+typedef struct {
+    ngx_rbtree_node_t           node;
+    ngx_queue_t                 queue;
+    u_char                     *body;
+    uint32_t                    body_len;
+    uint16_t                    status;
+    uint16_t                    key_len;
+    uint64_t                    waiters;
+    ngx_msec_t                  stored;
+    ngx_msec_t                  expires;
+    ngx_msec_t                  drop;
+    ngx_msec_t                  lock_until;
+    ngx_msec_t                  failed_until;
+    u_char                      instance[36];
+    u_char                      key[1];
+} ngx_http_hotkey_cache_node_t;
+
+
+typedef struct {
+    ngx_rbtree_t                rbtree;
+    ngx_rbtree_node_t           sentinel;
+    ngx_queue_t                 queue;
+    ngx_atomic_uint_t           purges;
+} ngx_http_hotkey_cache_sh_t;
+
+
+typedef struct {
+    ngx_http_hotkey_cache_sh_t *sh;
+    ngx_slab_pool_t            *shpool;
+} ngx_http_hotkey_cache_zone_t;
+
+
+static ngx_int_t ngx_http_hotkey_cache_init_zone(ngx_shm_zone_t *shm_zone,
+    void *data);
+static void ngx_http_hotkey_cache_rbtree_insert(ngx_rbtree_node_t *temp,
+    ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel);
+static ngx_http_hotkey_cache_node_t *ngx_http_hotkey_cache_find(
+    ngx_http_hotkey_cache_zone_t *cz, ngx_http_hotkey_ctx_t *ctx);
+static ngx_http_hotkey_cache_node_t *ngx_http_hotkey_cache_create(
+    ngx_http_hotkey_cache_zone_t *cz, ngx_http_hotkey_ctx_t *ctx);
+static void *ngx_http_hotkey_cache_alloc(ngx_http_hotkey_cache_zone_t *cz,
+    size_t size, ngx_http_hotkey_cache_node_t *keep);
+static void ngx_http_hotkey_cache_delete(ngx_http_hotkey_cache_zone_t *cz,
+    ngx_http_hotkey_cache_node_t *node);
+static void ngx_http_hotkey_cache_expire(ngx_http_hotkey_cache_zone_t *cz);
+static ngx_int_t ngx_http_hotkey_cache_copy(ngx_http_request_t *r,
+    ngx_http_hotkey_ctx_t *ctx, ngx_http_hotkey_cache_node_t *node);
+static ngx_msec_t ngx_http_hotkey_cache_lock_time(
+    ngx_http_hotkey_loc_conf_t *hlcf);
+static void ngx_http_hotkey_cache_wake(ngx_http_hotkey_cache_node_t *node);
+static void ngx_http_hotkey_cache_wake_handler(ngx_event_t *ev);
+static void ngx_http_hotkey_cache_wait_timeout(ngx_event_t *ev);
+static void ngx_http_hotkey_cache_wait_cleanup(void *data);
+static void ngx_http_hotkey_cache_resume(ngx_http_hotkey_ctx_t *ctx);
+static void ngx_http_hotkey_cache_close_fds(void *data);
+static ngx_int_t ngx_http_hotkey_purge_handler(ngx_http_request_t *r);
+static void ngx_http_hotkey_cache_make_key(ngx_http_hotkey_ctx_t *ctx);
+static ngx_int_t ngx_http_hotkey_cache_bypass(ngx_http_request_t *r);
+static void ngx_http_hotkey_cache_unwait(ngx_http_hotkey_ctx_t *ctx);
+
+
+static ngx_queue_t   ngx_http_hotkey_waiters;
+static ngx_event_t   ngx_http_hotkey_wake_event;
+static int          *ngx_http_hotkey_wake_fds;
+static ngx_uint_t    ngx_http_hotkey_nwake;
+
+
+static ngx_str_t  ngx_http_hotkey_cache_status_names[] = {
+    ngx_null_string,
+    ngx_string("MISS"),
+    ngx_string("BYPASS"),
+    ngx_string("EXPIRED"),
+    ngx_string("STALE"),
+    ngx_string("UPDATING"),
+    ngx_string("HIT")
+};
+
+
+char *
+ngx_http_hotkey_cache_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ssize_t                        size;
+    ngx_str_t                     *value, name;
+    ngx_shm_zone_t                *shm_zone, **pz;
+    ngx_http_hotkey_main_conf_t   *hmcf;
+    ngx_http_hotkey_cache_zone_t  *cz;
+
+    value = cf->args->elts;
+    name = value[1];
+
+    value[1].data = (u_char *) ngx_strchr(name.data, ':');
+    if (value[1].data == NULL || value[1].data == name.data) {
+        return "takes \"name:size\"";
+    }
+
+    name.len = value[1].data - name.data;
+    value[1].data++;
+    value[1].len = value[1].len - name.len - 1;
+
+    size = ngx_parse_size(&value[1]);
+    if (size == NGX_ERROR || size < (ssize_t) (8 * ngx_pagesize)) {
+        return "has an invalid size (at least 8 pages, e.g. 64k)";
+    }
+
+    cz = ngx_pcalloc(cf->pool, sizeof(ngx_http_hotkey_cache_zone_t));
+    if (cz == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    shm_zone = ngx_shared_memory_add(cf, &name, size,
+                                     &ngx_http_hotkey_module);
+    if (shm_zone == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    if (shm_zone->data) {
+        return "names a zone that is already defined";
+    }
+
+    shm_zone->init = ngx_http_hotkey_cache_init_zone;
+    shm_zone->data = cz;
+
+    hmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_hotkey_module);
+
+    pz = ngx_array_push(&hmcf->zones);
+    if (pz == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    *pz = shm_zone;
+
+    return NGX_CONF_OK;
+}
+
+
+static ngx_shm_zone_t *
+ngx_http_hotkey_cache_zone_ref(ngx_conf_t *cf, ngx_str_t *name)
+{
+    return ngx_shared_memory_add(cf, name, 0, &ngx_http_hotkey_module);
+}
+
+
+char *
+ngx_http_hotkey_cache(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_hotkey_loc_conf_t  *hlcf = conf;
+
+    ngx_str_t  *value;
+
+    if (hlcf->cache != NGX_CONF_UNSET_PTR) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (ngx_strcmp(value[1].data, "off") == 0) {
+        hlcf->cache = NULL;
+        return NGX_CONF_OK;
+    }
+
+    hlcf->cache = ngx_http_hotkey_cache_zone_ref(cf, &value[1]);
+
+    return hlcf->cache ? NGX_CONF_OK : NGX_CONF_ERROR;
+}
+
+
+char *
+ngx_http_hotkey_cache_purge(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_hotkey_loc_conf_t  *hlcf = conf;
+
+    ngx_str_t                 *value;
+    ngx_http_core_loc_conf_t  *clcf;
+
+    value = cf->args->elts;
+
+    hlcf->purge = ngx_http_hotkey_cache_zone_ref(cf, &value[1]);
+    if (hlcf->purge == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+    clcf->handler = ngx_http_hotkey_purge_handler;
+
+    return NGX_CONF_OK;
+}
+
+
+static ngx_int_t
+ngx_http_hotkey_cache_init_zone(ngx_shm_zone_t *shm_zone, void *data)
+{
+    ngx_http_hotkey_cache_zone_t  *ocz = data;
+
+    size_t                         len;
+    ngx_http_hotkey_cache_zone_t  *cz;
+
+    cz = shm_zone->data;
+
+    if (ocz) {
+        cz->sh = ocz->sh;
+        cz->shpool = ocz->shpool;
+        return NGX_OK;
+    }
+
+    cz->shpool = (ngx_slab_pool_t *) shm_zone->shm.addr;
+
+    if (shm_zone->shm.exists) {
+        cz->sh = cz->shpool->data;
+        return NGX_OK;
+    }
+
+    cz->sh = ngx_slab_alloc(cz->shpool, sizeof(ngx_http_hotkey_cache_sh_t));
+    if (cz->sh == NULL) {
+        return NGX_ERROR;
+    }
+
+    cz->shpool->data = cz->sh;
+
+    ngx_rbtree_init(&cz->sh->rbtree, &cz->sh->sentinel,
+                    ngx_http_hotkey_cache_rbtree_insert);
+    ngx_queue_init(&cz->sh->queue);
+
+    len = sizeof(" in hotkey_cache zone \"\"") + shm_zone->shm.name.len;
+
+    cz->shpool->log_ctx = ngx_slab_alloc(cz->shpool, len);
+    if (cz->shpool->log_ctx == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_sprintf(cz->shpool->log_ctx, " in hotkey_cache zone \"%V\"%Z",
+                &shm_zone->shm.name);
+
+    /* a full zone evicts; running out of room is no news */
+
+    cz->shpool->log_nomem = 0;
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_hotkey_cache_rbtree_insert(ngx_rbtree_node_t *temp,
+    ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel)
+{
+    ngx_rbtree_node_t  **p;
+
+    for ( ;; ) {
+        p = (node->key < temp->key) ? &temp->left : &temp->right;
+
+        if (*p == sentinel) {
+            break;
+        }
+
+        temp = *p;
+    }
+
+    *p = node;
+    node->parent = temp;
+    node->left = sentinel;
+    node->right = sentinel;
+    ngx_rbt_red(node);
+}
+
+
+static ngx_http_hotkey_cache_node_t *
+ngx_http_hotkey_cache_find(ngx_http_hotkey_cache_zone_t *cz,
+    ngx_http_hotkey_ctx_t *ctx)
+{
+    ngx_rbtree_node_t             *node, *sentinel;
+    ngx_http_hotkey_cache_node_t  *cn;
+
+    node = cz->sh->rbtree.root;
+    sentinel = cz->sh->rbtree.sentinel;
+
+    /* equal hashes go right on insert, so keep looking both ways */
+
+    while (node != sentinel) {
+
+        if (ctx->hash < node->key) {
+            node = node->left;
+            continue;
+        }
+
+        if (ctx->hash > node->key) {
+            node = node->right;
+            continue;
+        }
+
+        cn = (ngx_http_hotkey_cache_node_t *) node;
+
+        if (cn->key_len == ctx->key_len
+            && ngx_memcmp(cn->key, ctx->key, ctx->key_len) == 0)
+        {
+            return cn;
+        }
+
+        node = node->right;
+    }
+
+    return NULL;
+}
+
+
+static void *
+ngx_http_hotkey_cache_alloc(ngx_http_hotkey_cache_zone_t *cz, size_t size,
+    ngx_http_hotkey_cache_node_t *keep)
+{
+    void                          *p;
+    ngx_uint_t                     i;
+    ngx_queue_t                   *q;
+    ngx_http_hotkey_cache_node_t  *cn;
+
+    for (i = 0; i < 64; i++) {
+
+        p = ngx_slab_alloc_locked(cz->shpool, size);
+        if (p) {
+            return p;
+        }
+
+        if (ngx_queue_empty(&cz->sh->queue)) {
+            return NULL;
+        }
+
+        /* evict the least recently used entry, never the one in hand */
+
+        q = ngx_queue_last(&cz->sh->queue);
+        cn = ngx_queue_data(q, ngx_http_hotkey_cache_node_t, queue);
+
+        if (cn == keep) {
+            q = ngx_queue_prev(q);
+            if (q == ngx_queue_sentinel(&cz->sh->queue)) {
+                return NULL;
+            }
+
+            cn = ngx_queue_data(q, ngx_http_hotkey_cache_node_t, queue);
+        }
+
+        ngx_http_hotkey_cache_wake(cn);
+        ngx_http_hotkey_cache_delete(cz, cn);
+    }
+
+    return NULL;
+}
+
+
+static void
+ngx_http_hotkey_cache_delete(ngx_http_hotkey_cache_zone_t *cz,
+    ngx_http_hotkey_cache_node_t *cn)
+{
+    ngx_queue_remove(&cn->queue);
+    ngx_rbtree_delete(&cz->sh->rbtree, &cn->node);
+
+    if (cn->body) {
+        ngx_slab_free_locked(cz->shpool, cn->body);
+    }
+
+    ngx_slab_free_locked(cz->shpool, cn);
+}
+
+
+static void
+ngx_http_hotkey_cache_expire(ngx_http_hotkey_cache_zone_t *cz)
+{
+    ngx_uint_t                     n;
+    ngx_queue_t                   *q;
+    ngx_http_hotkey_cache_node_t  *cn;
+
+    for (n = 0; n < 2 && !ngx_queue_empty(&cz->sh->queue); n++) {
+        q = ngx_queue_last(&cz->sh->queue);
+        cn = ngx_queue_data(q, ngx_http_hotkey_cache_node_t, queue);
+
+        if (cn->drop > ngx_current_msec || cn->lock_until > ngx_current_msec
+            || cn->waiters)
+        {
+            return;
+        }
+
+        ngx_http_hotkey_cache_delete(cz, cn);
+    }
+}
+
+
+static ngx_http_hotkey_cache_node_t *
+ngx_http_hotkey_cache_create(ngx_http_hotkey_cache_zone_t *cz,
+    ngx_http_hotkey_ctx_t *ctx)
+{
+    size_t                         size;
+    ngx_http_hotkey_cache_node_t  *cn;
+
+    ngx_http_hotkey_cache_expire(cz);
+
+    size = offsetof(ngx_http_hotkey_cache_node_t, key) + ctx->key_len;
+
+    cn = ngx_http_hotkey_cache_alloc(cz, size, NULL);
+    if (cn == NULL) {
+        return NULL;
+    }
+
+    ngx_memzero(cn, offsetof(ngx_http_hotkey_cache_node_t, key));
+
+    cn->node.key = ctx->hash;
+    cn->key_len = (uint16_t) ctx->key_len;
+    ngx_memcpy(cn->key, ctx->key, ctx->key_len);
+    ngx_memcpy(cn->instance, ctx->route.instance, 36);
+
+    ngx_rbtree_insert(&cz->sh->rbtree, &cn->node);
+    ngx_queue_insert_head(&cz->sh->queue, &cn->queue);
+
+    return cn;
+}
+
+
+static ngx_int_t
+ngx_http_hotkey_cache_copy(ngx_http_request_t *r, ngx_http_hotkey_ctx_t *ctx,
+    ngx_http_hotkey_cache_node_t *cn)
+{
+    u_char  *p;
+
+    p = ngx_pnalloc(r->pool, cn->body_len);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(p, cn->body, cn->body_len);
+
+    ctx->body.data = p;
+    ctx->body.len = cn->body_len;
+    ctx->status = cn->status;
+    ctx->age = (time_t) ((ngx_current_msec - cn->stored) / 1000);
+
+    return NGX_OK;
+}
+
+
+static ngx_msec_t
+ngx_http_hotkey_cache_lock_time(ngx_http_hotkey_loc_conf_t *hlcf)
+{
+    return hlcf->upstream.connect_timeout + hlcf->upstream.send_timeout
+           + hlcf->upstream.read_timeout + 500;
+}
+
+
+static void
+ngx_http_hotkey_cache_make_key(ngx_http_hotkey_ctx_t *ctx)
+{
+    u_char  *p;
+
+    p = ngx_snprintf(ctx->key, NGX_HTTP_HOTKEY_KEY_MAX,
+                     "%*s|%*s|%L|%L|%d",
+                     ctx->route.project_len, ctx->route.project,
+                     ctx->route.instance_len, ctx->route.instance,
+                     (long long) ctx->args.offset,
+                     (long long) ctx->args.limit, (int) ctx->args.status);
+
+    ctx->key_len = p - ctx->key;
+    ctx->hash = ngx_crc32_short(ctx->key, ctx->key_len);
+}
+
+
+static ngx_int_t
+ngx_http_hotkey_cache_bypass(ngx_http_request_t *r)
+{
+    ngx_list_part_t  *part;
+    ngx_table_elt_t  *h;
+    ngx_uint_t        i;
+
+    part = &r->headers_in.headers.part;
+    h = part->elts;
+
+    for (i = 0; /* void */; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                return 0;
+            }
+
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        if ((h[i].key.len == 13
+             && ngx_strncasecmp(h[i].key.data, (u_char *) "Cache-Control",
+                                13) == 0)
+            || (h[i].key.len == 6
+                && ngx_strncasecmp(h[i].key.data, (u_char *) "Pragma", 6)
+                   == 0))
+        {
+            if (ngx_strlcasestrn(h[i].value.data,
+                                 h[i].value.data + h[i].value.len,
+                                 (u_char *) "no-cache", 8 - 1)
+                != NULL)
+            {
+                return 1;
+            }
+        }
+    }
+}
+
+
+/*
+ * Returns NGX_OK with ctx->body set (serve it; a STALE answer with
+ * ctx->leader set also wants a background refresh), NGX_DECLINED to ask
+ * the store (ctx->leader set when the answer goes into the cache),
+ * NGX_AGAIN to wait for another request's answer, NGX_ERROR.
+ */
+
+ngx_int_t
+ngx_http_hotkey_cache_lookup(ngx_http_request_t *r, ngx_http_hotkey_ctx_t *ctx)
+{
+    ngx_int_t                      rc;
+    ngx_msec_t                     now, stale;
+    ngx_http_hotkey_loc_conf_t    *hlcf;
+    ngx_http_hotkey_cache_zone_t  *cz;
+    ngx_http_hotkey_cache_node_t  *cn;
+
+    hlcf = ngx_http_get_module_loc_conf(r, ngx_http_hotkey_module);
+
+    if (hlcf->cache == NULL) {
+        return NGX_DECLINED;
+    }
+
+    if (ctx->key_len == 0) {
+        ngx_http_hotkey_cache_make_key(ctx);
+    }
+
+    if (hlcf->cache_bypass && ngx_http_hotkey_cache_bypass(r)) {
+        ctx->cache_status = NGX_HTTP_HOTKEY_CACHE_BYPASS;
+        ctx->leader = 1;
+        return NGX_DECLINED;
+    }
+
+    cz = hlcf->cache->data;
+    now = ngx_current_msec;
+    rc = NGX_DECLINED;
+
+    ngx_shmtx_lock(&cz->shpool->mutex);
+
+    ctx->purges = cz->sh->purges;
+    cn = ngx_http_hotkey_cache_find(cz, ctx);
+
+    if (cn == NULL) {
+        cn = ngx_http_hotkey_cache_create(cz, ctx);
+        ctx->cache_status = NGX_HTTP_HOTKEY_CACHE_MISS;
+        goto lead;
+    }
+
+    ngx_queue_remove(&cn->queue);
+    ngx_queue_insert_head(&cz->sh->queue, &cn->queue);
+
+    if (cn->body && now < cn->expires) {
+        ctx->cache_status = NGX_HTTP_HOTKEY_CACHE_HIT;
+        rc = ngx_http_hotkey_cache_copy(r, ctx, cn);
+        goto done;
+    }
+
+    stale = hlcf->cache_stale_revalidate;
+
+    if (cn->body && now < cn->expires + stale) {
+        rc = ngx_http_hotkey_cache_copy(r, ctx, cn);
+
+        if (cn->lock_until > now) {
+            ctx->cache_status = NGX_HTTP_HOTKEY_CACHE_UPDATING;
+            goto done;
+        }
+
+        ctx->cache_status = NGX_HTTP_HOTKEY_CACHE_STALE;
+        ctx->leader = 1;
+        cn->lock_until = now + ngx_http_hotkey_cache_lock_time(hlcf);
+        goto done;
+    }
+
+    if (cn->lock_until > now && !ctx->takeover) {
+        if (ngx_worker < NGX_HTTP_HOTKEY_MAX_SLOTS) {
+            cn->waiters |= (uint64_t) 1 << ngx_worker;
+        }
+
+        rc = NGX_AGAIN;
+        goto done;
+    }
+
+    if (cn->failed_until > now) {
+
+        /* the store failed a moment ago: do not queue up behind it */
+
+        if (cn->body && now < cn->expires + hlcf->cache_stale_error) {
+            ctx->cache_status = NGX_HTTP_HOTKEY_CACHE_STALE;
+            rc = ngx_http_hotkey_cache_copy(r, ctx, cn);
+            goto done;
+        }
+
+        ctx->cache_status = NGX_HTTP_HOTKEY_CACHE_EXPIRED;
+        ctx->failed = 1;
+        rc = NGX_OK;
+        goto done;
+    }
+
+    ctx->cache_status = cn->body ? NGX_HTTP_HOTKEY_CACHE_EXPIRED
+                                 : NGX_HTTP_HOTKEY_CACHE_MISS;
+
+lead:
+
+    ctx->leader = 1;
+
+    if (cn) {
+        cn->lock_until = now + ngx_http_hotkey_cache_lock_time(hlcf);
+    }
+
+done:
+
+    ngx_shmtx_unlock(&cz->shpool->mutex);
+
+    return rc;
+}
+
+
+/* the leader's answer goes in; errors the store did not answer do not */
+
+void
+ngx_http_hotkey_cache_update(ngx_http_request_t *r,
+    ngx_http_hotkey_ctx_t *ctx, ngx_uint_t status, u_char *body, size_t len)
+{
+    u_char                        *p;
+    ngx_msec_t                     valid, now;
+    ngx_http_hotkey_loc_conf_t    *hlcf;
+    ngx_http_hotkey_cache_zone_t  *cz;
+    ngx_http_hotkey_cache_node_t  *cn;
+
+    hlcf = ngx_http_get_module_loc_conf(r, ngx_http_hotkey_module);
+
+    if (!ctx->leader || hlcf->cache == NULL) {
+        return;
+    }
+
+    ctx->leader = 0;
+
+    valid = (status == NGX_HTTP_OK) ? hlcf->cache_valid
+            : (status == NGX_HTTP_NOT_FOUND || status == NGX_HTTP_BAD_REQUEST)
+              ? hlcf->cache_errors_valid : 0;
+
+    cz = hlcf->cache->data;
+    now = ngx_current_msec;
+
+    ngx_shmtx_lock(&cz->shpool->mutex);
+
+    cn = ngx_http_hotkey_cache_find(cz, ctx);
+
+    if (valid == 0 || cz->sh->purges != ctx->purges) {
+        goto unlock;
+    }
+
+    if (cn == NULL) {
+        cn = ngx_http_hotkey_cache_create(cz, ctx);
+        if (cn == NULL) {
+            goto done;
+        }
+    }
+
+    p = ngx_http_hotkey_cache_alloc(cz, len ? len : 1, cn);
+    if (p == NULL) {
+        goto unlock;
+    }
+
+    if (cn->body) {
+        ngx_slab_free_locked(cz->shpool, cn->body);
+    }
+
+    ngx_memcpy(p, body, len);
+
+    cn->body = p;
+    cn->body_len = (uint32_t) len;
+    cn->status = (uint16_t) status;
+    cn->stored = now;
+    cn->expires = now + valid;
+    cn->drop = cn->expires + ngx_max(hlcf->cache_stale_revalidate,
+                                     hlcf->cache_stale_error);
+    cn->failed_until = 0;
+
+unlock:
+
+    if (cn) {
+        cn->lock_until = 0;
+        ngx_http_hotkey_cache_wake(cn);
+    }
+
+done:
+
+    ngx_shmtx_unlock(&cz->shpool->mutex);
+}
+
+
+/*
+ * The leader's fetch failed.  Returns NGX_OK with a stale copy in ctx
+ * when stale-if-error allows, NGX_DECLINED otherwise.
+ */
+
+ngx_int_t
+ngx_http_hotkey_cache_failed(ngx_http_request_t *r,
+    ngx_http_hotkey_ctx_t *ctx)
+{
+    ngx_int_t                      rc;
+    ngx_http_hotkey_loc_conf_t    *hlcf;
+    ngx_http_hotkey_cache_zone_t  *cz;
+    ngx_http_hotkey_cache_node_t  *cn;
+
+    hlcf = ngx_http_get_module_loc_conf(r, ngx_http_hotkey_module);
+
+    if (!ctx->leader || hlcf->cache == NULL) {
+        return NGX_DECLINED;
+    }
+
+    ctx->leader = 0;
+    rc = NGX_DECLINED;
+    cz = hlcf->cache->data;
+
+    ngx_shmtx_lock(&cz->shpool->mutex);
+
+    cn = ngx_http_hotkey_cache_find(cz, ctx);
+
+    if (cn) {
+        cn->lock_until = 0;
+        cn->failed_until = ngx_current_msec + NGX_HTTP_HOTKEY_FAIL_HOLD;
+
+        if (cn->body && !ctx->background
+            && ngx_current_msec < cn->expires + hlcf->cache_stale_error)
+        {
+            ctx->cache_status = NGX_HTTP_HOTKEY_CACHE_STALE;
+            rc = ngx_http_hotkey_cache_copy(r, ctx, cn);
+        }
+
+        ngx_http_hotkey_cache_wake(cn);
+    }
+
+    ngx_shmtx_unlock(&cz->shpool->mutex);
+
+    return rc;
+}
+
+
+void
+ngx_http_hotkey_cache_release(ngx_http_request_t *r,
+    ngx_http_hotkey_ctx_t *ctx)
+{
+    ngx_http_hotkey_loc_conf_t    *hlcf;
+    ngx_http_hotkey_cache_zone_t  *cz;
+    ngx_http_hotkey_cache_node_t  *cn;
+
+    hlcf = ngx_http_get_module_loc_conf(r, ngx_http_hotkey_module);
+
+    if (!ctx->leader || hlcf->cache == NULL) {
+        return;
+    }
+
+    ctx->leader = 0;
+    cz = hlcf->cache->data;
+
+    ngx_shmtx_lock(&cz->shpool->mutex);
+
+    cn = ngx_http_hotkey_cache_find(cz, ctx);
+
+    if (cn) {
+        cn->lock_until = 0;
+        ngx_http_hotkey_cache_wake(cn);
+    }
+
+    ngx_shmtx_unlock(&cz->shpool->mutex);
+}
+
+
+ngx_int_t
+ngx_http_hotkey_cache_headers(ngx_http_request_t *r,
+    ngx_http_hotkey_ctx_t *ctx)
+{
+    u_char           *p;
+    ngx_table_elt_t  *h;
+
+    if (ctx->cache_status == NGX_HTTP_HOTKEY_CACHE_NONE) {
+        return NGX_OK;
+    }
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    h->hash = 1;
+    ngx_str_set(&h->key, "X-Cache-Status");
+    h->value = ngx_http_hotkey_cache_status_names[ctx->cache_status];
+
+    if (ctx->cache_status < NGX_HTTP_HOTKEY_CACHE_STALE) {
+        return NGX_OK;
+    }
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    p = ngx_pnalloc(r->pool, NGX_TIME_T_LEN);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    h->hash = 1;
+    ngx_str_set(&h->key, "Age");
+    h->value.data = p;
+    h->value.len = ngx_sprintf(p, "%T", ctx->age) - p;
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_http_hotkey_cache_status_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    ngx_http_hotkey_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_hotkey_module);
+
+    if (ctx == NULL || ctx->cache_status == NGX_HTTP_HOTKEY_CACHE_NONE) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    v->data = ngx_http_hotkey_cache_status_names[ctx->cache_status].data;
+    v->len = ngx_http_hotkey_cache_status_names[ctx->cache_status].len;
+    v->valid = 1;
+    v->no_cacheable = 0;
+    v->not_found = 0;
+
+    return NGX_OK;
+}
+
+
+/* waiting for another request's answer */
+
+ngx_int_t
+ngx_http_hotkey_cache_wait(ngx_http_request_t *r, ngx_http_hotkey_ctx_t *ctx)
+{
+    ngx_pool_cleanup_t          *cln;
+    ngx_http_hotkey_loc_conf_t  *hlcf;
+
+    hlcf = ngx_http_get_module_loc_conf(r, ngx_http_hotkey_module);
+
+    if (!ctx->wait_cleanup) {
+        cln = ngx_pool_cleanup_add(r->pool, 0);
+        if (cln == NULL) {
+            return NGX_ERROR;
+        }
+
+        cln->handler = ngx_http_hotkey_cache_wait_cleanup;
+        cln->data = ctx;
+        ctx->wait_cleanup = 1;
+
+        ctx->wait_timer.handler = ngx_http_hotkey_cache_wait_timeout;
+        ctx->wait_timer.data = ctx;
+        ctx->wait_timer.log = r->connection->log;
+
+        if (ngx_http_hotkey_waiters.next == NULL) {
+            ngx_queue_init(&ngx_http_hotkey_waiters);
+        }
+    }
+
+    if (!ctx->waiting) {
+        ngx_queue_insert_tail(&ngx_http_hotkey_waiters, &ctx->wait);
+        ctx->waiting = 1;
+        ngx_add_timer(&ctx->wait_timer,
+                      ngx_http_hotkey_cache_lock_time(hlcf));
+    }
+
+    r->main->count++;
+
+    return NGX_DONE;
+}
+
+
+static void
+ngx_http_hotkey_cache_unwait(ngx_http_hotkey_ctx_t *ctx)
+{
+    if (ctx->waiting) {
+        ngx_queue_remove(&ctx->wait);
+        ctx->waiting = 0;
+    }
+
+    if (ctx->wait_timer.timer_set) {
+        ngx_del_timer(&ctx->wait_timer);
+    }
+}
+
+
+static void
+ngx_http_hotkey_cache_wait_cleanup(void *data)
+{
+    ngx_http_hotkey_cache_unwait(data);
+}
+
+
+static void
+ngx_http_hotkey_cache_wait_timeout(ngx_event_t *ev)
+{
+    ngx_http_hotkey_ctx_t  *ctx = ev->data;
+
+    /* the request we waited for is gone: fetch it ourselves */
+
+    ngx_log_error(NGX_LOG_INFO, ev->log, 0,
+                  "hotkey cache wait timed out, fetching");
+
+    ctx->takeover = 1;
+    ngx_http_hotkey_cache_unwait(ctx);
+    ngx_http_hotkey_cache_resume(ctx);
+}
+
+
+static void
+ngx_http_hotkey_cache_resume(ngx_http_hotkey_ctx_t *ctx)
+{
+    ngx_int_t            rc;
+    ngx_connection_t    *c;
+    ngx_http_request_t  *r;
+
+    r = ctx->request;
+    c = r->connection;
+
+    rc = ngx_http_hotkey_serve(r, ctx);
+
+    if (rc == NGX_DONE && ctx->waiting) {
+
+        /* still waiting: drop the count the new wait added */
+
+        r->main->count--;
+        return;
+    }
+
+    ngx_http_finalize_request(r, rc);
+    ngx_http_run_posted_requests(c);
+}
+
+
+static void
+ngx_http_hotkey_cache_wake(ngx_http_hotkey_cache_node_t *cn)
+{
+    uint64_t    bits;
+    ngx_uint_t  i;
+    uint64_t    one;
+
+    bits = cn->waiters;
+    cn->waiters = 0;
+
+    for (i = 0; bits && i < NGX_HTTP_HOTKEY_MAX_SLOTS; i++) {
+
+        if (!(bits & ((uint64_t) 1 << i))) {
+            continue;
+        }
+
+        bits &= ~((uint64_t) 1 << i);
+
+        if (i == ngx_worker) {
+            ngx_post_event(&ngx_http_hotkey_wake_event, &ngx_posted_events);
+            continue;
+        }
+
+        if (i < ngx_http_hotkey_nwake) {
+            one = 1;
+            (void) write(ngx_http_hotkey_wake_fds[i], &one, sizeof(one));
+        }
+    }
+}
+
+
+static void
+ngx_http_hotkey_cache_wake_handler(ngx_event_t *ev)
+{
+    uint64_t                n;
+    ngx_queue_t            *q, *next;
+    ngx_connection_t       *c;
+    ngx_http_hotkey_ctx_t  *ctx;
+
+    if (ev != &ngx_http_hotkey_wake_event) {
+        c = ev->data;
+
+        while (read(c->fd, &n, sizeof(n)) > 0) {
+            /* void */
+        }
+    }
+
+    if (ngx_http_hotkey_waiters.next == NULL) {
+        return;
+    }
+
+    q = ngx_queue_head(&ngx_http_hotkey_waiters);
+
+    while (q != ngx_queue_sentinel(&ngx_http_hotkey_waiters)) {
+        next = ngx_queue_next(q);
+        ctx = ngx_queue_data(q, ngx_http_hotkey_ctx_t, wait);
+
+        ngx_queue_remove(q);
+        ctx->waiting = 0;
+
+        if (ctx->wait_timer.timer_set) {
+            ngx_del_timer(&ctx->wait_timer);
+        }
+
+        ngx_http_hotkey_cache_resume(ctx);
+
+        q = next;
+    }
+}
+
+
+ngx_int_t
+ngx_http_hotkey_cache_init_module(ngx_cycle_t *cycle)
+{
+    int                           fd;
+    ngx_uint_t                    i, n;
+    ngx_core_conf_t              *ccf;
+    ngx_pool_cleanup_t           *cln;
+    ngx_http_hotkey_main_conf_t  *hmcf;
+
+    hmcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_hotkey_module);
+
+    if (hmcf == NULL || hmcf->zones.nelts == 0) {
+        return NGX_OK;
+    }
+
+    ccf = (ngx_core_conf_t *) ngx_get_conf(cycle->conf_ctx, ngx_core_module);
+    n = ngx_min((ngx_uint_t) ccf->worker_processes, NGX_HTTP_HOTKEY_MAX_SLOTS);
+
+    hmcf->wake_fds = ngx_pcalloc(cycle->pool, n * sizeof(int));
+    if (hmcf->wake_fds == NULL) {
+        return NGX_ERROR;
+    }
+
+    cln = ngx_pool_cleanup_add(cycle->pool, 0);
+    if (cln == NULL) {
+        return NGX_ERROR;
+    }
+
+    cln->handler = ngx_http_hotkey_cache_close_fds;
+    cln->data = hmcf;
+
+    for (i = 0; i < n; i++) {
+        fd = eventfd(0, EFD_NONBLOCK|EFD_CLOEXEC);
+        if (fd == -1) {
+            ngx_log_error(NGX_LOG_EMERG, cycle->log, ngx_errno,
+                          "hotkey cache: eventfd() failed");
+            return NGX_ERROR;
+        }
+
+        hmcf->wake_fds[i] = fd;
+        hmcf->nwake = i + 1;
+    }
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_hotkey_cache_close_fds(void *data)
+{
+    ngx_http_hotkey_main_conf_t  *hmcf = data;
+
+    ngx_uint_t  i;
+
+    for (i = 0; i < hmcf->nwake; i++) {
+        (void) close(hmcf->wake_fds[i]);
+    }
+
+    hmcf->nwake = 0;
+}
+
+
+ngx_int_t
+ngx_http_hotkey_cache_init_process(ngx_cycle_t *cycle)
+{
+    ngx_connection_t             *c;
+    ngx_http_hotkey_main_conf_t  *hmcf;
+
+    ngx_queue_init(&ngx_http_hotkey_waiters);
+
+    ngx_http_hotkey_wake_event.handler = ngx_http_hotkey_cache_wake_handler;
+    ngx_http_hotkey_wake_event.log = cycle->log;
+
+    hmcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_hotkey_module);
+
+    if (hmcf == NULL || hmcf->nwake == 0 || ngx_worker >= hmcf->nwake) {
+        return NGX_OK;
+    }
+
+    ngx_http_hotkey_wake_fds = hmcf->wake_fds;
+    ngx_http_hotkey_nwake = hmcf->nwake;
+
+    c = ngx_get_connection(hmcf->wake_fds[ngx_worker], cycle->log);
+    if (c == NULL) {
+        return NGX_ERROR;
+    }
+
+    c->recv = ngx_recv;
+    c->read->handler = ngx_http_hotkey_cache_wake_handler;
+    c->read->log = cycle->log;
+    c->read->channel = 1;
+    c->log = cycle->log;
+
+    return ngx_handle_read_event(c->read, 0);
+}
+
+
+static ngx_int_t
+ngx_http_hotkey_purge_handler(ngx_http_request_t *r)
+{
+    ngx_int_t                      rc;
+    ngx_str_t                      id;
+    ngx_uint_t                     n;
+    ngx_queue_t                   *q, *next;
+    u_char                        *body;
+    ngx_http_hotkey_loc_conf_t    *hlcf;
+    ngx_http_hotkey_cache_zone_t  *cz;
+    ngx_http_hotkey_cache_node_t  *cn;
+
+    if (!(r->method & (NGX_HTTP_POST|NGX_HTTP_DELETE))) {
+        return ngx_http_hotkey_send_error(r, HOTKEY_ERR_METHOD, NULL);
+    }
+
+    rc = ngx_http_discard_request_body(r);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    if (ngx_http_arg(r, (u_char *) "instance_id", 11, &id) != NGX_OK
+        || !hotkey_uuid_valid((char *) id.data, id.len))
+    {
+        return ngx_http_hotkey_send_error(r, HOTKEY_ERR_INSTANCE_ID, NULL);
+    }
+
+    hlcf = ngx_http_get_module_loc_conf(r, ngx_http_hotkey_module);
+    cz = hlcf->purge->data;
+    n = 0;
+
+    ngx_shmtx_lock(&cz->shpool->mutex);
+
+    cz->sh->purges++;
+
+    for (q = ngx_queue_head(&cz->sh->queue);
+         q != ngx_queue_sentinel(&cz->sh->queue);
+         q = next)
+    {
+        next = ngx_queue_next(q);
+        cn = ngx_queue_data(q, ngx_http_hotkey_cache_node_t, queue);
+
+        if (ngx_memcmp(cn->instance, id.data, 36) != 0) {
+            continue;
+        }
+
+        ngx_http_hotkey_cache_wake(cn);
+        ngx_http_hotkey_cache_delete(cz, cn);
+        n++;
+    }
+
+    ngx_shmtx_unlock(&cz->shpool->mutex);
+
+    body = ngx_pnalloc(r->pool, sizeof("{\"purged\":}") + NGX_INT_T_LEN);
+    if (body == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return ngx_http_hotkey_send_json(r, NGX_HTTP_OK, body,
+                                     ngx_sprintf(body, "{\"purged\":%ui}", n)
+                                     - body);
+}

@@ -76,6 +76,17 @@ $srv{drip} = $t->port('srv_drip');
 $conf .= $t->api_server(port => $srv{drip}, upstream => 0, store_addr => "127.0.0.1:$drip_port");
 $srv{closed} = $t->port('srv_closed');
 $conf .= $t->api_server(port => $srv{closed}, store_addr => "127.0.0.1:$closed");
+# an upstream of two servers, one of which is down: nginx's max_fails
+# takes the dead one out, so the store keeps answering
+$srv{half} = $t->port('srv_half');
+$conf .= <<"EOF";
+    upstream half_down {
+        server 127.0.0.1:$closed max_fails=1 fail_timeout=30s;
+        server 127.0.0.1:@{[ $t->redis_port ]} max_fails=1 fail_timeout=30s;
+        keepalive 4;
+    }
+EOF
+$conf .= $t->api_server(port => $srv{half}, store => 'half_down');
 $t->wait_ports($direct, values %srv);
 $t->start_nginx($conf);
 
@@ -208,6 +219,14 @@ for my $n (1, 2, 3) {
     is_json_ok($r, expected_list($iid, \@fixture, limit => 5), 'a reply in 3-byte pieces: 200 and right');
     $r = list_on($srv{drip}, $pid, uuid());
     is_json_error($r, 404, 'DCS.3022', $NX, 'a dripped not-found reply: 404');
+}
+
+{
+    my @s = map { list_on($srv{half}, $pid, $iid)->{status} // 0 } 1 .. 12;
+    ok(!grep({ $_ != 200 && $_ != 500 } @s), "upstream with one dead server: 200 or 500 only (@s)");
+    is_deeply([ @s[6 .. 11] ], [ (200) x 6 ],
+              'upstream with one dead server: once it is marked failed, every request is 200');
+    note("half-down upstream statuses: @s");
 }
 
 # ------------------------------------------------------------ store stops and restarts

@@ -14,6 +14,31 @@ package Hotkey::Test;
 #   is_json_error($res, 404, 'DCS.4001', '...', 'name');
 #   $t->done;                             # log scan, stop all, done_testing
 #
+# Methods (see each sub for details):
+#   processes  new(workers => 2), prefix, port($name), nginx_port, redis_port,
+#              start_redis, stop_redis(save => 1), kill_redis, restart_redis,
+#              api_server(%o) -> http{} snippet, write_conf, start_nginx($http),
+#              reload($http?) -> (rc, replaced), stop_nginx(fast => 1),
+#              nginx_alive, master_pid, worker_pids, wait_ports(@extra),
+#              nginx_t($http | $full, full => 1) -> (rc, output)
+#   HTTP       raw($bytes, responses => N, heads => [..], port => , timeout => ),
+#              request($method, $path, [headers], $body, %opt), get, head,
+#              list($pid, $iid, $query, %opt), list_path(...)
+#              -> { status, headers{lc name}, header_list, body, json, elapsed }
+#   redis      redis(@cmd), redis_pipeline([..], ...), flush_redis,
+#              add_instance($iid, project => , policy => ), add_task($iid, %t,
+#              raw => {field => value|undef}, no_hash => 1), add_tasks($iid, @t),
+#              instance_key, task_key, index_key($iid, $status?)
+#   fake store start_fake($name, mode => garbage|wrong_type|error|truncated|
+#              silent|close|wrong_shape|proxy|bytes, reply => , to => ,
+#              drip => [n, s], close_after => 1) -> port; stop_fake, fake_log
+#   logs       log_text, log_mark, log_since($mark), log_tail, allow_log(qr//),
+#              bad_log_lines, done (log check + stop + done_testing)
+#   exported   is_json_error($res, $status, $code, $msg, $name),
+#              is_json_ok($res, $expected, $name), expected_list($iid, \@tasks,
+#              offset/limit/status), ms_to_iso, uuid, hex32, free_port,
+#              json_encode, json_decode; Hotkey::Test::make_task(%t)
+#
 # HOTKEY_MODULE   path of the .so (default: <top>/build/ngx_http_hotkey_module.so,
 #                 or $HOTKEY_BUILD/ngx_http_hotkey_module.so)
 # HOTKEY_NGINX    nginx binary (default /usr/sbin/nginx)

@@ -1,0 +1,119 @@
+/*
+ * The per-process cache of verified tokens.
+ */
+
+#include <stdio.h>
+#include <string.h>
+
+#include "tap.h"
+#include "hotkey_tokcache.h"
+
+
+#define NOW  1700000000
+
+
+static hotkey_jwt_claims_t
+claims(time_t exp, time_t nbf, const char *project)
+{
+    hotkey_jwt_claims_t  c;
+
+    memset(&c, 0, sizeof(c));
+    snprintf(c.project_id, sizeof(c.project_id), "%s", project);
+    c.exp = exp;
+    c.nbf = nbf;
+    c.iat = NOW - 10;
+    c.actions = 1;
+
+    return c;
+}
+
+
+static int
+hit(hotkey_tokcache_t *tc, const char *token, time_t now)
+{
+    hotkey_jwt_claims_t  c;
+
+    return hotkey_tokcache_get(tc, token, strlen(token), now, &c);
+}
+
+
+int
+main(void)
+{
+    int                   i, kept;
+    char                  tok[32];
+    hotkey_tokcache_t    *tc;
+    hotkey_jwt_claims_t   c, got;
+
+    tc = hotkey_tokcache_create(0);
+    ok(tc != NULL, "default capacity");
+    ok(!hit(tc, "a.b.c", NOW), "empty cache misses");
+
+    c = claims(NOW + 60, 0, "p1");
+    hotkey_tokcache_put(tc, "a.b.c", 5, NOW, &c);
+    ok(hotkey_tokcache_get(tc, "a.b.c", 5, NOW, &got)
+       && strcmp(got.project_id, "p1") == 0 && got.exp == NOW + 60,
+       "hit with the claims");
+    ok(!hit(tc, "a.b.d", NOW), "another token misses");
+    ok(!hotkey_tokcache_get(tc, "a.b.c", 4, NOW, &got), "a prefix misses");
+    ok(hit(tc, "a.b.c", NOW + 59), "hit 1 s before exp");
+    ok(!hit(tc, "a.b.c", NOW + 60), "miss at exp");
+    ok(!hit(tc, "a.b.c", NOW), "dropped once expired");
+    is_int(hotkey_tokcache_count(tc, NOW), 0, "nothing live");
+
+    c = claims(NOW + 60, NOW + 5, "p2");
+    hotkey_tokcache_put(tc, "nbf", 3, NOW, &c);
+    ok(!hit(tc, "nbf", NOW + 4), "miss before nbf");
+    ok(hit(tc, "nbf", NOW + 5), "hit at nbf");
+
+    c = claims(NOW + 60, 0, "p2");
+    c.iat = NOW + 3;
+    hotkey_tokcache_put(tc, "iat", 3, NOW, &c);
+    ok(!hit(tc, "iat", NOW), "miss before a future iat");
+    ok(hit(tc, "iat", NOW + 3), "hit from iat");
+
+    c = claims(NOW + 100, 0, "p3");
+    hotkey_tokcache_put(tc, "nbf", 3, NOW, &c);
+    ok(hotkey_tokcache_get(tc, "nbf", 3, NOW, &got)
+       && strcmp(got.project_id, "p3") == 0, "put again replaces");
+    is_int(hotkey_tokcache_count(tc, NOW + 3), 2, "two live entries");
+
+    for (i = 0; i < 5000; i++) {
+        snprintf(tok, sizeof(tok), "tok%d", i);
+        c = claims(NOW + 60, 0, tok);
+        hotkey_tokcache_put(tc, tok, strlen(tok), NOW, &c);
+    }
+
+    ok(hotkey_tokcache_count(tc, NOW) <= HOTKEY_TOKCACHE_DEFAULT,
+       "bounded: %zu entries", hotkey_tokcache_count(tc, NOW));
+    ok(hit(tc, "tok4999", NOW), "the newest is there");
+
+    kept = 0;
+    for (i = 4000; i < 5000; i++) {
+        snprintf(tok, sizeof(tok), "tok%d", i);
+        kept += hit(tc, tok, NOW);
+    }
+
+    ok(kept > 500, "most recent entries kept (%d of 1000)", kept);
+    hotkey_tokcache_free(tc);
+
+    tc = hotkey_tokcache_create(8);
+    for (i = 0; i < 9; i++) {
+        snprintf(tok, sizeof(tok), "t%d", i);
+        c = claims(NOW + 60, 0, tok);
+        hotkey_tokcache_put(tc, tok, strlen(tok), NOW, &c);
+    }
+
+    ok(!hit(tc, "t0", NOW), "one set of 8: the oldest evicted");
+    ok(hit(tc, "t1", NOW) && hit(tc, "t8", NOW), "the others kept");
+
+    c = claims(NOW + 1, 0, "short");
+    hotkey_tokcache_put(tc, "t1", 2, NOW, &c);
+    c = claims(NOW + 60, 0, "new");
+    hotkey_tokcache_put(tc, "late", 4, NOW + 2, &c);
+    ok(hit(tc, "late", NOW + 2) && hit(tc, "t2", NOW + 2),
+       "a dead entry is evicted before the oldest live one");
+    hotkey_tokcache_free(tc);
+
+    return done_testing();
+}

@@ -36,6 +36,14 @@ my $module = $ENV{HOTKEY_MODULE}
 
 plan skip_all => "no nginx at $nginx" unless -x $nginx;
 
+# a private copy: others may rebuild build/ while this test runs
+if (-f $module) {
+    my $copy = tempdir('hotkey-so-XXXXXX', TMPDIR => 1, CLEANUP => 1)
+               . '/ngx_http_hotkey_module.so';
+    system('cp', $module, $copy) == 0 or die "cp $module: $?";
+    $module = $copy;
+}
+
 my $root = $> == 0;
 my %given;
 

@@ -34,6 +34,14 @@ for my $bin (qw(redis-server redis-cli curl)) {
         unless grep { -x "$_/$bin" } split /:/, $ENV{PATH};
 }
 
+# a private copy: others may rebuild build/ while this test runs
+if (-f $module) {
+    my $copy = tempdir('hotkey-so-XXXXXX', TMPDIR => 1, CLEANUP => 1)
+               . '/ngx_http_hotkey_module.so';
+    system('cp', $module, $copy) == 0 or die "cp $module: $?";
+    $module = $copy;
+}
+
 my %given;
 sub free_port {
     for (1 .. 100) {

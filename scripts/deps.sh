@@ -4,7 +4,7 @@
 set -e
 
 PKGS="nginx nginx-dev libcjson-dev libhiredis-dev libssl-dev redis-server
-      build-essential perl curl wrk clang"
+      build-essential perl curl wrk clang openssl"
 
 missing=""
 for p in $PKGS; do

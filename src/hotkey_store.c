@@ -24,8 +24,9 @@ static const char  hotkey_list_script[] =
     "local r={i[1],i[2],redis.call('ZCARD',KEYS[2])} "
     "local ids=redis.call('ZREVRANGE',KEYS[2],ARGV[2],ARGV[3]) "
     "for k=1,#ids do "
-    "r[k+3]=redis.call('HMGET',ARGV[4]..ids[k],'id','status','scan_type',"
-    "'created_at','started_at','finished_at') end "
+    "local t=redis.call('HMGET',ARGV[4]..ids[k],'id','status','scan_type',"
+    "'created_at','started_at','finished_at') "
+    "t[7]=ids[k] r[k+3]=t end "
     "return r";
 
 
@@ -187,12 +188,16 @@ hotkey_add_record(cJSON *records, const redisReply *t)
     cJSON              *rec;
     const redisReply   *e;
 
-    if (t->type != REDIS_REPLY_ARRAY || t->elements != 6) {
+    if (t->type != REDIS_REPLY_ARRAY || t->elements != 7) {
         return -1;
     }
 
+    /* the record must be the one its index entry names */
+
     e = t->element[0];
-    if (e->type != REDIS_REPLY_STRING || !hotkey_uuid_valid(e->str, e->len)) {
+    if (e->type != REDIS_REPLY_STRING || !hotkey_uuid_valid(e->str, e->len)
+        || !hotkey_reply_str_is(t->element[6], e->str, e->len))
+    {
         return -1;
     }
 

@@ -205,8 +205,16 @@ ngx_int_t
 ngx_http_hotkey_send_error(ngx_http_request_t *r, hotkey_err_e err,
     const char *arg)
 {
-    size_t   len;
-    u_char  *body;
+    size_t                  len;
+    u_char                 *body;
+    ngx_http_hotkey_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_hotkey_module);
+
+    if (ctx) {
+        ctx->error = err;
+        ctx->error_set = 1;
+    }
 
     body = ngx_pnalloc(r->pool, HOTKEY_ERROR_BODY_MAX);
     if (body == NULL) {

@@ -6,6 +6,9 @@
 
 
 static ngx_int_t ngx_http_hotkey_add_variables(ngx_conf_t *cf);
+static ngx_int_t ngx_http_hotkey_init(ngx_conf_t *cf);
+static ngx_int_t ngx_http_hotkey_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
 static void *ngx_http_hotkey_create_main_conf(ngx_conf_t *cf);
 static void *ngx_http_hotkey_create_loc_conf(ngx_conf_t *cf);
 static char *ngx_http_hotkey_merge_loc_conf(ngx_conf_t *cf, void *parent,
@@ -138,6 +141,13 @@ static ngx_command_t  ngx_http_hotkey_commands[] = {
       offsetof(ngx_http_hotkey_loc_conf_t, cache_bypass),
       NULL },
 
+    { ngx_string("hotkey_metrics"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_hotkey_metrics_directive,
+      0,
+      0,
+      NULL },
+
     { ngx_string("hotkey_cache_purge"),
       NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_http_hotkey_cache_purge,
@@ -151,7 +161,7 @@ static ngx_command_t  ngx_http_hotkey_commands[] = {
 
 static ngx_http_module_t  ngx_http_hotkey_module_ctx = {
     ngx_http_hotkey_add_variables,         /* preconfiguration */
-    NULL,                                  /* postconfiguration */
+    ngx_http_hotkey_init,                  /* postconfiguration */
 
     ngx_http_hotkey_create_main_conf,      /* create main configuration */
     NULL,                                  /* init main configuration */
@@ -186,6 +196,15 @@ static ngx_http_variable_t  ngx_http_hotkey_vars[] = {
       ngx_http_hotkey_cache_status_variable, 0,
       NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
+    { ngx_string("hotkey_error_code"), NULL, ngx_http_hotkey_variable,
+      0, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("hotkey_principal"), NULL, ngx_http_hotkey_variable,
+      1, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("hotkey_store_time"), NULL, ngx_http_hotkey_variable,
+      2, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
       ngx_http_null_variable
 };
 
@@ -204,6 +223,90 @@ ngx_http_hotkey_add_variables(ngx_conf_t *cf)
         var->get_handler = v->get_handler;
         var->data = v->data;
     }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_hotkey_variable(ngx_http_request_t *r, ngx_http_variable_value_t *v,
+    uintptr_t data)
+{
+    u_char                 *p;
+    const char             *code;
+    ngx_http_hotkey_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_hotkey_module);
+    v->not_found = 1;
+
+    if (ctx == NULL) {
+        return NGX_OK;
+    }
+
+    switch (data) {
+
+    case 0:
+        if (!ctx->error_set) {
+            return NGX_OK;
+        }
+
+        code = hotkey_error_code(ctx->error);
+        v->data = (u_char *) code;
+        v->len = ngx_strlen(code);
+        break;
+
+    case 1:
+        if (ctx->principal.len == 0) {
+            return NGX_OK;
+        }
+
+        v->data = ctx->principal.data;
+        v->len = ctx->principal.len;
+        break;
+
+    default:
+        if (!ctx->store_done) {
+            return NGX_OK;
+        }
+
+        p = ngx_pnalloc(r->pool, NGX_TIME_T_LEN + 8);
+        if (p == NULL) {
+            return NGX_ERROR;
+        }
+
+        v->data = p;
+        v->len = ngx_sprintf(p, "%T.%06M",
+                             (time_t) (ctx->store_usec / 1000000),
+                             (ngx_msec_t) (ctx->store_usec % 1000000))
+                 - p;
+    }
+
+    v->valid = 1;
+    v->not_found = 0;
+    v->no_cacheable = 0;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_hotkey_init(ngx_conf_t *cf)
+{
+    ngx_http_handler_pt        *h;
+    ngx_http_core_main_conf_t  *cmcf;
+
+    if (ngx_http_hotkey_metrics_zone(cf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
+
+    h = ngx_array_push(&cmcf->phases[NGX_HTTP_LOG_PHASE].handlers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    *h = ngx_http_hotkey_log_handler;
 
     return NGX_OK;
 }

@@ -31,6 +31,21 @@ typedef enum {
 } ngx_http_hotkey_cache_status_e;
 
 
+typedef enum {
+    NGX_HTTP_HOTKEY_AUTH_OK = 0,
+    NGX_HTTP_HOTKEY_AUTH_NO_CREDENTIALS,
+    NGX_HTTP_HOTKEY_AUTH_TOKEN_INVALID,
+    NGX_HTTP_HOTKEY_AUTH_TOKEN_EXPIRED,
+    NGX_HTTP_HOTKEY_AUTH_TOKEN_PROJECT,
+    NGX_HTTP_HOTKEY_AUTH_AKSK_SIGNATURE,
+    NGX_HTTP_HOTKEY_AUTH_AKSK_EXPIRED,
+    NGX_HTTP_HOTKEY_AUTH_AKSK_UNKNOWN_KEY,
+    NGX_HTTP_HOTKEY_AUTH_AKSK_MALFORMED,
+    NGX_HTTP_HOTKEY_AUTH_FORBIDDEN,
+    NGX_HTTP_HOTKEY_AUTH_REASONS
+} ngx_http_hotkey_auth_reason_e;
+
+
 typedef struct {
     ngx_flag_t                  enable;
     ngx_flag_t                  auth;
@@ -75,12 +90,20 @@ struct ngx_http_hotkey_ctx_s {
 
     ngx_atomic_uint_t           purges;
 
+    hotkey_err_e                error;
+    ngx_http_hotkey_auth_reason_e  auth_reason;
+    ngx_str_t                   principal;
+    struct timespec             store_start;
+    ngx_msec_int_t              store_usec;
+
     unsigned                    leader:1;
     unsigned                    waiting:1;
     unsigned                    wait_cleanup:1;
     unsigned                    takeover:1;
     unsigned                    failed:1;
     unsigned                    background:1;
+    unsigned                    error_set:1;
+    unsigned                    store_done:1;
 };
 
 
@@ -118,6 +141,14 @@ ngx_int_t ngx_http_hotkey_cache_wait(ngx_http_request_t *r,
     ngx_http_hotkey_ctx_t *ctx);
 ngx_int_t ngx_http_hotkey_cache_headers(ngx_http_request_t *r,
     ngx_http_hotkey_ctx_t *ctx);
+ngx_int_t ngx_http_hotkey_metrics_zone(ngx_conf_t *cf);
+char *ngx_http_hotkey_metrics_directive(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+ngx_int_t ngx_http_hotkey_log_handler(ngx_http_request_t *r);
+void ngx_http_hotkey_store_timed(ngx_http_request_t *r,
+    ngx_http_hotkey_ctx_t *ctx, ngx_uint_t failed);
+const char *ngx_http_hotkey_auth_reason_name(ngx_uint_t reason);
+
 ngx_int_t ngx_http_hotkey_cache_status_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 

@@ -61,6 +61,8 @@ ngx_http_hotkey_store_list(ngx_http_request_t *r, ngx_http_hotkey_ctx_t *ctx)
     cln->handler = ngx_http_hotkey_reader_cleanup;
     cln->data = ctx;
 
+    (void) clock_gettime(CLOCK_MONOTONIC, &ctx->store_start);
+
     r->main->count++;
 
     ngx_http_upstream_init(r);
@@ -178,6 +180,9 @@ ngx_http_hotkey_process_header(ngx_http_request_t *r)
     rc = ngx_http_hotkey_reply(r, ctx, reply);
     freeReplyObject(reply);
 
+    ngx_http_hotkey_store_timed(r, ctx, ctx->error_set
+                                && ctx->error == HOTKEY_ERR_INTERNAL);
+
     if (rc != NGX_OK) {
         return rc;
     }
@@ -255,6 +260,9 @@ ngx_http_hotkey_reply(ngx_http_request_t *r, ngx_http_hotkey_ctx_t *ctx,
     }
 
     len = hotkey_error_body(err, NULL, (char *) body);
+
+    ctx->error = err;
+    ctx->error_set = 1;
 
     if (err != HOTKEY_ERR_INTERNAL) {
         ngx_http_hotkey_cache_update(r, ctx, hotkey_error_status(err), body,
@@ -361,6 +369,8 @@ ngx_http_hotkey_finalize_request(ngx_http_request_t *r, ngx_int_t rc)
 
     u = r->upstream;
     ctx = ngx_http_get_module_ctx(r, ngx_http_hotkey_module);
+
+    ngx_http_hotkey_store_timed(r, ctx, rc != 0);
 
     if (rc < NGX_HTTP_SPECIAL_RESPONSE || u->header_sent
         || r->connection->error || rc == NGX_HTTP_CLIENT_CLOSED_REQUEST)

@@ -11,8 +11,8 @@
 
 #define HEAD_OK  "*4\r\n$36\r\n" P "\r\n$11\r\nallkeys-lfu\r\n:1\r\n"
 #define REC(status, started, finished)                                       \
-    "*6\r\n$36\r\n" T "\r\n$" status "\r\n$6\r\nmanual\r\n"                  \
-    "$13\r\n1592187678669\r\n" started finished
+    "*7\r\n$36\r\n" T "\r\n$" status "\r\n$6\r\nmanual\r\n"                  \
+    "$13\r\n1592187678669\r\n" started finished "$36\r\n" T "\r\n"
 
 
 static redisReply *
@@ -109,8 +109,13 @@ main(void)
            HOTKEY_STORE_BAD_REPLY, "unknown status");
     is_int(convert(HEAD_OK REC("7\r\nsuccess", "$3\r\nabc\r\n", "$-1\r\n"),
                    &body), HOTKEY_STORE_BAD_REPLY, "non-numeric time");
-    is_int(convert(HEAD_OK "*6\r\n$-1\r\n$-1\r\n$-1\r\n$-1\r\n$-1\r\n$-1\r\n",
-                   &body), HOTKEY_STORE_BAD_REPLY, "missing task hash");
+    is_int(convert(HEAD_OK "*7\r\n$-1\r\n$-1\r\n$-1\r\n$-1\r\n$-1\r\n$-1\r\n"
+                   "$36\r\n" T "\r\n", &body), HOTKEY_STORE_BAD_REPLY,
+           "missing task hash");
+    is_int(convert(HEAD_OK "*7\r\n$36\r\n" T "\r\n$7\r\nsuccess\r\n"
+                   "$4\r\nauto\r\n$1\r\n1\r\n$-1\r\n$-1\r\n"
+                   "$36\r\n" P "\r\n", &body), HOTKEY_STORE_BAD_REPLY,
+           "record id differs from its index entry");
     is_int(convert(HEAD_OK "*2\r\n:1\r\n:2\r\n", &body),
            HOTKEY_STORE_BAD_REPLY, "record of the wrong shape");
     is_int(convert("*2\r\n$36\r\n" P "\r\n$11\r\nallkeys-lru\r\n:5\r\n",

@@ -12,6 +12,11 @@ static ngx_int_t ngx_http_hotkey_method(ngx_http_request_t *r,
 
 static void ngx_http_hotkey_refresh(ngx_http_request_t *r,
     ngx_http_hotkey_ctx_t *ctx);
+static ngx_int_t ngx_http_hotkey_discard_and_fail(ngx_http_request_t *r,
+    hotkey_err_e err);
+static void ngx_http_hotkey_body_read(ngx_http_request_t *r);
+static ngx_int_t ngx_http_hotkey_checked(ngx_http_request_t *r,
+    ngx_http_hotkey_ctx_t *ctx);
 
 
 static ngx_str_t  ngx_http_hotkey_json_type = ngx_string("application/json");
@@ -21,7 +26,6 @@ ngx_int_t
 ngx_http_hotkey_handler(ngx_http_request_t *r)
 {
     ngx_int_t               rc;
-    const char             *bad;
     ngx_http_hotkey_ctx_t  *ctx;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_hotkey_module);
@@ -38,22 +42,82 @@ ngx_http_hotkey_handler(ngx_http_request_t *r)
     ctx->request = r;
     ngx_http_set_ctx(r, ctx, ngx_http_hotkey_module);
 
+    if (hotkey_route_match((char *) r->uri.data, r->uri.len, &ctx->route)
+        != HOTKEY_ROUTE_LIST)
+    {
+        return ngx_http_hotkey_discard_and_fail(r, HOTKEY_ERR_NO_ROUTE);
+    }
+
+    if (ngx_http_hotkey_method(r, ctx) != NGX_OK) {
+        return ngx_http_hotkey_discard_and_fail(r, HOTKEY_ERR_METHOD);
+    }
+
+    /* a signed request's body is part of its signature */
+
+    if (r->headers_in.authorization
+        && (r->headers_in.content_length_n > 0 || r->headers_in.chunked))
+    {
+        r->request_body_in_single_buf = 1;
+
+        rc = ngx_http_read_client_request_body(r, ngx_http_hotkey_body_read);
+        if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
+            return rc;
+        }
+
+        return NGX_DONE;
+    }
+
     rc = ngx_http_discard_request_body(r);
     if (rc != NGX_OK) {
         return rc;
     }
 
-    if (hotkey_route_match((char *) r->uri.data, r->uri.len, &ctx->route)
-        != HOTKEY_ROUTE_LIST)
-    {
-        return ngx_http_hotkey_send_error(r, HOTKEY_ERR_NO_ROUTE, NULL);
+    return ngx_http_hotkey_checked(r, ctx);
+}
+
+
+static ngx_int_t
+ngx_http_hotkey_discard_and_fail(ngx_http_request_t *r, hotkey_err_e err)
+{
+    ngx_int_t  rc;
+
+    rc = ngx_http_discard_request_body(r);
+    if (rc != NGX_OK) {
+        return rc;
     }
 
-    if (ngx_http_hotkey_method(r, ctx) != NGX_OK) {
-        return ngx_http_hotkey_send_error(r, HOTKEY_ERR_METHOD, NULL);
+    return ngx_http_hotkey_send_error(r, err, NULL);
+}
+
+
+static void
+ngx_http_hotkey_body_read(ngx_http_request_t *r)
+{
+    ngx_http_hotkey_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_hotkey_module);
+
+    ngx_http_finalize_request(r, ngx_http_hotkey_checked(r, ctx));
+}
+
+
+/* the route and method are right: the caller, then the request itself */
+
+static ngx_int_t
+ngx_http_hotkey_checked(ngx_http_request_t *r, ngx_http_hotkey_ctx_t *ctx)
+{
+    ngx_int_t    rc;
+    const char  *bad;
+
+    rc = ngx_http_hotkey_authenticate(r, ctx);
+
+    if (rc == NGX_DECLINED) {
+        return ngx_http_hotkey_send_error(r, ctx->error, ctx->error_arg);
     }
 
-    /* authentication comes here, before anything else is looked at */
+    if (rc != NGX_OK) {
+        return ngx_http_hotkey_send_error(r, HOTKEY_ERR_INTERNAL, NULL);
+    }
 
     if (!hotkey_project_id_valid(ctx->route.project,
                                  ctx->route.project_len))

@@ -92,6 +92,34 @@ static ngx_command_t  ngx_http_hotkey_commands[] = {
       offsetof(ngx_http_hotkey_loc_conf_t, auth),
       NULL },
 
+    { ngx_string("hotkey_auth_token_keys"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_hotkey_auth_token_keys,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("hotkey_auth_credentials"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_hotkey_auth_credentials,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("hotkey_auth_token_leeway"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_sec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_hotkey_loc_conf_t, token_leeway),
+      NULL },
+
+    { ngx_string("hotkey_auth_date_skew"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_hotkey_loc_conf_t, date_skew),
+      NULL },
+
     { ngx_string("hotkey_cache_zone"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
       ngx_http_hotkey_cache_zone,
@@ -352,6 +380,11 @@ ngx_http_hotkey_create_loc_conf(ngx_conf_t *cf)
     conf->enable = NGX_CONF_UNSET;
     conf->auth = NGX_CONF_UNSET;
 
+    conf->keys = NGX_CONF_UNSET_PTR;
+    conf->creds = NGX_CONF_UNSET_PTR;
+    conf->token_leeway = NGX_CONF_UNSET;
+    conf->date_skew = NGX_CONF_UNSET_MSEC;
+
     conf->cache = NGX_CONF_UNSET_PTR;
     conf->cache_valid = NGX_CONF_UNSET_MSEC;
     conf->cache_errors_valid = NGX_CONF_UNSET_MSEC;
@@ -429,6 +462,12 @@ ngx_http_hotkey_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         conf->upstream.upstream = prev->upstream.upstream;
     }
 
+    ngx_conf_merge_ptr_value(conf->keys, prev->keys, NULL);
+    ngx_conf_merge_ptr_value(conf->creds, prev->creds, NULL);
+    ngx_conf_merge_sec_value(conf->token_leeway, prev->token_leeway, 30);
+    ngx_conf_merge_msec_value(conf->date_skew, prev->date_skew,
+                              15 * 60 * 1000);
+
     ngx_conf_merge_ptr_value(conf->cache, prev->cache, NULL);
     ngx_conf_merge_msec_value(conf->cache_valid, prev->cache_valid, 5000);
     ngx_conf_merge_msec_value(conf->cache_errors_valid,
@@ -450,12 +489,13 @@ ngx_http_hotkey_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         return NGX_CONF_ERROR;
     }
 
-    if (conf->auth) {
+    if (conf->auth && conf->keys == NULL && conf->creds == NULL) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "\"hotkey_api\" is on with \"hotkey_auth on\" "
-                           "but no token keys or credentials are "
-                           "configured; say \"hotkey_auth off\" to serve "
-                           "the API without authentication");
+                           "but neither \"hotkey_auth_token_keys\" nor "
+                           "\"hotkey_auth_credentials\" is set; say "
+                           "\"hotkey_auth off\" to serve the API without "
+                           "authentication");
         return NGX_CONF_ERROR;
     }
 

@@ -46,10 +46,19 @@ typedef enum {
 } ngx_http_hotkey_auth_reason_e;
 
 
+typedef struct ngx_http_hotkey_keys_s   ngx_http_hotkey_keys_t;
+typedef struct ngx_http_hotkey_creds_s  ngx_http_hotkey_creds_t;
+
+
 typedef struct {
     ngx_flag_t                  enable;
     ngx_flag_t                  auth;
     ngx_http_upstream_conf_t    upstream;
+
+    ngx_http_hotkey_keys_t     *keys;
+    ngx_http_hotkey_creds_t    *creds;
+    time_t                      token_leeway;
+    ngx_msec_t                  date_skew;
 
     ngx_shm_zone_t             *cache;
     ngx_msec_t                  cache_valid;
@@ -91,8 +100,13 @@ struct ngx_http_hotkey_ctx_s {
     ngx_atomic_uint_t           purges;
 
     hotkey_err_e                error;
+    const char                 *error_arg;
     ngx_http_hotkey_auth_reason_e  auth_reason;
     ngx_str_t                   principal;
+    unsigned                    rate;
+    unsigned                    rate_period;
+    unsigned                    burst;
+    char                        body_sha256[65];
     struct timespec             store_start;
     ngx_msec_int_t              store_usec;
 
@@ -141,6 +155,13 @@ ngx_int_t ngx_http_hotkey_cache_wait(ngx_http_request_t *r,
     ngx_http_hotkey_ctx_t *ctx);
 ngx_int_t ngx_http_hotkey_cache_headers(ngx_http_request_t *r,
     ngx_http_hotkey_ctx_t *ctx);
+char *ngx_http_hotkey_auth_token_keys(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_hotkey_auth_credentials(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+ngx_int_t ngx_http_hotkey_authenticate(ngx_http_request_t *r,
+    ngx_http_hotkey_ctx_t *ctx);
+
 ngx_int_t ngx_http_hotkey_metrics_zone(ngx_conf_t *cf);
 char *ngx_http_hotkey_metrics_directive(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);

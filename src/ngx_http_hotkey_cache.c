@@ -596,9 +596,9 @@ ngx_http_hotkey_cache_lookup(ngx_http_request_t *r, ngx_http_hotkey_ctx_t *ctx)
         goto done;
     }
 
-    if (cn->failed_until > now) {
+    if (cn->failed_until > now && ctx->waited) {
 
-        /* the store failed a moment ago: do not queue up behind it */
+        /* the store failed the request we waited for: share its fate */
 
         if (cn->body && now < cn->expires + hlcf->cache_stale_error) {
             ctx->cache_status = NGX_HTTP_HOTKEY_CACHE_STALE;
@@ -882,6 +882,7 @@ ngx_http_hotkey_cache_wait(ngx_http_request_t *r, ngx_http_hotkey_ctx_t *ctx)
     if (!ctx->waiting) {
         ngx_queue_insert_tail(&ngx_http_hotkey_waiters, &ctx->wait);
         ctx->waiting = 1;
+        ctx->waited = 1;
         ngx_add_timer(&ctx->wait_timer,
                       ngx_http_hotkey_cache_lock_time(hlcf));
     }

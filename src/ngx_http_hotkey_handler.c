@@ -163,12 +163,12 @@ ngx_http_hotkey_serve(ngx_http_request_t *r, ngx_http_hotkey_ctx_t *ctx)
         return ngx_http_hotkey_send_error(r, HOTKEY_ERR_INTERNAL, NULL);
     }
 
-    if (ctx->failed) {
-        return ngx_http_hotkey_send_error(r, HOTKEY_ERR_INTERNAL, NULL);
-    }
-
     if (ngx_http_hotkey_cache_headers(r, ctx) != NGX_OK) {
         return NGX_ERROR;
+    }
+
+    if (ctx->failed) {
+        return ngx_http_hotkey_send_error(r, HOTKEY_ERR_INTERNAL, NULL);
     }
 
     rc = ngx_http_hotkey_send_json(r, ctx->status, ctx->body.data,

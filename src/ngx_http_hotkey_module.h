@@ -112,6 +112,7 @@ struct ngx_http_hotkey_ctx_s {
 
     unsigned                    leader:1;
     unsigned                    waiting:1;
+    unsigned                    waited:1;
     unsigned                    wait_cleanup:1;
     unsigned                    takeover:1;
     unsigned                    failed:1;

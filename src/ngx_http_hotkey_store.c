@@ -394,6 +394,10 @@ ngx_http_hotkey_finalize_request(ngx_http_request_t *r, ngx_int_t rc)
         return;
     }
 
+    if (ngx_http_hotkey_cache_headers(r, ctx) != NGX_OK) {
+        return;
+    }
+
     /*
      * The store failed (refused, timed out, closed, or sent nonsense):
      * the upstream would now answer 502 or 504 from nginx's own pages,

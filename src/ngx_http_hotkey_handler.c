@@ -119,6 +119,16 @@ ngx_http_hotkey_checked(ngx_http_request_t *r, ngx_http_hotkey_ctx_t *ctx)
         return ngx_http_hotkey_send_error(r, HOTKEY_ERR_INTERNAL, NULL);
     }
 
+    rc = ngx_http_hotkey_rate_limit(r, ctx);
+
+    if (rc == NGX_DECLINED) {
+        return ngx_http_hotkey_send_error(r, HOTKEY_ERR_THROTTLED, NULL);
+    }
+
+    if (rc != NGX_OK) {
+        return ngx_http_hotkey_send_error(r, HOTKEY_ERR_INTERNAL, NULL);
+    }
+
     if (!hotkey_project_id_valid(ctx->route.project,
                                  ctx->route.project_len))
     {

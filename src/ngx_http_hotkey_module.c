@@ -120,6 +120,27 @@ static ngx_command_t  ngx_http_hotkey_commands[] = {
       offsetof(ngx_http_hotkey_loc_conf_t, date_skew),
       NULL },
 
+    { ngx_string("hotkey_rate_limit_zone"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_hotkey_limit_zone,
+      0,
+      0,
+      NULL },
+
+    { ngx_string("hotkey_rate_limit"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE123,
+      ngx_http_hotkey_limit,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("hotkey_rate_limit_headers"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_hotkey_loc_conf_t, limit_headers),
+      NULL },
+
     { ngx_string("hotkey_cache_zone"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
       ngx_http_hotkey_cache_zone,
@@ -385,6 +406,9 @@ ngx_http_hotkey_create_loc_conf(ngx_conf_t *cf)
     conf->token_leeway = NGX_CONF_UNSET;
     conf->date_skew = NGX_CONF_UNSET_MSEC;
 
+    conf->limit = NGX_CONF_UNSET_PTR;
+    conf->limit_headers = NGX_CONF_UNSET;
+
     conf->cache = NGX_CONF_UNSET_PTR;
     conf->cache_valid = NGX_CONF_UNSET_MSEC;
     conf->cache_errors_valid = NGX_CONF_UNSET_MSEC;
@@ -467,6 +491,9 @@ ngx_http_hotkey_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_sec_value(conf->token_leeway, prev->token_leeway, 30);
     ngx_conf_merge_msec_value(conf->date_skew, prev->date_skew,
                               15 * 60 * 1000);
+
+    ngx_conf_merge_ptr_value(conf->limit, prev->limit, NULL);
+    ngx_conf_merge_value(conf->limit_headers, prev->limit_headers, 1);
 
     ngx_conf_merge_ptr_value(conf->cache, prev->cache, NULL);
     ngx_conf_merge_msec_value(conf->cache_valid, prev->cache_valid, 5000);

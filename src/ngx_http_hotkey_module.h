@@ -15,6 +15,7 @@
 #include "hotkey_args.h"
 #include "hotkey_error.h"
 #include "hotkey_store.h"
+#include "hotkey_creds.h"
 
 
 #define NGX_HTTP_HOTKEY_KEY_MAX  160
@@ -48,6 +49,7 @@ typedef enum {
 
 typedef struct ngx_http_hotkey_keys_s   ngx_http_hotkey_keys_t;
 typedef struct ngx_http_hotkey_creds_s  ngx_http_hotkey_creds_t;
+typedef struct ngx_http_hotkey_limit_s  ngx_http_hotkey_limit_t;
 
 
 typedef struct {
@@ -59,6 +61,9 @@ typedef struct {
     ngx_http_hotkey_creds_t    *creds;
     time_t                      token_leeway;
     ngx_msec_t                  date_skew;
+
+    ngx_http_hotkey_limit_t    *limit;
+    ngx_flag_t                  limit_headers;
 
     ngx_shm_zone_t             *cache;
     ngx_msec_t                  cache_valid;
@@ -161,6 +166,12 @@ char *ngx_http_hotkey_auth_token_keys(ngx_conf_t *cf, ngx_command_t *cmd,
 char *ngx_http_hotkey_auth_credentials(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 ngx_int_t ngx_http_hotkey_authenticate(ngx_http_request_t *r,
+    ngx_http_hotkey_ctx_t *ctx);
+
+char *ngx_http_hotkey_limit_zone(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_hotkey_limit(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+ngx_int_t ngx_http_hotkey_rate_limit(ngx_http_request_t *r,
     ngx_http_hotkey_ctx_t *ctx);
 
 ngx_int_t ngx_http_hotkey_metrics_zone(ngx_conf_t *cf);

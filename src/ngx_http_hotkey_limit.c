@@ -1,0 +1,523 @@
+/*
+ * Per-caller rate limits: a token bucket per principal in a shared-memory
+ * zone (rbtree + LRU queue, as limit_req keeps it), counted after
+ * authentication, exact across workers because every decision is made
+ * under the zone's mutex.  Every answer to a limited caller carries the
+ * state in the RateLimit-Policy and RateLimit fields (IETF draft 10).
+ */
+
+#include "ngx_http_hotkey_module.h"
+
+
+#define NGX_HTTP_HOTKEY_PRINCIPAL_MAX  256
+
+
+typedef struct {
+    ngx_rbtree_node_t           node;
+    ngx_queue_t                 queue;
+    ngx_msec_t                  last;
+    ngx_uint_t                  excess;     /* milli-requests */
+    u_short                     len;
+    u_char                      principal[1];
+} ngx_http_hotkey_limit_node_t;
+
+
+typedef struct {
+    ngx_rbtree_t                rbtree;
+    ngx_rbtree_node_t           sentinel;
+    ngx_queue_t                 queue;
+} ngx_http_hotkey_limit_sh_t;
+
+
+typedef struct {
+    ngx_http_hotkey_limit_sh_t *sh;
+    ngx_slab_pool_t            *shpool;
+} ngx_http_hotkey_limit_zone_t;
+
+
+struct ngx_http_hotkey_limit_s {
+    ngx_shm_zone_t             *zone;
+    ngx_uint_t                  rate;       /* milli-requests per second */
+    ngx_uint_t                  burst;      /* requests */
+};
+
+
+typedef struct {
+    ngx_uint_t                  rate;
+    ngx_uint_t                  burst;
+    ngx_uint_t                  excess;
+    ngx_uint_t                  pass;
+} ngx_http_hotkey_limit_state_t;
+
+
+static ngx_int_t ngx_http_hotkey_limit_init_zone(ngx_shm_zone_t *shm_zone,
+    void *data);
+static ngx_http_hotkey_limit_node_t *ngx_http_hotkey_limit_find(
+    ngx_http_hotkey_limit_zone_t *lz, ngx_str_t *principal, uint32_t hash);
+static ngx_http_hotkey_limit_node_t *ngx_http_hotkey_limit_create(
+    ngx_http_hotkey_limit_zone_t *lz, ngx_str_t *principal, uint32_t hash);
+static void ngx_http_hotkey_limit_expire(ngx_http_hotkey_limit_zone_t *lz,
+    ngx_uint_t rate, ngx_uint_t n);
+static void ngx_http_hotkey_limit_decide(ngx_http_hotkey_limit_node_t *ln,
+    ngx_http_hotkey_limit_state_t *st);
+static ngx_int_t ngx_http_hotkey_limit_headers(ngx_http_request_t *r,
+    ngx_http_hotkey_limit_state_t *st, ngx_flag_t fields);
+static ngx_int_t ngx_http_hotkey_limit_header(ngx_http_request_t *r,
+    char *name, u_char *value, size_t len);
+
+
+char *
+ngx_http_hotkey_limit_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ssize_t                        size;
+    u_char                        *colon;
+    ngx_str_t                     *value, name, s;
+    ngx_shm_zone_t                *shm_zone;
+    ngx_http_hotkey_limit_zone_t  *lz;
+
+    value = cf->args->elts;
+
+    colon = (u_char *) ngx_strchr(value[1].data, ':');
+    if (colon == NULL || colon == value[1].data) {
+        return "takes \"name:size\"";
+    }
+
+    name.data = value[1].data;
+    name.len = colon - value[1].data;
+    s.data = colon + 1;
+    s.len = value[1].len - name.len - 1;
+
+    size = ngx_parse_size(&s);
+    if (size == NGX_ERROR || size < (ssize_t) (8 * ngx_pagesize)) {
+        return "has an invalid size (at least 8 pages, e.g. 64k)";
+    }
+
+    lz = ngx_pcalloc(cf->pool, sizeof(ngx_http_hotkey_limit_zone_t));
+    if (lz == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    shm_zone = ngx_shared_memory_add(cf, &name, size,
+                                     &ngx_http_hotkey_module);
+    if (shm_zone == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    if (shm_zone->data) {
+        return "names a zone that is already defined";
+    }
+
+    shm_zone->init = ngx_http_hotkey_limit_init_zone;
+    shm_zone->data = lz;
+
+    return NGX_CONF_OK;
+}
+
+
+/* hotkey_rate_limit zone rate=10r/s [burst=20] | off */
+
+char *
+ngx_http_hotkey_limit(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_hotkey_loc_conf_t  *hlcf = conf;
+
+    unsigned                 rate, period;
+    ngx_int_t                n;
+    ngx_str_t               *value;
+    ngx_uint_t               i;
+    ngx_http_hotkey_limit_t  *lim;
+
+    if (hlcf->limit != NGX_CONF_UNSET_PTR) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (cf->args->nelts == 2 && ngx_strcmp(value[1].data, "off") == 0) {
+        hlcf->limit = NULL;
+        return NGX_CONF_OK;
+    }
+
+    lim = ngx_pcalloc(cf->pool, sizeof(ngx_http_hotkey_limit_t));
+    if (lim == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    lim->zone = ngx_shared_memory_add(cf, &value[1], 0,
+                                      &ngx_http_hotkey_module);
+    if (lim->zone == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    for (i = 2; i < cf->args->nelts; i++) {
+
+        if (ngx_strncmp(value[i].data, "rate=", 5) == 0) {
+            if (hotkey_rate_parse((char *) value[i].data + 5,
+                                  value[i].len - 5, &rate, &period)
+                != 0)
+            {
+                return "has an invalid rate (e.g. rate=10r/s or 600r/m)";
+            }
+
+            lim->rate = (ngx_uint_t) rate * 1000 / period;
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "burst=", 6) == 0) {
+            n = ngx_atoi(value[i].data + 6, value[i].len - 6);
+            if (n <= 0) {
+                return "has an invalid burst";
+            }
+
+            lim->burst = n;
+            continue;
+        }
+
+        return "takes \"zone rate=N r/s|r/m [burst=N]\"";
+    }
+
+    if (lim->rate == 0) {
+        return "needs a rate=";
+    }
+
+    if (lim->burst == 0) {
+        lim->burst = 1;
+    }
+
+    hlcf->limit = lim;
+
+    return NGX_CONF_OK;
+}
+
+
+static ngx_int_t
+ngx_http_hotkey_limit_init_zone(ngx_shm_zone_t *shm_zone, void *data)
+{
+    ngx_http_hotkey_limit_zone_t  *olz = data;
+
+    size_t                         len;
+    ngx_http_hotkey_limit_zone_t  *lz;
+
+    lz = shm_zone->data;
+
+    if (olz) {
+        lz->sh = olz->sh;
+        lz->shpool = olz->shpool;
+        return NGX_OK;
+    }
+
+    lz->shpool = (ngx_slab_pool_t *) shm_zone->shm.addr;
+
+    if (shm_zone->shm.exists) {
+        lz->sh = lz->shpool->data;
+        return NGX_OK;
+    }
+
+    lz->sh = ngx_slab_alloc(lz->shpool, sizeof(ngx_http_hotkey_limit_sh_t));
+    if (lz->sh == NULL) {
+        return NGX_ERROR;
+    }
+
+    lz->shpool->data = lz->sh;
+
+    ngx_rbtree_init(&lz->sh->rbtree, &lz->sh->sentinel,
+                    ngx_rbtree_insert_value);
+    ngx_queue_init(&lz->sh->queue);
+
+    len = sizeof(" in hotkey_rate_limit zone \"\"") + shm_zone->shm.name.len;
+
+    lz->shpool->log_ctx = ngx_slab_alloc(lz->shpool, len);
+    if (lz->shpool->log_ctx == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_sprintf(lz->shpool->log_ctx, " in hotkey_rate_limit zone \"%V\"%Z",
+                &shm_zone->shm.name);
+
+    lz->shpool->log_nomem = 0;
+
+    return NGX_OK;
+}
+
+
+static ngx_http_hotkey_limit_node_t *
+ngx_http_hotkey_limit_find(ngx_http_hotkey_limit_zone_t *lz,
+    ngx_str_t *principal, uint32_t hash)
+{
+    ngx_rbtree_node_t             *node, *sentinel;
+    ngx_http_hotkey_limit_node_t  *ln;
+
+    node = lz->sh->rbtree.root;
+    sentinel = lz->sh->rbtree.sentinel;
+
+    while (node != sentinel) {
+
+        if (hash != node->key) {
+            node = (hash < node->key) ? node->left : node->right;
+            continue;
+        }
+
+        ln = (ngx_http_hotkey_limit_node_t *) node;
+
+        if (ln->len == principal->len
+            && ngx_memcmp(ln->principal, principal->data, ln->len) == 0)
+        {
+            return ln;
+        }
+
+        node = node->right;
+    }
+
+    return NULL;
+}
+
+
+static ngx_http_hotkey_limit_node_t *
+ngx_http_hotkey_limit_create(ngx_http_hotkey_limit_zone_t *lz,
+    ngx_str_t *principal, uint32_t hash)
+{
+    size_t                         size;
+    ngx_uint_t                     i;
+    ngx_queue_t                   *q;
+    ngx_http_hotkey_limit_node_t  *ln;
+
+    size = offsetof(ngx_http_hotkey_limit_node_t, principal)
+           + principal->len;
+
+    for (i = 0; i < 16; i++) {
+        ln = ngx_slab_alloc_locked(lz->shpool, size);
+        if (ln) {
+            break;
+        }
+
+        if (ngx_queue_empty(&lz->sh->queue)) {
+            return NULL;
+        }
+
+        /* full: forget the caller seen least recently */
+
+        q = ngx_queue_last(&lz->sh->queue);
+        ln = ngx_queue_data(q, ngx_http_hotkey_limit_node_t, queue);
+        ngx_queue_remove(q);
+        ngx_rbtree_delete(&lz->sh->rbtree, &ln->node);
+        ngx_slab_free_locked(lz->shpool, ln);
+        ln = NULL;
+    }
+
+    if (ln == NULL) {
+        return NULL;
+    }
+
+    ln->node.key = hash;
+    ln->len = (u_short) principal->len;
+    ln->excess = 0;
+    ln->last = ngx_current_msec;
+    ngx_memcpy(ln->principal, principal->data, principal->len);
+
+    ngx_rbtree_insert(&lz->sh->rbtree, &ln->node);
+    ngx_queue_insert_head(&lz->sh->queue, &ln->queue);
+
+    return ln;
+}
+
+
+/* drops callers whose bucket has refilled: they are as good as new */
+
+static void
+ngx_http_hotkey_limit_expire(ngx_http_hotkey_limit_zone_t *lz,
+    ngx_uint_t rate, ngx_uint_t n)
+{
+    ngx_msec_t                     ms;
+    ngx_queue_t                   *q;
+    ngx_http_hotkey_limit_node_t  *ln;
+
+    while (n-- && !ngx_queue_empty(&lz->sh->queue)) {
+        q = ngx_queue_last(&lz->sh->queue);
+        ln = ngx_queue_data(q, ngx_http_hotkey_limit_node_t, queue);
+
+        ms = ngx_current_msec - ln->last;
+
+        if (ms < 60000 && ln->excess > rate * ms / 1000) {
+            return;
+        }
+
+        ngx_queue_remove(q);
+        ngx_rbtree_delete(&lz->sh->rbtree, &ln->node);
+        ngx_slab_free_locked(lz->shpool, ln);
+    }
+}
+
+
+static void
+ngx_http_hotkey_limit_decide(ngx_http_hotkey_limit_node_t *ln,
+    ngx_http_hotkey_limit_state_t *st)
+{
+    ngx_uint_t  drained;
+    ngx_msec_t  ms;
+
+    ms = ngx_current_msec - ln->last;
+    drained = st->rate * ms / 1000;
+
+    st->excess = (ln->excess > drained) ? ln->excess - drained : 0;
+
+    /* at most burst + rate * time requests pass */
+
+    if (st->excess + 1000 > st->burst * 1000) {
+        st->pass = 0;
+        return;
+    }
+
+    st->pass = 1;
+    st->excess += 1000;
+
+    ln->excess = st->excess;
+    ln->last = ngx_current_msec;
+}
+
+
+/* NGX_OK: go on; NGX_DECLINED: answer 429; NGX_ERROR */
+
+ngx_int_t
+ngx_http_hotkey_rate_limit(ngx_http_request_t *r, ngx_http_hotkey_ctx_t *ctx)
+{
+    uint32_t                        hash;
+    ngx_str_t                       principal;
+    ngx_http_hotkey_limit_t        *lim;
+    ngx_http_hotkey_loc_conf_t     *hlcf;
+    ngx_http_hotkey_limit_zone_t   *lz;
+    ngx_http_hotkey_limit_node_t   *ln;
+    ngx_http_hotkey_limit_state_t   st;
+
+    hlcf = ngx_http_get_module_loc_conf(r, ngx_http_hotkey_module);
+    lim = hlcf->limit;
+
+    if (lim == NULL || ctx->principal.len == 0) {
+        return NGX_OK;
+    }
+
+    principal = ctx->principal;
+    if (principal.len > NGX_HTTP_HOTKEY_PRINCIPAL_MAX) {
+        principal.len = NGX_HTTP_HOTKEY_PRINCIPAL_MAX;
+    }
+
+    st.rate = ctx->rate ? (ngx_uint_t) ctx->rate * 1000 / ctx->rate_period
+                        : lim->rate;
+    st.burst = ctx->burst ? ctx->burst : lim->burst;
+
+    if (st.rate == 0) {
+        st.rate = 1;
+    }
+
+    hash = ngx_crc32_short(principal.data, principal.len);
+    lz = lim->zone->data;
+
+    ngx_shmtx_lock(&lz->shpool->mutex);
+
+    ln = ngx_http_hotkey_limit_find(lz, &principal, hash);
+
+    if (ln == NULL) {
+        ngx_http_hotkey_limit_expire(lz, st.rate, 2);
+        ln = ngx_http_hotkey_limit_create(lz, &principal, hash);
+
+    } else {
+        ngx_queue_remove(&ln->queue);
+        ngx_queue_insert_head(&lz->sh->queue, &ln->queue);
+    }
+
+    if (ln) {
+        ngx_http_hotkey_limit_decide(ln, &st);
+    }
+
+    ngx_shmtx_unlock(&lz->shpool->mutex);
+
+    if (ln == NULL) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "hotkey rate limit zone \"%V\" is full",
+                      &lim->zone->shm.name);
+        return NGX_ERROR;
+    }
+
+    if (ngx_http_hotkey_limit_headers(r, &st, hlcf->limit_headers)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    return st.pass ? NGX_OK : NGX_DECLINED;
+}
+
+
+static ngx_int_t
+ngx_http_hotkey_limit_headers(ngx_http_request_t *r,
+    ngx_http_hotkey_limit_state_t *st, ngx_flag_t fields)
+{
+    u_char      *p, *last;
+    ngx_uint_t   window, remaining, reset, retry;
+
+    p = ngx_pnalloc(r->pool, 3 * 64);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    last = p;
+
+    if (!fields) {
+        goto retry;
+    }
+
+    /* the policy: burst requests per the time the bucket takes to fill */
+
+    window = (st->burst * 1000 + st->rate - 1) / st->rate;
+    remaining = (st->burst * 1000 - st->excess) / 1000;
+    reset = (st->excess + st->rate - 1) / st->rate;
+
+    last = ngx_sprintf(p, "\"caller\";q=%ui;w=%ui", st->burst,
+                       ngx_max(window, 1));
+
+    if (ngx_http_hotkey_limit_header(r, "RateLimit-Policy", p, last - p)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    p = last;
+    last = ngx_sprintf(p, "\"caller\";r=%ui;t=%ui", remaining, reset);
+
+    if (ngx_http_hotkey_limit_header(r, "RateLimit", p, last - p) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+retry:
+
+    if (st->pass) {
+        return NGX_OK;
+    }
+
+    retry = (st->excess + 1000 - st->burst * 1000 + st->rate - 1) / st->rate;
+
+    p = last;
+    last = ngx_sprintf(p, "%ui", ngx_max(retry, 1));
+
+    return ngx_http_hotkey_limit_header(r, "Retry-After", p, last - p);
+}
+
+
+static ngx_int_t
+ngx_http_hotkey_limit_header(ngx_http_request_t *r, char *name,
+    u_char *value, size_t len)
+{
+    ngx_table_elt_t  *h;
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    h->hash = 1;
+    h->key.data = (u_char *) name;
+    h->key.len = ngx_strlen(name);
+    h->value.data = value;
+    h->value.len = len;
+
+    return NGX_OK;
+}

@@ -1,3 +1,36 @@
 #!/bin/sh
-# What the tests need beyond the build: nothing for now.
+# What the tests need beyond the build, installed into git-ignored
+# folders of the checkout (called by `make test` before prove; the tests
+# that need something call it too):
+#   build/node/node_modules/@huaweicloud/huaweicloud-sdk-core
+#     the official Huawei Cloud Node.js SDK core, whose AKSKSigner
+#     t/220-auth-sdk.t (through t/sdk/sign.js) checks the gateway against.
+# Quiet when everything is there; fails loudly when an install fails.
+set -eu
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+build=${HOTKEY_BUILD:-build}
+case $build in /*) ;; *) build=$top/$build ;; esac
+node_dir=$build/node
+sdk=$node_dir/node_modules/@huaweicloud/huaweicloud-sdk-core
+
+if [ ! -f "$sdk/package.json" ]; then
+    if ! command -v npm >/dev/null 2>&1; then
+        echo "test-deps.sh: npm not found: cannot install @huaweicloud/huaweicloud-sdk-core" >&2
+        exit 1
+    fi
+    mkdir -p "$node_dir"
+    log=$node_dir/npm-install.log
+    if ! npm install --no-audit --no-fund --prefix "$node_dir" \
+            @huaweicloud/huaweicloud-sdk-core >"$log" 2>&1; then
+        echo "test-deps.sh: npm install @huaweicloud/huaweicloud-sdk-core into $node_dir failed:" >&2
+        cat "$log" >&2
+        exit 1
+    fi
+    if [ ! -f "$sdk/package.json" ]; then
+        echo "test-deps.sh: npm install finished but $sdk is missing:" >&2
+        cat "$log" >&2
+        exit 1
+    fi
+fi
 exit 0

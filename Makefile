@@ -12,7 +12,7 @@ UNIT_SRCS  = $(wildcard t/unit/test_*.c)
 UNIT_BINS  = $(patsubst t/unit/%.c,$(BUILD)/unit/%,$(UNIT_SRCS))
 CLI_SRCS   = $(wildcard tools/*.c)
 
-.PHONY: all build deps unit cli test run stop clean
+.PHONY: all build deps unit cli test run stop clean bench
 
 all: build
 
@@ -45,6 +45,9 @@ run: build cli
 
 stop:
 	@scripts/stop.sh
+
+bench: build cli
+	bench/run.sh
 
 clean:
 	rm -rf $(BUILD)

@@ -7,9 +7,28 @@
 #     config rendered from conf-examples/quickstart.conf, on $PORT;
 #   - the demo data (scripts/demo-data.sh), only when it is not in the
 #     store yet, so that whatever was written since is kept;
+#   - the demo credentials, once, in $RUN_DIR/auth/ (kept across runs;
+#     delete that folder to get new ones):
+#       auth/gateway/token-keys.pem  public half of the ES256 (P-256) token
+#                                    key: hotkey_auth_token_keys
+#       auth/gateway/credentials     the demo AK/SK, allowed
+#                                    dcs:instance:listHotKey on the demo
+#                                    project only: hotkey_auth_credentials
+#       auth/client/token-key.pem    the private half, for `hotkeyctl token`
+#       auth/client/demo-sk          the demo SK alone, for `hotkeyctl sign
+#                                    --sk-file`
+#       auth/client/demo-token       the demo token (sub "demo", 24 h);
+#                                    minted again when under 12 h are left
+#     Folders are mode 0700, files 0600: the credentials file and the
+#     private key are secrets (nginx reads the gateway/ files as the user
+#     that starts it, before it drops privileges);
 #   - $RUN_DIR/demo.env: BASE_URL, PORT, PROJECT_ID, INSTANCE_ID,
-#     INSTANCE_ID_NO_LFU, REDIS_PORT as shell assignments (`. run/demo.env`);
-# then prints the URL and requests to try.
+#     INSTANCE_ID_NO_LFU, REDIS_PORT, HOTKEY_TOKEN, HOTKEY_AK, HOTKEY_SK,
+#     HOTKEY_TOKEN_KEY (absolute path of the private key), HOTKEY_TOKEN_ALG
+#     (ES256), HOTKEY_TOKEN_KID (empty: with one key the gateway needs no
+#     kid) as shell assignments (`. run/demo.env`);
+# then prints the URL and requests to try (with the token, and signed with
+# the AK/SK by build/hotkeyctl).
 #
 # Running it again is safe: a redis-server or nginx that is still running
 # (pid file + live process) is left alone, one that is not is started again
@@ -21,9 +40,13 @@
 #   REDIS_PORT  redis-server port (default: the previous run's, else 6390);
 #               while nginx or redis-server runs, changing a port needs
 #               scripts/stop.sh first
-#   LISTEN      address nginx listens on (default 127.0.0.1; the quickstart
-#               has authentication off, so think twice before 0.0.0.0)
+#   LISTEN      address nginx listens on (default 127.0.0.1; authentication
+#               is on, but the demo token and keys are printed and kept in
+#               run/, and /metrics and the cache purge answer loopback only:
+#               think twice before 0.0.0.0)
 #   MODULE      the module .so (default <repo>/build/ngx_http_hotkey_module.so)
+#   HOTKEYCTL   the CLI that mints the token (default <repo>/build/hotkeyctl,
+#               `make cli`)
 #   NGINX       the nginx binary (default /usr/sbin/nginx)
 #
 # When run as root, the nginx workers run as root too (`user root;` in the
@@ -35,12 +58,21 @@ RUN_DIR=${RUN_DIR:-$top/run}
 mkdir -p "$RUN_DIR"
 RUN_DIR=$(cd "$RUN_DIR" && pwd)
 MODULE=${MODULE:-$top/build/ngx_http_hotkey_module.so}
+HOTKEYCTL=${HOTKEYCTL:-$top/build/hotkeyctl}
 NGINX=${NGINX:-/usr/sbin/nginx}
 LISTEN=${LISTEN:-127.0.0.1}
 
 rdir=$RUN_DIR/redis
 ndir=$RUN_DIR/nginx
 env_file=$RUN_DIR/demo.env
+adir=$RUN_DIR/auth
+gdir=$adir/gateway          # what nginx reads
+cdir=$adir/client           # what a client uses
+token_keys=$gdir/token-keys.pem
+credentials=$gdir/credentials
+token_key=$cdir/token-key.pem
+sk_file=$cdir/demo-sk
+token_file=$cdir/demo-token
 redis_pid=$rdir/redis.pid
 nginx_pid=$ndir/logs/nginx.pid
 
@@ -69,6 +101,15 @@ value() {
     if [ -f "$2" ]; then
         sed -n "s/^$1=//p" "$2" | head -n 1
     fi
+}
+
+# shq <text>: the text as one shell word, quoted only when needed
+shq() {
+    case $1 in
+        ''|*[!A-Za-z0-9_./:=@%+-]*)
+            printf "'%s'" "$(printf '%s' "$1" | sed "s/'/'\\\\''/g")" ;;
+        *) printf '%s' "$1" ;;
+    esac
 }
 
 # sed_escape <text>: safe as the replacement of s|...|...|
@@ -156,6 +197,82 @@ else
     REDIS_PORT=$REDIS_PORT REDIS_HOST=127.0.0.1 "$top/scripts/demo-data.sh"
 fi
 
+# --- the demo credentials (once; kept across runs) ----------------------
+
+[ -x "$HOTKEYCTL" ] || die "no hotkeyctl at $HOTKEYCTL: run make cli first"
+command -v openssl >/dev/null 2>&1 || die "openssl not found (apt-get install openssl)"
+
+# jwt_exp <token>: its exp claim (epoch seconds), empty when unreadable
+jwt_exp() {
+    b=$(printf '%s' "$1" | cut -d. -f2 | tr '_-' '/+')
+    case $(( ${#b} % 4 )) in
+        2) b="$b==" ;;
+        3) b="$b=" ;;
+    esac
+    printf '%s' "$b" | base64 -d 2>/dev/null \
+        | sed -n 's/.*"exp":[[:space:]]*\([0-9][0-9]*\).*/\1/p' | head -n 1
+}
+
+# secrets: nothing below is ever readable by others
+old_umask=$(umask)
+umask 077
+mkdir -p "$gdir" "$cdir"
+chmod 700 "$adir" "$gdir" "$cdir"
+
+if [ ! -s "$token_key" ]; then
+    openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 \
+        -out "$token_key.new" 2>/dev/null \
+        || die "openssl genpkey failed"
+    mv "$token_key.new" "$token_key"
+    rm -f "$token_keys" "$token_file"
+    say "auth: new ES256 token key in $token_key"
+fi
+if [ ! -s "$token_keys" ]; then
+    openssl pkey -in "$token_key" -pubout -out "$token_keys.new" 2>/dev/null \
+        || die "openssl pkey -pubout failed for $token_key"
+    mv "$token_keys.new" "$token_keys"
+fi
+
+if [ ! -s "$credentials" ]; then
+    ak=$(openssl rand -hex 10 | tr 'a-f' 'A-F')
+    sk=$(openssl rand -hex 20)
+    {
+        echo "# written by scripts/run.sh: the demo AK/SK (hotkey_auth_credentials)"
+        echo "# <ak> <sk> projects=... actions=... [name=...] [rate=...] [burst=...]"
+        echo "$ak $sk projects=$PROJECT_ID actions=dcs:instance:listHotKey name=demo-aksk"
+    } >"$credentials.new"
+    mv "$credentials.new" "$credentials"
+    rm -f "$sk_file"
+    say "auth: new demo AK/SK in $credentials"
+fi
+# the demo line: the one named demo-aksk
+set -- $(sed -n '/^[[:space:]]*#/d; / name=demo-aksk\([[:space:]]\|$\)/{p;q;}' "$credentials")
+[ $# -ge 2 ] || die "no demo AK/SK (name=demo-aksk) in $credentials; delete $adir to make new ones"
+HOTKEY_AK=$1
+HOTKEY_SK=$2
+if [ ! -s "$sk_file" ] || [ "$(cat "$sk_file")" != "$HOTKEY_SK" ]; then
+    printf '%s\n' "$HOTKEY_SK" >"$sk_file"
+fi
+
+# the token: 24 h, minted again when under 12 h are left (or unreadable)
+now=$(date +%s)
+HOTKEY_TOKEN=$(cat "$token_file" 2>/dev/null || true)
+exp=$(jwt_exp "$HOTKEY_TOKEN")
+if [ -z "$exp" ] || [ "$exp" -lt $((now + 43200)) ] || [ "$token_file" -ot "$token_key" ]; then
+    HOTKEY_TOKEN=$("$HOTKEYCTL" token --key "$token_key" --alg ES256 \
+                       --project "$PROJECT_ID" \
+                       --actions dcs:instance:listHotKey \
+                       --sub demo --ttl 86400) \
+        || die "hotkeyctl token failed"
+    printf '%s\n' "$HOTKEY_TOKEN" >"$token_file"
+    exp=$(jwt_exp "$HOTKEY_TOKEN")
+    say "auth: new demo token, valid until $(date -u -d "@$exp" '+%Y-%m-%d %H:%M:%S UTC')"
+else
+    say "auth: demo token kept, valid until $(date -u -d "@$exp" '+%Y-%m-%d %H:%M:%S UTC')"
+fi
+chmod 600 "$token_key" "$token_keys" "$credentials" "$sk_file" "$token_file"
+umask "$old_umask"
+
 # --- the gateway -------------------------------------------------------
 
 start_nginx() {
@@ -174,6 +291,8 @@ start_nginx() {
         -e "s|@LISTEN@|$(sed_escape "$LISTEN")|g" \
         -e "s|@PORT@|$PORT|g" \
         -e "s|@REDIS_PORT@|$REDIS_PORT|g" \
+        -e "s|@TOKEN_KEYS@|$(sed_escape "$token_keys")|g" \
+        -e "s|@CREDENTIALS@|$(sed_escape "$credentials")|g" \
         "$top/conf-examples/quickstart.conf" >"$ndir/conf/nginx.conf.new"
     if grep -n '@[A-Z_]*@' "$ndir/conf/nginx.conf.new" >&2; then
         die "placeholders left in the rendered config (above)"
@@ -212,6 +331,9 @@ if alive "$nginx_pid" nginx; then
     if [ -f "$MODULE" ] && [ "$MODULE" -nt "$nginx_pid" ]; then
         say "nginx: note: the module was rebuilt since nginx started; scripts/stop.sh then scripts/run.sh loads the new one"
     fi
+    if [ "$token_keys" -nt "$nginx_pid" ] || [ "$credentials" -nt "$nginx_pid" ]; then
+        say "nginx: note: the demo keys changed since nginx started; scripts/stop.sh then scripts/run.sh loads them"
+    fi
 else
     start_nginx
 fi
@@ -220,28 +342,50 @@ fi
 
 base="http://$url_host:$PORT"
 cat >"$env_file" <<EOF
-# written by scripts/run.sh: the running demo gateway. Use: . $env_file
+# written by scripts/run.sh: the running demo gateway. Use: . $(shq "$env_file")
+# The HOTKEY_* values are demo secrets: this file is mode 0600.
 BASE_URL=$base
 PORT=$PORT
 PROJECT_ID=$PROJECT_ID
 INSTANCE_ID=$INSTANCE_ID
 INSTANCE_ID_NO_LFU=$INSTANCE_ID_NO_LFU
 REDIS_PORT=$REDIS_PORT
+HOTKEY_TOKEN=$HOTKEY_TOKEN
+HOTKEY_AK=$HOTKEY_AK
+HOTKEY_SK=$HOTKEY_SK
+HOTKEY_TOKEN_KEY=$(shq "$token_key")
+HOTKEY_TOKEN_ALG=ES256
+HOTKEY_TOKEN_KID=
 EOF
+chmod 600 "$env_file"
 
 api="$base/v2/$PROJECT_ID/instances"
+list="$api/$INSTANCE_ID/hotkey-tasks"
+ctl=$(shq "$HOTKEYCTL")
+envq=$(shq "$env_file")
 cat <<EOF
 
-The gateway runs at $base/  (authentication is OFF in this quickstart)
+The gateway runs at $base/  (authentication is ON: a token or an AK/SK signature)
 
-Try:
-  curl -s '$api/$INSTANCE_ID/hotkey-tasks?limit=3'
-  curl -s '$api/$INSTANCE_ID/hotkey-tasks?status=failed'
-  curl -s '$api/$INSTANCE_ID/hotkey-tasks?offset=14&limit=2'    # two tasks with the same created_at: id breaks the tie
-  curl -si '$api/$INSTANCE_ID_NO_LFU/hotkey-tasks'    # 400 DCS.4922: allkeys-lru, cannot be analysed
-  curl -si '$api/$INSTANCE_ID/hotkey-tasks?limit=0'    # 400 DCS.4062
+Try (the demo token, sub "demo", may list the demo project's tasks until $(date -u -d "@$exp" '+%Y-%m-%d %H:%M UTC')):
+  curl -s -H 'X-Auth-Token: $HOTKEY_TOKEN' '$list?limit=3'
 
-Variables for your own requests: . $env_file
-The store:  redis-cli -p $REDIS_PORT      Logs: $ndir/logs/
+The same, signed with the demo AK/SK (SDK-HMAC-SHA256, as the Huawei Cloud SDKs do):
+  $ctl sign --ak $HOTKEY_AK --sk-file $(shq "$sk_file") --url '$list?limit=3' --curl -- -i
+
+More, after  . $envq  (it sets HOTKEY_TOKEN and the IDs):
+  curl -s -H "X-Auth-Token: \$HOTKEY_TOKEN" "\$BASE_URL/v2/\$PROJECT_ID/instances/\$INSTANCE_ID/hotkey-tasks?status=failed"
+  curl -s -H "X-Auth-Token: \$HOTKEY_TOKEN" "\$BASE_URL/v2/\$PROJECT_ID/instances/\$INSTANCE_ID/hotkey-tasks?offset=14&limit=2"    # two tasks with the same created_at: id breaks the tie
+  curl -si -H "X-Auth-Token: \$HOTKEY_TOKEN" "\$BASE_URL/v2/\$PROJECT_ID/instances/\$INSTANCE_ID_NO_LFU/hotkey-tasks"    # 400 DCS.4922: allkeys-lru, cannot be analysed
+  curl -si -H "X-Auth-Token: \$HOTKEY_TOKEN" "\$BASE_URL/v2/\$PROJECT_ID/instances/\$INSTANCE_ID/hotkey-tasks?limit=0"    # 400 DCS.4062
+  curl -si "\$BASE_URL/v2/\$PROJECT_ID/instances/\$INSTANCE_ID/hotkey-tasks"    # 401 DCS.1003: no token
+  $ctl token --key "\$HOTKEY_TOKEN_KEY" --project "\$PROJECT_ID" --sub me --ttl 600    # a token of your own (10 minutes)
+
+Operators (from this machine only):
+  curl -s '$base/metrics'    # Prometheus metrics
+  curl -s -X POST '$base/cache/purge?instance_id=$INSTANCE_ID'    # drop the instance's cached answers
+
+Keys and credentials: $adir/ (delete it and run again for new ones)
+The store:  redis-cli -p $REDIS_PORT      Logs: $ndir/logs/ (access.log: one JSON object per line)
 Stop:       make stop   (or RUN_DIR=$RUN_DIR scripts/stop.sh)
 EOF

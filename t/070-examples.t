@@ -13,7 +13,10 @@
 #
 # Placeholders the examples may use (anything else @LIKE_THIS@ fails):
 #   @MODULE@ @PREFIX@ @LISTEN@ @PORT@ @REDIS_PORT@ @USER@
+#   @METRICS_PORT@         (a second free port)
 #   @TLS_CERT@ @TLS_KEY@   (a throwaway self-signed pair, made with openssl)
+#   @TOKEN_KEYS@           (a throwaway ES256 public key, PEM)
+#   @CREDENTIALS@          (a throwaway AK/SK credentials file)
 #
 # Standalone: core Perl modules only. HOTKEY_MODULE / HOTKEY_BUILD /
 # HOTKEY_NGINX as for t/lib/Hotkey/Test.pm.
@@ -78,6 +81,19 @@ sub tls_pair {
     return ($cert, $key);
 }
 
+my ($token_keys, $credentials);
+sub auth_files {
+    return ($token_keys, $credentials) if $token_keys;
+    my $dir = tempdir('hotkey-auth-XXXXXX', TMPDIR => 1, CLEANUP => 1);
+    ($token_keys, $credentials) = ("$dir/token-keys.pem", "$dir/credentials");
+    system("openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out '$dir/k.pem' 2>/dev/null"
+           . " && openssl pkey -in '$dir/k.pem' -pubout -out '$token_keys' 2>/dev/null") == 0
+        or die "openssl genpkey failed";
+    spew($credentials, "AKEXAMPLE0123456789 " . ('s' x 40)
+         . " projects=0123456789abcdef0123456789abcdef actions=dcs:instance:listHotKey name=example\n");
+    return ($token_keys, $credentials);
+}
+
 # substitute(text, prefix): the placeholders; returns (text, [unknown])
 sub substitute {
     my ($text, $prefix) = @_;
@@ -87,10 +103,14 @@ sub substitute {
         LISTEN     => '127.0.0.1',
         PORT       => free_port(),
         REDIS_PORT => free_port(),
+        METRICS_PORT => free_port(),
         USER       => $root ? 'root' : scalar getpwuid($>),
     );
     if ($text =~ /\@TLS_(?:CERT|KEY)\@/) {
         @v{qw(TLS_CERT TLS_KEY)} = tls_pair();
+    }
+    if ($text =~ /\@(?:TOKEN_KEYS|CREDENTIALS)\@/) {
+        @v{qw(TOKEN_KEYS CREDENTIALS)} = auth_files();
     }
     my @unknown;
     $text =~ s{\@([A-Z][A-Z0-9_]*)\@}{

@@ -2,6 +2,7 @@
 #include <sys/types.h>
 
 #include "hotkey_args.h"
+#include "hotkey_codec.h"
 
 
 #define HOTKEY_NAME_MAX    8
@@ -12,7 +13,6 @@
 #define HOTKEY_ARG_STATUS  0x04
 
 
-static int hotkey_unhex(unsigned char c);
 static int hotkey_pct_next(const char **p, const char *end);
 static ssize_t hotkey_pct_decode(const char *p, const char *end, char *buf,
     size_t size);
@@ -23,23 +23,6 @@ static int hotkey_parse_int(const char *p, const char *end, int64_t min,
 static const char  *hotkey_status_names[] = {
     NULL, "waiting", "running", "success", "failed"
 };
-
-
-static int
-hotkey_unhex(unsigned char c)
-{
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-
-    c |= 0x20;
-
-    if (c >= 'a' && c <= 'f') {
-        return c - 'a' + 10;
-    }
-
-    return -1;
-}
 
 
 /* the next decoded byte, or -1 for a broken escape */
@@ -61,8 +44,8 @@ hotkey_pct_next(const char **p, const char *end)
         return -1;
     }
 
-    hi = hotkey_unhex((unsigned char) s[1]);
-    lo = hotkey_unhex((unsigned char) s[2]);
+    hi = hotkey_codec_hexval((unsigned char) s[1]);
+    lo = hotkey_codec_hexval((unsigned char) s[2]);
 
     if (hi < 0 || lo < 0) {
         return -1;

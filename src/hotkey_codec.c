@@ -5,7 +5,6 @@
 #include "hotkey_codec.h"
 
 
-static int hotkey_codec_hexval(unsigned char c);
 static int hotkey_codec_b64val(unsigned char c);
 
 
@@ -28,7 +27,7 @@ hotkey_codec_hex(const unsigned char *in, size_t len, char *out)
 }
 
 
-static int
+int
 hotkey_codec_hexval(unsigned char c)
 {
     if (c >= '0' && c <= '9') {

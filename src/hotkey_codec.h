@@ -16,6 +16,9 @@
 /* writes 2 * len lowercase hex digits and a NUL */
 void hotkey_codec_hex(const unsigned char *in, size_t len, char *out);
 
+/* the value of one hex digit of either case, or -1 */
+int hotkey_codec_hexval(unsigned char c);
+
 /*
  * Decodes exactly 2 * size hex digits of either case into out.
  * Returns 0, or -1 on a length mismatch or a non-hex digit.

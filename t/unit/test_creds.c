@@ -12,18 +12,6 @@
 #include "hotkey_creds.h"
 
 
-/* tap.h's is_str shadows its own variable; this does the same job */
-#define same_str(got, want, ...)                                            \
-    do {                                                                    \
-        const char *g1_ = (got), *w1_ = (want);                             \
-        int eq_ = (g1_ && w1_ && strcmp(g1_, w1_) == 0);                    \
-        ok(eq_, __VA_ARGS__);                                               \
-        if (!eq_) {                                                         \
-            printf("#   got:  '%s'\n#   want: '%s'\n",                      \
-                   g1_ ? g1_ : "(null)", w1_ ? w1_ : "(null)");             \
-        }                                                                   \
-    } while (0)
-
 
 static hotkey_creds_t *
 parse(const char *text, char *err)
@@ -41,7 +29,7 @@ bad(const char *text, const char *want)
 
     cs = parse(text, err);
     ok(cs == NULL, "rejected: %s", want);
-    same_str(err, want, "message: %s", want);
+    is_str(err, want, "message: %s", want);
     hotkey_creds_free(cs);
 }
 
@@ -68,13 +56,13 @@ test_good(void)
     }
 
     is_int(cs->n, 3, "three credentials");
-    same_str(cs->creds[0].ak, "AccessKey", "sorted by access key");
+    is_str(cs->creds[0].ak, "AccessKey", "sorted by access key");
 
     c = hotkey_creds_find(cs, "AccessKey", 9);
     ok(c != NULL, "found AccessKey");
-    same_str(c->sk, "SecretKey", "secret key");
+    is_str(c->sk, "SecretKey", "secret key");
     is_int(c->sk_len, 9, "secret key length");
-    same_str(c->name, "alice", "name");
+    is_str(c->name, "alice", "name");
     is_int(c->actions, HOTKEY_ACTION_LIST_HOTKEY | HOTKEY_ACTION_ANALYZE,
            "actions");
     is_int(c->rate, 20, "rate");
@@ -93,7 +81,7 @@ test_good(void)
     ok(c && c->any_project && c->actions == HOTKEY_ACTION_ALL,
        "wildcards");
     ok(c && hotkey_cred_project_allowed(c, "ffff", 4), "any project");
-    same_str(c ? c->name : NULL, "ZZKEY", "name defaults to the access key");
+    is_str(c ? c->name : NULL, "ZZKEY", "name defaults to the access key");
     is_int(c ? c->rate : 1, 0, "rate not set");
 
     c = hotkey_creds_find(cs, "MKEY", 4);
@@ -192,7 +180,7 @@ main(void)
     ok(hotkey_rate_parse("r/s", 3, &r, &p) != 0, "no number");
     ok(hotkey_action_parse("DCS:INSTANCE:LISTHOTKEY", 23)
        == HOTKEY_ACTION_LIST_HOTKEY, "actions case-insensitive");
-    same_str(hotkey_action_name(HOTKEY_ACTION_ANALYZE), "dcs:instance:analyze",
+    is_str(hotkey_action_name(HOTKEY_ACTION_ANALYZE), "dcs:instance:analyze",
            "action name");
 
     return done_testing();

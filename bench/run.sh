@@ -1,42 +1,57 @@
 #!/usr/bin/env bash
-# bench/run.sh: throughput and latency of the list route, from the cache and
-# from the store, next to nginx's own `return 200` and redis-benchmark.
+# bench/run.sh: throughput and latency of the list route, each scenario next
+# to a baseline measured in the same run, with the ratio.
 #
-# Usage:   make build && bench/run.sh          (or: make bench)
-# Env:     BENCH_DURATION=10     seconds per wrk run (and the length of
-#                                the redis-benchmark run, roughly)
+# Usage:   make build cli && bench/run.sh          (or: make bench)
+# Env:     BENCH_DURATION=10     seconds per wrk run (and, roughly, of the
+#                                redis-benchmark run)
 #          BENCH_CONNECTIONS=50  wrk -c and redis-benchmark -c
-#          BENCH_THREADS=2       wrk -t and redis-benchmark --threads
-#          BENCH_WORKERS=2       nginx worker_processes (default: the
-#                                number of cores, i.e. `nproc`)
+#          BENCH_LAYOUT=pinned   pinned: nginx worker_processes 1 pinned to
+#                                core 0 (worker_cpu_affinity 1), wrk -t1 and
+#                                redis-benchmark --threads 1 pinned to core 1
+#                                (taskset -c 1), Redis unpinned;
+#                                shared: worker_processes = nproc, wrk -t2,
+#                                redis-benchmark --threads 2, nothing pinned
+#          BENCH_THREADS, BENCH_WORKERS   override the layout's wrk -t and
+#                                worker_processes
+#          BENCH_RECORDS=100000  tasks of the large instance
+#          BENCH_OUT=build/bench.md   the final table is also written here
 #          HOTKEY_MODULE=...     the .so (default build/ngx_http_hotkey_module.so)
+#          HOTKEY_CLI=...        hotkeyctl (default build/hotkeyctl)
 #          HOTKEY_NGINX, HOTKEY_REDIS   binaries (default /usr/sbin/nginx,
 #                                /usr/bin/redis-server)
 #          BENCH_KEEP=1          keep the temp dir (configs, logs, wrk output)
 #
-# What it does: starts redis-server and nginx (daemon off, children of this
-# script) on free loopback ports in a temp dir, loads one instance with 25
-# tasks, and runs, each for BENCH_DURATION seconds with keepalive:
-#   (a) hit     GET /v2/<p>/instances/<i>/hotkey-tasks, hotkey_cache on
-#               (valid 1h), hotkey_auth off: every request a cache HIT
-#   (b) static  location = /static { return 200 '<the same body>'; } in the
-#               same nginx (same server{}), byte-identical JSON body
-#   (c) off     the same route in a server without hotkey_cache: every
-#               request is one EVAL round trip to Redis
-#   (d) redis   redis-benchmark running that very EVAL (script text taken
-#               from src/hotkey_store.c, same KEYS and ARGV) with the same
-#               number of connections
-# and prints requests/s, p50 and p99 latency of each, the ratios hit/static
-# and off/redis, and the EVAL calls Redis counted during each HTTP run
-# (a: ~0, c: = requests) as a check that the runs measured what they say.
+# What it does: starts redis-server and one nginx (daemon off, children of
+# this script) on free loopback ports in a temp dir, loads a small instance
+# (25 tasks) and a large one (BENCH_RECORDS tasks, through redis-cli --pipe),
+# and runs wrk with keepalive for BENCH_DURATION seconds per scenario:
 #
-# Extending it (auth is being built): every wrk run goes through
-# wrk_run NAME URL [HEADER: VALUE ...]; the headers go into the generated
-# wrk lua script (bench/<tmp>/NAME.lua).  Placeholders at the end of
-# "scenarios" below show where token and AK/SK runs go.  For AK/SK, whose
-# signature changes per request, give the lua script a request() function
-# (see wrk_lua) or pre-sign with `build/hotkeyctl sign` if a fixed
-# X-Sdk-Date within hotkey_auth_date_skew is acceptable for the run.
+#   static  location = /static { return 200 '<body>'; }: the byte-identical
+#           JSON body of the cached answer, in the same nginx
+#   hit     the list route, hotkey_cache on (valid 1h), hotkey_auth off:
+#           every request a cache HIT                  baseline: static
+#   token   the same, hotkey_auth on, X-Auth-Token: an ES256 JWT minted by
+#           hotkeyctl (verified once per worker, then from the per-worker
+#           token cache)                               baseline: static
+#   aksk    the same, hotkey_auth on, AK/SK headers signed once by
+#           `hotkeyctl sign` and replayed: the server still recomputes and
+#           checks the HMAC signature on every request baseline: static
+#   off     the list route without cache: every request one EVAL round trip
+#           to Redis                                   baseline: redis-benchmark
+#           running that very EVAL (script text taken from src/hotkey_store.c,
+#           same KEYS and ARGV) with the same number of connections
+#   large instance, cache off, limit=10:
+#   big0    offset=0 (the shallow case)
+#   deep    offset=99000 (BENCH_RECORDS - 1000)    baseline: big0
+#   failed  status=failed&offset=20000 (~25% of the tasks are failed)
+#                                                  baseline: big0
+#
+# Every HTTP run is checked: no wrk errors (non-2xx included), and the EVALs
+# Redis counted (~0 for cache hits, = requests for cache off).
+# Targets: hit >= 0.90 x static; token, aksk >= 0.80 x static; deep and
+# failed ~1.0 x big0 (the cost must not grow with the offset or N).
+# The table at the end is markdown, also written to BENCH_OUT.
 #
 # Everything it starts is stopped on exit (trap on EXIT, INT, TERM).
 
@@ -45,9 +60,23 @@ set -u
 TOP=$(cd "$(dirname "$0")/.." && pwd)
 DURATION=${BENCH_DURATION:-10}
 CONNS=${BENCH_CONNECTIONS:-50}
-THREADS=${BENCH_THREADS:-2}
-WORKERS=${BENCH_WORKERS:-$(nproc 2>/dev/null || echo 2)}
+LAYOUT=${BENCH_LAYOUT:-pinned}
+RECORDS=${BENCH_RECORDS:-100000}
+NCPU=$(nproc 2>/dev/null || echo 2)
+case "$LAYOUT" in
+pinned)
+    THREADS=${BENCH_THREADS:-1}
+    WORKERS=${BENCH_WORKERS:-1}
+    ;;
+shared)
+    THREADS=${BENCH_THREADS:-2}
+    WORKERS=${BENCH_WORKERS:-$NCPU}
+    ;;
+*)  echo "bench: BENCH_LAYOUT must be pinned or shared" >&2; exit 1 ;;
+esac
+OUT=${BENCH_OUT:-$TOP/build/bench.md}
 MODULE=${HOTKEY_MODULE:-$TOP/build/ngx_http_hotkey_module.so}
+CLI=${HOTKEY_CLI:-$TOP/build/hotkeyctl}
 NGINX=${HOTKEY_NGINX:-/usr/sbin/nginx}
 REDIS=${HOTKEY_REDIS:-/usr/bin/redis-server}
 REDIS_CLI=$(command -v redis-cli)
@@ -56,12 +85,26 @@ WRK=$(command -v wrk)
 
 die() { echo "bench: $*" >&2; exit 1; }
 
-for b in "$NGINX" "$REDIS" "$REDIS_CLI" "$REDIS_BENCH" "$WRK" curl perl; do
+for b in "$NGINX" "$REDIS" "$REDIS_CLI" "$REDIS_BENCH" "$WRK" curl perl openssl; do
     command -v "$b" >/dev/null 2>&1 || die "missing: $b"
 done
 [ -f "$MODULE" ] || die "module not built: $MODULE (run make build)"
-case "$DURATION$CONNS$THREADS$WORKERS" in *[!0-9]*) die "BENCH_* must be integers";; esac
-[ "$CONNS" -ge "$THREADS" ] || die "BENCH_CONNECTIONS must be >= BENCH_THREADS"
+[ -x "$CLI" ] || die "hotkeyctl not built: $CLI (run make cli)"
+case "$DURATION$CONNS$THREADS$WORKERS$RECORDS" in *[!0-9]*) die "BENCH_* must be integers";; esac
+[ "$CONNS" -ge "$THREADS" ] || die "BENCH_CONNECTIONS must be >= the wrk threads"
+[ "$RECORDS" -ge 21010 ] || die "BENCH_RECORDS must be >= 21010 (the status=failed offset is 20000)"
+
+# pinning: nginx's worker to core 0, the load generators to core 1
+PIN_CLIENT=()
+AFFINITY=
+if [ "$LAYOUT" = pinned ]; then
+    if [ "$NCPU" -ge 2 ] && command -v taskset >/dev/null 2>&1; then
+        PIN_CLIENT=(taskset -c 1)
+        [ "$WORKERS" = 1 ] && AFFINITY="worker_cpu_affinity 1;"
+    else
+        echo "bench: fewer than 2 cores or no taskset: nothing pinned" >&2
+    fi
+fi
 
 DIR=$(mktemp -d "${TMPDIR:-/tmp}/hotkey-bench-XXXXXX")
 NGINX_PID=
@@ -128,11 +171,20 @@ wait_port() {    # port pid
     return 1
 }
 
-REDIS_PORT=$(free_port)
-HTTP_PORT=$(free_port)
-OFF_PORT=$(free_port)
-while [ "$HTTP_PORT" = "$REDIS_PORT" ]; do HTTP_PORT=$(free_port); done
-while [ "$OFF_PORT" = "$REDIS_PORT" ] || [ "$OFF_PORT" = "$HTTP_PORT" ]; do OFF_PORT=$(free_port); done
+declare -A USED
+new_port() {
+    local p
+    while :; do
+        p=$(free_port)
+        [ -z "${USED[$p]:-}" ] && break
+    done
+    USED[$p]=1
+    echo "$p"
+}
+REDIS_PORT=$(new_port); USED[$REDIS_PORT]=1
+HTTP_PORT=$(new_port);  USED[$HTTP_PORT]=1
+OFF_PORT=$(new_port);   USED[$OFF_PORT]=1
+AUTH_PORT=$(new_port);  USED[$AUTH_PORT]=1
 
 rcli() { "$REDIS_CLI" -h 127.0.0.1 -p "$REDIS_PORT" "$@"; }
 evals() { rcli INFO commandstats | tr -d '\r' | sed -n 's/^cmdstat_eval:calls=\([0-9]*\).*/\1/p' | grep . || echo 0; }
@@ -166,7 +218,58 @@ K="hotkey:{$INSTANCE}"
     done
 } | rcli >/dev/null || die "loading the data failed"
 
+# the large instance: RECORDS tasks as raw RESP through redis-cli --pipe;
+# statuses cycle waiting, running, success, failed (25% failed); every 7th
+# created_at repeats the previous one (ties: id descending)
+BIG=$(cat /proc/sys/kernel/random/uuid)
+BK="hotkey:{$BIG}"
+T0=$(date +%s.%N)
+perl -e '
+    my ($k, $p, $n) = @ARGV;
+    srand(42);
+    sub cmd { my $s = "*" . scalar(@_) . "\r\n";
+              $s .= "\$" . length($_) . "\r\n$_\r\n" for @_; $s }
+    my @st = qw(waiting running success failed);
+    my $base = 1500000000000;
+    print cmd("HSET", "$k:instance", "project_id", $p, "eviction_policy", "volatile-lfu");
+    my $c = $base;
+    for my $i (0 .. $n - 1) {
+        my $id = sprintf("%08x-%04x-4%03x-%04x-%012x", $i, int(rand(65536)),
+                         int(rand(4096)), 0x8000 | int(rand(16384)),
+                         int(rand(2**32)) * 65536 + int(rand(65536)));
+        $c += 60000 + $i % 1000 unless $i % 7 == 6;
+        my $s = $st[$i % 4];
+        my @f = ("id", $id, "status", $s, "scan_type", ($i % 3 ? "manual" : "auto"),
+                 "created_at", $c);
+        push @f, "started_at", $c + 4865 if $s ne "waiting";
+        push @f, "finished_at", $c + 6919 if $s eq "success" || $s eq "failed";
+        print cmd("HSET", "$k:task:$id", @f);
+        print cmd("ZADD", "$k:tasks", $c, $id);
+        print cmd("ZADD", "$k:tasks:$s", $c, $id);
+    }' "$BK" "$PROJECT" "$RECORDS" >"$DIR/big.resp" || die "generating the large instance failed"
+rcli --pipe <"$DIR/big.resp" >"$DIR/logs/pipe.out" 2>&1 || die "redis-cli --pipe failed: $(cat "$DIR/logs/pipe.out")"
+grep -q 'errors: 0,' "$DIR/logs/pipe.out" || die "redis-cli --pipe: $(cat "$DIR/logs/pipe.out")"
+rm -f "$DIR/big.resp"
+[ "$(rcli ZCARD "$BK:tasks")" = "$RECORDS" ] || die "the large instance has $(rcli ZCARD "$BK:tasks") tasks, not $RECORDS"
+NFAILED=$(rcli ZCARD "$BK:tasks:failed")
+LOAD_S=$(awk -v a="$T0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
+
 LIST_PATH="/v2/$PROJECT/instances/$INSTANCE/hotkey-tasks"
+BIG_PATH="/v2/$PROJECT/instances/$BIG/hotkey-tasks"
+DEEP_OFFSET=$((RECORDS - 1000))
+
+# ------------------------------------------------------------ credentials
+# an ES256 key pair (the server gets the public key), a token for PROJECT;
+# an AK/SK credential allowed on PROJECT
+openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$DIR/conf/es256.pem" 2>"$DIR/logs/openssl.err" \
+    && openssl pkey -in "$DIR/conf/es256.pem" -pubout -out "$DIR/conf/es256.pub" 2>>"$DIR/logs/openssl.err" \
+    || die "openssl: $(cat "$DIR/logs/openssl.err")"
+TOKEN=$("$CLI" token --key "$DIR/conf/es256.pem" --alg ES256 --project "$PROJECT" \
+        --actions dcs:instance:listHotKey --ttl 3600 --sub bench) || die "hotkeyctl token failed"
+AK=BENCHAK$(head -c6 /dev/urandom | od -An -tx1 | tr -d ' \n' | tr a-f A-F)
+SK=$(head -c24 /dev/urandom | od -An -tx1 | tr -d ' \n')
+echo "$AK $SK projects=$PROJECT actions=dcs:instance:listHotKey name=bench-aksk" >"$DIR/conf/credentials"
+chmod 600 "$DIR/conf/credentials"
 
 # ------------------------------------------------------------ nginx
 cp "$MODULE" "$DIR/ngx_http_hotkey_module.so"
@@ -179,6 +282,7 @@ write_conf() {    # static body ('' before we have it)
 load_module $DIR/ngx_http_hotkey_module.so;
 $USER_LINE
 worker_processes $WORKERS;
+$AFFINITY
 daemon off;
 master_process on;
 pid $DIR/logs/nginx.pid;
@@ -198,6 +302,7 @@ http {
         server 127.0.0.1:$REDIS_PORT;
         keepalive 64;
     }
+    # cache HIT, no auth; and the static baseline
     server {
         listen 127.0.0.1:$HTTP_PORT;
         location /v2/ {
@@ -212,6 +317,20 @@ http {
             return 200 '$static';
         }
     }
+    # cache HIT behind authentication (token or AK/SK), no rate limit
+    server {
+        listen 127.0.0.1:$AUTH_PORT;
+        location /v2/ {
+            hotkey_api on;
+            hotkey_auth on;
+            hotkey_auth_token_keys $DIR/conf/es256.pub;
+            hotkey_auth_credentials $DIR/conf/credentials;
+            hotkey_store bench_store;
+            hotkey_cache bench;
+            hotkey_cache_valid 1h;
+        }
+    }
+    # no cache: every request one EVAL
     server {
         listen 127.0.0.1:$OFF_PORT;
         location /v2/ {
@@ -220,28 +339,9 @@ http {
             hotkey_store bench_store;
         }
     }
-    # placeholder: a server with authentication on, for token and AK/SK runs
-    # (BENCH_AUTH_DIRECTIVES, e.g. "hotkey_auth on; hotkey_auth_token_keys ...;")
-${AUTH_SERVER:-}
 }
 EOF
 }
-
-AUTH_SERVER=
-AUTH_PORT=
-if [ -n "${BENCH_AUTH_DIRECTIVES:-}" ]; then
-    AUTH_PORT=$(free_port)
-    AUTH_SERVER="    server {
-        listen 127.0.0.1:$AUTH_PORT;
-        location /v2/ {
-            hotkey_api on;
-            hotkey_store bench_store;
-            hotkey_cache bench;
-            hotkey_cache_valid 1h;
-            $BENCH_AUTH_DIRECTIVES
-        }
-    }"
-fi
 
 write_conf ''
 "$NGINX" -t -p "$DIR/" -c "$DIR/conf/nginx.conf" -e "$DIR/logs/error.log" \
@@ -249,8 +349,9 @@ write_conf ''
 "$NGINX" -p "$DIR/" -c "$DIR/conf/nginx.conf" -e "$DIR/logs/error.log" \
     </dev/null >>"$DIR/logs/nginx.out" 2>&1 &
 NGINX_PID=$!
-wait_port "$HTTP_PORT" "$NGINX_PID" && wait_port "$OFF_PORT" "$NGINX_PID" \
-    || die "nginx did not start: $(tail -5 "$DIR/logs/error.log")"
+for p in "$HTTP_PORT" "$AUTH_PORT" "$OFF_PORT"; do
+    wait_port "$p" "$NGINX_PID" || die "nginx did not start: $(tail -5 "$DIR/logs/error.log")"
+done
 
 # the body, from the store (MISS), then once more from the cache (HIT)
 BODY=$(curl -sS -o - "http://127.0.0.1:$HTTP_PORT$LIST_PATH") || die "curl failed"
@@ -264,6 +365,7 @@ write_conf "$BODY"
 "$NGINX" -t -p "$DIR/" -c "$DIR/conf/nginx.conf" -e "$DIR/logs/error.log" \
     >"$DIR/logs/nginx-t.out" 2>&1 || die "nginx -t failed: $(cat "$DIR/logs/nginx-t.out")"
 kill -HUP "$NGINX_PID"
+S=
 for _ in $(seq 100); do
     S=$(curl -sS "http://127.0.0.1:$HTTP_PORT/static" 2>/dev/null) && [ "$S" = "$BODY" ] && break
     sleep 0.05
@@ -275,6 +377,45 @@ sleep 0.5    # old workers leave
 OFF_BODY=$(curl -sS -D "$DIR/off.hdr" "http://127.0.0.1:$OFF_PORT$LIST_PATH")
 [ "$OFF_BODY" = "$BODY" ] || die "the cache-off server answers another body"
 grep -qi '^X-Cache-Status' "$DIR/off.hdr" && die "the cache-off server has a cache"
+
+# AK/SK: signed once, replayed for the whole run (X-Sdk-Date must stay
+# within hotkey_auth_date_skew, 15 min by default, of the server's clock)
+AKSK_URL="http://127.0.0.1:$AUTH_PORT$LIST_PATH"
+mapfile -t AKSK_H < <("$CLI" sign --ak "$AK" --sk-file <(echo "$SK") --url "$AKSK_URL")
+[ "${#AKSK_H[@]}" -ge 2 ] || die "hotkeyctl sign printed: ${AKSK_H[*]}"
+TOKEN_H=("X-Auth-Token: $TOKEN")
+
+# auth answers: 200, the same body, from the cache (the MISS/HIT happened above)
+check_auth() {    # name header...
+    local name=$1; shift
+    local args=() h
+    for h in "$@"; do args+=(-H "$h"); done
+    local code
+    code=$(curl -sS -o "$DIR/$name.body" -D "$DIR/$name.hdr" -w '%{http_code}' "${args[@]}" "$AKSK_URL")
+    [ "$code" = 200 ] || die "$name: HTTP $code: $(cat "$DIR/$name.body")"
+    cmp -s "$DIR/$name.body" "$DIR/hit.body" || die "$name: another body"
+    tr -d '\r' <"$DIR/$name.hdr" | grep -qi '^X-Cache-Status: HIT' || die "$name: not a cache HIT"
+}
+check_auth token "${TOKEN_H[@]}"
+check_auth aksk "${AKSK_H[@]}"
+# a wrong signature must fail: the server does verify it
+BAD_H=("${AKSK_H[@]}")
+for i in "${!BAD_H[@]}"; do
+    case "${BAD_H[$i]}" in
+    [Aa]uthorization:*) BAD_H[$i]=$(sed 's/Signature=\(.\)/Signature=0/' <<<"${BAD_H[$i]}")
+        [ "${BAD_H[$i]}" = "${AKSK_H[$i]}" ] && BAD_H[$i]=$(sed 's/Signature=./Signature=1/' <<<"${BAD_H[$i]}");;
+    esac
+done
+bad_args=(); for h in "${BAD_H[@]}"; do bad_args+=(-H "$h"); done
+BAD_CODE=$(curl -sS -o /dev/null -w '%{http_code}' "${bad_args[@]}" "$AKSK_URL")
+[ "$BAD_CODE" = 401 ] || die "a tampered AK/SK signature got HTTP $BAD_CODE, not 401"
+
+# the large instance answers 10 records at each depth
+for q in "offset=0&limit=10" "offset=$DEEP_OFFSET&limit=10" "status=failed&offset=20000&limit=10"; do
+    b=$(curl -sS "http://127.0.0.1:$OFF_PORT$BIG_PATH?$q")
+    n=$(perl -ne 'print scalar(() = /"id":/g)' <<<"$b")
+    [ "$n" = 10 ] || die "large instance, $q: $n records: ${b:0:300}"
+done
 
 # ------------------------------------------------------------ wrk
 lua_str() { local x=${1//\\/\\\\}; x=${x//\"/\\\"}; printf '"%s"' "$x"; }
@@ -292,8 +433,6 @@ wrk_lua() {
             echo "wrk.headers[$(lua_str "$k")] = $(lua_str "$v")"
         done
         cat <<'EOF'
--- per-request signing (AK/SK) would go in a request() function:
--- request = function() return wrk.format(nil, nil, headers_for_now()) end
 done = function(summary, latency, requests)
     io.write(string.format(
         "BENCHRESULT requests=%d duration_us=%d p50_us=%d p99_us=%d mean_us=%.0f " ..
@@ -316,8 +455,8 @@ wrk_run() {
     local e0 e1
     rcli CONFIG RESETSTAT >/dev/null
     e0=$(evals)
-    echo "== ($name) wrk -t$THREADS -c$CONNS -d${DURATION}s --latency $url" >&2
-    run_child "$WRK" -t"$THREADS" -c"$CONNS" -d"${DURATION}s" --latency \
+    echo "== ($name) ${PIN_CLIENT[*]} wrk -t$THREADS -c$CONNS -d${DURATION}s --latency $url" >&2
+    run_child "${PIN_CLIENT[@]}" "$WRK" -t"$THREADS" -c"$CONNS" -d"${DURATION}s" --latency \
         -s "$DIR/$name.lua" "$url" >"$DIR/$name.out" 2>&1 \
         || die "wrk failed: $(cat "$DIR/$name.out")"
     e1=$(evals)
@@ -361,8 +500,8 @@ EVAL_ARGS=(EVAL "$SCRIPT" 2 "$K:instance" "$K:tasks" "$PROJECT" 0 9 "$K:task:")
 redis_bench() {
     local n=$1 name=redis
     rcli CONFIG RESETSTAT >/dev/null
-    echo "== ($name) redis-benchmark -c $CONNS --threads $THREADS -n $n EVAL <hotkey_list_script> 2 $K:instance $K:tasks $PROJECT 0 9 $K:task:" >&2
-    run_child "$REDIS_BENCH" -h 127.0.0.1 -p "$REDIS_PORT" -c "$CONNS" --threads "$THREADS" \
+    echo "== ($name) ${PIN_CLIENT[*]} redis-benchmark -c $CONNS --threads $THREADS -n $n EVAL <hotkey_list_script> 2 $K:instance $K:tasks $PROJECT 0 9 $K:task:" >&2
+    run_child "${PIN_CLIENT[@]}" "$REDIS_BENCH" -h 127.0.0.1 -p "$REDIS_PORT" -c "$CONNS" --threads "$THREADS" \
         -n "$n" --csv "${EVAL_ARGS[@]}" >"$DIR/$name.out" 2>&1 \
         || die "redis-benchmark failed: $(cat "$DIR/$name.out")"
     # "test","rps","avg_latency_ms","min_latency_ms","p50_latency_ms","p95_latency_ms","p99_latency_ms","max_latency_ms"
@@ -383,57 +522,75 @@ redis_bench() {
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
 
 # ------------------------------------------------------------ scenarios
-echo "bench: nginx $("$NGINX" -v 2>&1 | sed 's/.*nginx\///'), $WORKERS worker(s) (worker_processes $WORKERS), $(nproc) cores;" \
-     "redis $("$REDIS" --version | sed 's/.*v=\([^ ]*\).*/\1/'); wrk -t$THREADS -c$CONNS -d${DURATION}s, keepalive" >&2
-echo "bench: body ${#BODY} bytes (25 tasks, default page of 10), route $LIST_PATH" >&2
+NGINX_VERSION=$("$NGINX" -v 2>&1 | sed 's/.*nginx\///')
+REDIS_VERSION=$("$REDIS" --version | sed 's/.*v=\([^ ]*\).*/\1/')
+CPU_MODEL=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
+if [ "$LAYOUT" = pinned ] && [ -n "${PIN_CLIENT[*]}" ]; then
+    LAYOUT_TXT="nginx worker_processes $WORKERS${AFFINITY:+ pinned to core 0 (worker_cpu_affinity 1)}; wrk -t$THREADS and redis-benchmark --threads $THREADS pinned to core 1 (taskset -c 1); Redis unpinned"
+else
+    LAYOUT_TXT="nginx worker_processes $WORKERS; wrk -t$THREADS and redis-benchmark --threads $THREADS; nothing pinned"
+fi
+echo "bench: $NCPU cores ($CPU_MODEL), nginx $NGINX_VERSION, redis $REDIS_VERSION" >&2
+echo "bench: layout $LAYOUT: $LAYOUT_TXT; wrk -c$CONNS -d${DURATION}s, keepalive" >&2
+echo "bench: small instance: 25 tasks, body ${#BODY} bytes (page of 10); large instance: $RECORDS tasks ($NFAILED failed), loaded in ${LOAD_S}s with redis-cli --pipe" >&2
 
-wrk_run hit    "http://127.0.0.1:$HTTP_PORT$LIST_PATH"
 wrk_run static "http://127.0.0.1:$HTTP_PORT/static"
+wrk_run hit    "http://127.0.0.1:$HTTP_PORT$LIST_PATH"
+wrk_run token  "$AKSK_URL" "${TOKEN_H[@]}"
+wrk_run aksk   "$AKSK_URL" "${AKSK_H[@]}"
 wrk_run off    "http://127.0.0.1:$OFF_PORT$LIST_PATH"
 # as many EVALs as the cache-off run made, so that it runs about as long
 N=$(( ${REQS[off]} > 10000 ? ${REQS[off]} : 10000 ))
 redis_bench "$N"
-
-EXTRA_ROWS=()
-# placeholder: token auth.  Set BENCH_AUTH_DIRECTIVES (the auth directives
-# of the extra server) and BENCH_TOKEN (a JWT for $PROJECT, e.g. from
-# `build/hotkeyctl token ...`); the run is a cache-hit run behind auth.
-if [ -n "$AUTH_PORT" ] && [ -n "${BENCH_TOKEN:-}" ]; then
-    wrk_run token "http://127.0.0.1:$AUTH_PORT$LIST_PATH" "X-Auth-Token: $BENCH_TOKEN"
-    EXTRA_ROWS+=(token)
-fi
-# placeholder: AK/SK.  BENCH_AKSK_HEADERS="Authorization: SDK-HMAC-SHA256 ...|X-Sdk-Date: ..."
-# (pre-signed headers, '|'-separated), or a request() function in wrk_lua.
-if [ -n "$AUTH_PORT" ] && [ -n "${BENCH_AKSK_HEADERS:-}" ]; then
-    IFS='|' read -r -a AKSK_H <<<"$BENCH_AKSK_HEADERS"
-    wrk_run aksk "http://127.0.0.1:$AUTH_PORT$LIST_PATH" "${AKSK_H[@]}"
-    EXTRA_ROWS+=(aksk)
-fi
+wrk_run big0   "http://127.0.0.1:$OFF_PORT$BIG_PATH?offset=0&limit=10"
+wrk_run deep   "http://127.0.0.1:$OFF_PORT$BIG_PATH?offset=$DEEP_OFFSET&limit=10"
+wrk_run failed "http://127.0.0.1:$OFF_PORT$BIG_PATH?status=failed&offset=20000&limit=10"
 
 # ------------------------------------------------------------ report
 BAD=0
-[ "${ERRS[hit]}" = 0 ] && [ "${ERRS[static]}" = 0 ] && [ "${ERRS[off]}" = 0 ] || BAD=1
-[ "${TRIPS[hit]}" -le 1 ] || BAD=1
-[ "${TRIPS[off]}" -ge "${REQS[off]}" ] || BAD=1
+for s in static hit token aksk off big0 deep failed; do
+    [ "${ERRS[$s]}" = 0 ] || { echo "bench: $s: ${ERRS[$s]} wrk errors (non-2xx included)" >&2; BAD=1; }
+done
+for s in hit token aksk; do
+    [ "${TRIPS[$s]}" -le 1 ] || { echo "bench: $s: ${TRIPS[$s]} EVALs, not cache hits" >&2; BAD=1; }
+done
+for s in off big0 deep failed; do
+    [ "${TRIPS[$s]}" -ge "${REQS[$s]}" ] || { echo "bench: $s: ${TRIPS[$s]} EVALs < ${REQS[$s]} requests" >&2; BAD=1; }
+done
+
+verdict() {    # ratio min
+    awk -v r="$1" -v m="$2" 'BEGIN { if (r == "n/a") print "n/a"; else if (r + 0 >= m) print "ok"; else print "BELOW" }'
+}
+
+{
+    echo "Machine: $NCPU cores, $CPU_MODEL; nginx $NGINX_VERSION; Redis $REDIS_VERSION."
+    echo "Layout ($LAYOUT): $LAYOUT_TXT."
+    echo "wrk -t$THREADS -c$CONNS -d${DURATION}s --latency, keepalive, loopback; every run in the same nginx and Redis, baselines measured in the same run."
+    echo
+    echo "| scenario | req/s | p50 ms | p99 ms | baseline | ratio | target |"
+    echo "|---|---:|---:|---:|---|---:|---|"
+    brow() {    # label name baseline-label baseline-name target
+        local r t
+        if [ -n "$4" ]; then r=$(ratio "${RPS[$2]}" "${RPS[$4]}"); else r=; fi
+        t=$5
+        [ -n "$t" ] && [ -n "$r" ] && case "$t" in ">="*) t="$t ($(verdict "$r" "${t#>= }"))";; esac
+        printf '| %s | %s | %s | %s | %s | %s | %s |\n' "$1" "${RPS[$2]}" "${P50[$2]}" "${P99[$2]}" "$3" "$r" "$t"
+    }
+    brow "\`return 200\`, the same body (baseline)" static "" "" ""
+    brow "cache HIT, auth off" hit "\`return 200\`" static ">= 0.90"
+    brow "cache HIT, X-Auth-Token (ES256 JWT)" token "\`return 200\`" static ">= 0.80"
+    brow "cache HIT, AK/SK (signed once, replayed; HMAC verified per request)" aksk "\`return 200\`" static ">= 0.80"
+    brow "redis-benchmark, the same EVAL, -c $CONNS (baseline)" redis "" "" ""
+    brow "cache off, 25 tasks (1 EVAL per request)" off "redis-benchmark" redis ""
+    brow "cache off, $RECORDS tasks, offset=0&limit=10 (baseline)" big0 "" "" ""
+    brow "cache off, $RECORDS tasks, offset=$DEEP_OFFSET&limit=10" deep "offset=0" big0 "~1.0"
+    brow "cache off, $RECORDS tasks, status=failed&offset=20000&limit=10" failed "offset=0" big0 "~1.0"
+} >"$DIR/table.md"
 
 echo
-echo "### hotkey bench: $WORKERS nginx worker(s), wrk -t$THREADS -c$CONNS -d${DURATION}s (keepalive), $(nproc) cores"
+cat "$DIR/table.md"
 echo
-echo "| scenario | requests/s | p50 ms | p99 ms | requests | Redis EVALs | errors |"
-echo "|---|---:|---:|---:|---:|---:|---:|"
-row() { printf '| %s | %s | %s | %s | %s | %s | %s |\n' "$1" "${RPS[$2]}" "${P50[$2]}" "${P99[$2]}" "${REQS[$2]}" "${TRIPS[$2]}" "${ERRS[$2]}"; }
-row "(a) list route, cache HIT" hit
-row "(b) static \`return 200\`, same body" static
-row "(c) list route, cache off (1 EVAL each)" off
-row "(d) redis-benchmark, same EVAL, -c $CONNS" redis
-for r in "${EXTRA_ROWS[@]}"; do row "($r) cache HIT behind $r auth" "$r"; done
-echo
-echo "| ratio | value |"
-echo "|---|---:|"
-echo "| hit / static (requests/s) | $(ratio "${RPS[hit]}" "${RPS[static]}") |"
-echo "| cache off / redis-benchmark (requests/s) | $(ratio "${RPS[off]}" "${RPS[redis]}") |"
-echo "| hit / cache off (requests/s) | $(ratio "${RPS[hit]}" "${RPS[off]}") |"
-echo
+mkdir -p "$(dirname "$OUT")" && cp "$DIR/table.md" "$OUT" && echo "bench: table written to $OUT" >&2
 if [ "$BAD" != 0 ]; then
     echo "bench: WARNING: errors, or EVAL counts that do not match the scenarios (see above)" >&2
     exit 1

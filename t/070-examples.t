@@ -75,9 +75,9 @@ sub tls_pair {
     return ($cert, $key) if $cert;
     my $dir = tempdir('hotkey-tls-XXXXXX', TMPDIR => 1, CLEANUP => 1);
     ($cert, $key) = ("$dir/cert.pem", "$dir/key.pem");
-    system('openssl', 'req', '-x509', '-newkey', 'rsa:2048', '-nodes',
-           '-keyout', $key, '-out', $cert, '-days', '2',
-           '-subj', '/CN=localhost') == 0 or die "openssl req failed";
+    system("openssl req -x509 -newkey rsa:2048 -nodes -keyout '$key'"
+           . " -out '$cert' -days 2 -subj /CN=localhost 2>/dev/null") == 0
+        or die "openssl req failed";
     return ($cert, $key);
 }
 

@@ -672,7 +672,10 @@ hotkey_aksk_canonical_request(const hotkey_aksk_request_t *r,
 
     hotkey_aksk_put(&o, "\n", 1);
 
-    rc = hotkey_aksk_query(&o, r->query, r->query ? r->query_len : 0);
+    /* no query: "", as NULL + 0 is undefined in C */
+
+    rc = hotkey_aksk_query(&o, r->query ? r->query : "",
+                           r->query ? r->query_len : 0);
     if (rc != HOTKEY_AKSK_OK) {
         return rc;
     }

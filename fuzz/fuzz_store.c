@@ -1,0 +1,121 @@
+/*
+ * Fuzz target: RESP bytes -> hiredis reader (as the module builds it) ->
+ * hotkey_store_list_reply -> JSON.  The first byte chooses how the rest
+ * is fed: in 1, 2 or 3 chunks, cut at points taken from the next bytes.
+ * Every complete reply is converted and freed.
+ */
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hotkey_store.h"
+
+
+#define FUZZ_P  "a4d31cb6-3d72-4fdc-8ec9-6e3a41e47f71"
+#define FUZZ_I  "5560df16-cebf-4473-95c4-d1b573c16e79"
+
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+
+static void
+fuzz_drain(redisReader *rd, int *broken)
+{
+    int                     n;
+    char                   *body;
+    void                   *reply;
+    size_t                  len;
+    const char             *why;
+    hotkey_store_result_e   res;
+
+    for (n = 0; n < 64 && !*broken; n++) {
+        reply = NULL;
+
+        if (redisReaderGetReply(rd, &reply) != REDIS_OK) {
+            *broken = 1;
+            return;
+        }
+
+        if (reply == NULL) {
+            return;
+        }
+
+        body = NULL;
+        why = NULL;
+        res = hotkey_store_list_reply(reply, FUZZ_P, sizeof(FUZZ_P) - 1,
+                                      FUZZ_I, &body, &len, &why);
+
+        if (res == HOTKEY_STORE_OK) {
+            if (body == NULL || strlen(body) != len) {
+                abort();
+            }
+
+        } else if (body != NULL
+                   || (res == HOTKEY_STORE_BAD_REPLY && why == NULL))
+        {
+            abort();
+        }
+
+        free(body);
+        freeReplyObject(reply);
+    }
+}
+
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    int           broken, chunks, i;
+    char         *copy;
+    size_t        cut[4], n;
+    redisReader  *rd;
+
+    if (size < 3) {
+        return 0;
+    }
+
+    chunks = data[0] % 3 + 1;
+    n = size - 3;
+
+    cut[0] = 0;
+    cut[1] = chunks > 1 ? data[1] * n / 255 : n;
+    cut[2] = chunks > 2 ? cut[1] + data[2] * (n - cut[1]) / 255 : n;
+    cut[3] = n;
+
+    data += 3;
+
+    rd = hotkey_store_reader_create();
+    if (rd == NULL) {
+        return 0;
+    }
+
+    broken = 0;
+
+    for (i = 0; i < 3 && !broken; i++) {
+        if (cut[i + 1] <= cut[i]) {
+            continue;
+        }
+
+        /* each chunk in its own block: reads past it are caught */
+        copy = malloc(cut[i + 1] - cut[i]);
+        if (copy == NULL) {
+            break;
+        }
+
+        memcpy(copy, data + cut[i], cut[i + 1] - cut[i]);
+
+        if (redisReaderFeed(rd, copy, cut[i + 1] - cut[i]) != REDIS_OK) {
+            broken = 1;
+        }
+
+        free(copy);
+
+        fuzz_drain(rd, &broken);
+    }
+
+    redisReaderFree(rd);
+
+    return 0;
+}

@@ -34,9 +34,7 @@ typedef struct {
 
 
 typedef struct {
-    ngx_rbtree_t                rbtree;
-    ngx_rbtree_node_t           sentinel;
-    ngx_queue_t                 queue;
+    ngx_http_hotkey_shm_t       head;       /* first: the shared part */
     ngx_atomic_uint_t           purges;
 } ngx_http_hotkey_cache_sh_t;
 
@@ -96,46 +94,27 @@ static ngx_str_t  ngx_http_hotkey_cache_status_names[] = {
 char *
 ngx_http_hotkey_cache_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
-    ssize_t                        size;
-    ngx_str_t                     *value, name;
+    const char                    *err;
+    ngx_str_t                     *value;
     ngx_shm_zone_t                *shm_zone, **pz;
     ngx_http_hotkey_main_conf_t   *hmcf;
     ngx_http_hotkey_cache_zone_t  *cz;
 
     value = cf->args->elts;
-    name = value[1];
-
-    value[1].data = (u_char *) ngx_strchr(name.data, ':');
-    if (value[1].data == NULL || value[1].data == name.data) {
-        return "takes \"name:size\"";
-    }
-
-    name.len = value[1].data - name.data;
-    value[1].data++;
-    value[1].len = value[1].len - name.len - 1;
-
-    size = ngx_parse_size(&value[1]);
-    if (size == NGX_ERROR || size < (ssize_t) (8 * ngx_pagesize)) {
-        return "has an invalid size (at least 8 pages, e.g. 64k)";
-    }
 
     cz = ngx_pcalloc(cf->pool, sizeof(ngx_http_hotkey_cache_zone_t));
     if (cz == NULL) {
         return NGX_CONF_ERROR;
     }
 
-    shm_zone = ngx_shared_memory_add(cf, &name, size,
-                                     &ngx_http_hotkey_module);
+    shm_zone = ngx_http_hotkey_shm_add(cf, &value[1],
+                                       (ngx_http_hotkey_shm_zone_t *) cz,
+                                       &err);
     if (shm_zone == NULL) {
-        return NGX_CONF_ERROR;
-    }
-
-    if (shm_zone->data) {
-        return "names a zone that is already defined";
+        return (char *) err;
     }
 
     shm_zone->init = ngx_http_hotkey_cache_init_zone;
-    shm_zone->data = cz;
 
     hmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_hotkey_module);
 
@@ -206,52 +185,10 @@ ngx_http_hotkey_cache_purge(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 static ngx_int_t
 ngx_http_hotkey_cache_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 {
-    ngx_http_hotkey_cache_zone_t  *ocz = data;
-
-    size_t                         len;
-    ngx_http_hotkey_cache_zone_t  *cz;
-
-    cz = shm_zone->data;
-
-    if (ocz) {
-        cz->sh = ocz->sh;
-        cz->shpool = ocz->shpool;
-        return NGX_OK;
-    }
-
-    cz->shpool = (ngx_slab_pool_t *) shm_zone->shm.addr;
-
-    if (shm_zone->shm.exists) {
-        cz->sh = cz->shpool->data;
-        return NGX_OK;
-    }
-
-    cz->sh = ngx_slab_alloc(cz->shpool, sizeof(ngx_http_hotkey_cache_sh_t));
-    if (cz->sh == NULL) {
-        return NGX_ERROR;
-    }
-
-    cz->shpool->data = cz->sh;
-
-    ngx_rbtree_init(&cz->sh->rbtree, &cz->sh->sentinel,
-                    ngx_http_hotkey_cache_rbtree_insert);
-    ngx_queue_init(&cz->sh->queue);
-
-    len = sizeof(" in hotkey_cache zone \"\"") + shm_zone->shm.name.len;
-
-    cz->shpool->log_ctx = ngx_slab_alloc(cz->shpool, len);
-    if (cz->shpool->log_ctx == NULL) {
-        return NGX_ERROR;
-    }
-
-    ngx_sprintf(cz->shpool->log_ctx, " in hotkey_cache zone \"%V\"%Z",
-                &shm_zone->shm.name);
-
-    /* a full zone evicts; running out of room is no news */
-
-    cz->shpool->log_nomem = 0;
-
-    return NGX_OK;
+    return ngx_http_hotkey_shm_init(shm_zone, data,
+                                    sizeof(ngx_http_hotkey_cache_sh_t),
+                                    ngx_http_hotkey_cache_rbtree_insert,
+                                    "hotkey_cache");
 }
 
 
@@ -286,8 +223,8 @@ ngx_http_hotkey_cache_find(ngx_http_hotkey_cache_zone_t *cz,
     ngx_rbtree_node_t             *node, *sentinel;
     ngx_http_hotkey_cache_node_t  *cn;
 
-    node = cz->sh->rbtree.root;
-    sentinel = cz->sh->rbtree.sentinel;
+    node = cz->sh->head.rbtree.root;
+    sentinel = cz->sh->head.rbtree.sentinel;
 
     /* equal hashes go right on insert, so keep looking both ways */
 
@@ -334,18 +271,18 @@ ngx_http_hotkey_cache_alloc(ngx_http_hotkey_cache_zone_t *cz, size_t size,
             return p;
         }
 
-        if (ngx_queue_empty(&cz->sh->queue)) {
+        if (ngx_queue_empty(&cz->sh->head.queue)) {
             return NULL;
         }
 
         /* evict the least recently used entry, never the one in hand */
 
-        q = ngx_queue_last(&cz->sh->queue);
+        q = ngx_queue_last(&cz->sh->head.queue);
         cn = ngx_queue_data(q, ngx_http_hotkey_cache_node_t, queue);
 
         if (cn == keep) {
             q = ngx_queue_prev(q);
-            if (q == ngx_queue_sentinel(&cz->sh->queue)) {
+            if (q == ngx_queue_sentinel(&cz->sh->head.queue)) {
                 return NULL;
             }
 
@@ -365,7 +302,7 @@ ngx_http_hotkey_cache_delete(ngx_http_hotkey_cache_zone_t *cz,
     ngx_http_hotkey_cache_node_t *cn)
 {
     ngx_queue_remove(&cn->queue);
-    ngx_rbtree_delete(&cz->sh->rbtree, &cn->node);
+    ngx_rbtree_delete(&cz->sh->head.rbtree, &cn->node);
 
     if (cn->body) {
         ngx_slab_free_locked(cz->shpool, cn->body);
@@ -382,8 +319,8 @@ ngx_http_hotkey_cache_expire(ngx_http_hotkey_cache_zone_t *cz)
     ngx_queue_t                   *q;
     ngx_http_hotkey_cache_node_t  *cn;
 
-    for (n = 0; n < 2 && !ngx_queue_empty(&cz->sh->queue); n++) {
-        q = ngx_queue_last(&cz->sh->queue);
+    for (n = 0; n < 2 && !ngx_queue_empty(&cz->sh->head.queue); n++) {
+        q = ngx_queue_last(&cz->sh->head.queue);
         cn = ngx_queue_data(q, ngx_http_hotkey_cache_node_t, queue);
 
         if (cn->drop > ngx_current_msec || cn->lock_until > ngx_current_msec
@@ -420,8 +357,8 @@ ngx_http_hotkey_cache_create(ngx_http_hotkey_cache_zone_t *cz,
     ngx_memcpy(cn->key, ctx->key, ctx->key_len);
     ngx_memcpy(cn->instance, ctx->route.instance, 36);
 
-    ngx_rbtree_insert(&cz->sh->rbtree, &cn->node);
-    ngx_queue_insert_head(&cz->sh->queue, &cn->queue);
+    ngx_rbtree_insert(&cz->sh->head.rbtree, &cn->node);
+    ngx_queue_insert_head(&cz->sh->head.queue, &cn->queue);
 
     return cn;
 }
@@ -563,7 +500,7 @@ ngx_http_hotkey_cache_lookup(ngx_http_request_t *r, ngx_http_hotkey_ctx_t *ctx)
     }
 
     ngx_queue_remove(&cn->queue);
-    ngx_queue_insert_head(&cz->sh->queue, &cn->queue);
+    ngx_queue_insert_head(&cz->sh->head.queue, &cn->queue);
 
     if (cn->body && now < cn->expires) {
         ctx->cache_status = NGX_HTTP_HOTKEY_CACHE_HIT;
@@ -1158,8 +1095,8 @@ ngx_http_hotkey_purge_handler(ngx_http_request_t *r)
 
     cz->sh->purges++;
 
-    for (q = ngx_queue_head(&cz->sh->queue);
-         q != ngx_queue_sentinel(&cz->sh->queue);
+    for (q = ngx_queue_head(&cz->sh->head.queue);
+         q != ngx_queue_sentinel(&cz->sh->head.queue);
          q = next)
     {
         next = ngx_queue_next(q);

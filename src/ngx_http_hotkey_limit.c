@@ -22,17 +22,7 @@ typedef struct {
 } ngx_http_hotkey_limit_node_t;
 
 
-typedef struct {
-    ngx_rbtree_t                rbtree;
-    ngx_rbtree_node_t           sentinel;
-    ngx_queue_t                 queue;
-} ngx_http_hotkey_limit_sh_t;
-
-
-typedef struct {
-    ngx_http_hotkey_limit_sh_t *sh;
-    ngx_slab_pool_t            *shpool;
-} ngx_http_hotkey_limit_zone_t;
+typedef ngx_http_hotkey_shm_zone_t  ngx_http_hotkey_limit_zone_t;
 
 
 struct ngx_http_hotkey_limit_s {
@@ -69,46 +59,24 @@ static ngx_int_t ngx_http_hotkey_limit_header(ngx_http_request_t *r,
 char *
 ngx_http_hotkey_limit_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
-    ssize_t                        size;
-    u_char                        *colon;
-    ngx_str_t                     *value, name, s;
+    const char                    *err;
+    ngx_str_t                     *value;
     ngx_shm_zone_t                *shm_zone;
     ngx_http_hotkey_limit_zone_t  *lz;
 
     value = cf->args->elts;
-
-    colon = (u_char *) ngx_strchr(value[1].data, ':');
-    if (colon == NULL || colon == value[1].data) {
-        return "takes \"name:size\"";
-    }
-
-    name.data = value[1].data;
-    name.len = colon - value[1].data;
-    s.data = colon + 1;
-    s.len = value[1].len - name.len - 1;
-
-    size = ngx_parse_size(&s);
-    if (size == NGX_ERROR || size < (ssize_t) (8 * ngx_pagesize)) {
-        return "has an invalid size (at least 8 pages, e.g. 64k)";
-    }
 
     lz = ngx_pcalloc(cf->pool, sizeof(ngx_http_hotkey_limit_zone_t));
     if (lz == NULL) {
         return NGX_CONF_ERROR;
     }
 
-    shm_zone = ngx_shared_memory_add(cf, &name, size,
-                                     &ngx_http_hotkey_module);
+    shm_zone = ngx_http_hotkey_shm_add(cf, &value[1], lz, &err);
     if (shm_zone == NULL) {
-        return NGX_CONF_ERROR;
-    }
-
-    if (shm_zone->data) {
-        return "names a zone that is already defined";
+        return (char *) err;
     }
 
     shm_zone->init = ngx_http_hotkey_limit_init_zone;
-    shm_zone->data = lz;
 
     return NGX_CONF_OK;
 }
@@ -193,50 +161,10 @@ ngx_http_hotkey_limit(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 static ngx_int_t
 ngx_http_hotkey_limit_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 {
-    ngx_http_hotkey_limit_zone_t  *olz = data;
-
-    size_t                         len;
-    ngx_http_hotkey_limit_zone_t  *lz;
-
-    lz = shm_zone->data;
-
-    if (olz) {
-        lz->sh = olz->sh;
-        lz->shpool = olz->shpool;
-        return NGX_OK;
-    }
-
-    lz->shpool = (ngx_slab_pool_t *) shm_zone->shm.addr;
-
-    if (shm_zone->shm.exists) {
-        lz->sh = lz->shpool->data;
-        return NGX_OK;
-    }
-
-    lz->sh = ngx_slab_alloc(lz->shpool, sizeof(ngx_http_hotkey_limit_sh_t));
-    if (lz->sh == NULL) {
-        return NGX_ERROR;
-    }
-
-    lz->shpool->data = lz->sh;
-
-    ngx_rbtree_init(&lz->sh->rbtree, &lz->sh->sentinel,
-                    ngx_rbtree_insert_value);
-    ngx_queue_init(&lz->sh->queue);
-
-    len = sizeof(" in hotkey_rate_limit zone \"\"") + shm_zone->shm.name.len;
-
-    lz->shpool->log_ctx = ngx_slab_alloc(lz->shpool, len);
-    if (lz->shpool->log_ctx == NULL) {
-        return NGX_ERROR;
-    }
-
-    ngx_sprintf(lz->shpool->log_ctx, " in hotkey_rate_limit zone \"%V\"%Z",
-                &shm_zone->shm.name);
-
-    lz->shpool->log_nomem = 0;
-
-    return NGX_OK;
+    return ngx_http_hotkey_shm_init(shm_zone, data,
+                                    sizeof(ngx_http_hotkey_shm_t),
+                                    ngx_rbtree_insert_value,
+                                    "hotkey_rate_limit");
 }
 
 

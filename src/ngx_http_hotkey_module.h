@@ -75,6 +75,20 @@ typedef struct {
 } ngx_http_hotkey_loc_conf_t;
 
 
+/* the head of every zone's shared state: an rbtree and an LRU queue */
+typedef struct {
+    ngx_rbtree_t                rbtree;
+    ngx_rbtree_node_t           sentinel;
+    ngx_queue_t                 queue;
+} ngx_http_hotkey_shm_t;
+
+
+typedef struct {
+    ngx_http_hotkey_shm_t      *sh;
+    ngx_slab_pool_t            *shpool;
+} ngx_http_hotkey_shm_zone_t;
+
+
 typedef struct {
     ngx_array_t                 zones;      /* ngx_shm_zone_t * */
     int                        *wake_fds;
@@ -167,6 +181,11 @@ char *ngx_http_hotkey_auth_credentials(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 ngx_int_t ngx_http_hotkey_authenticate(ngx_http_request_t *r,
     ngx_http_hotkey_ctx_t *ctx);
+
+ngx_shm_zone_t *ngx_http_hotkey_shm_add(ngx_conf_t *cf, ngx_str_t *arg,
+    ngx_http_hotkey_shm_zone_t *zone, const char **err);
+ngx_int_t ngx_http_hotkey_shm_init(ngx_shm_zone_t *shm_zone, void *data,
+    size_t size, ngx_rbtree_insert_pt insert, const char *what);
 
 char *ngx_http_hotkey_limit_zone(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);

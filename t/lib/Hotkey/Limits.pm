@@ -110,9 +110,14 @@ sub aksk_headers {
     return @h;
 }
 
-# The bytes of one request with Connection: close (and Host unless given).
+# The bytes of one request with Connection: close (and Host unless given);
+# raw_request(..., $n): n pipelined requests, the last one closing.
 sub raw_request {
-    my ($method, $path, $h) = @_;
+    my ($method, $path, $h, $n) = @_;
+    if ($n && $n > 1) {
+        (my $keep = raw_request($method, $path, $h)) =~ s/Connection: close/Connection: keep-alive/;
+        return $keep x ($n - 1) . raw_request($method, $path, $h);
+    }
     my @h = @{ $h || [] };
     my %seen = map { lc($h[$_]) => 1 } grep { !($_ % 2) } 0 .. $#h;
     push @h, Host => 'localhost' unless $seen{host};
@@ -122,7 +127,8 @@ sub raw_request {
     return "$req\r\n";
 }
 
-# One request on a new connection; returns (status or 0, recv time).
+# One connection: the bytes (one request, or several pipelined), read to
+# the end; returns (list of statuses, recv time).
 sub _one {
     my ($port, $bytes, $timeout) = @_;
     my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port,
@@ -147,13 +153,14 @@ sub _one {
     }
     my $t = time;
     close $s;
-    my ($st) = $buf =~ m{^HTTP/\d\.\d (\d{3})};
-    return ($st // 0, $t);
+    my @st = $buf =~ m{HTTP/1\.[01] (\d{3}) }g;
+    return (\@st, $t);
 }
 
 # flood($t, duration => s, pause => s, port => , clients => [ { tag => ,
-# bytes => , procs => N, port => } ]): forks procs processes per client;
-# all start together and send one request per new connection, back to
+# bytes => , procs => N, port => , pipeline => N } ]): forks procs
+# processes per client; all start together and send one request per new
+# connection (or the pipeline of N requests that bytes holds), back to
 # back (pause between), until the duration has passed.  Per tag: status
 # counts, the first send and the last answer times (time()), totals.
 sub flood {
@@ -177,8 +184,10 @@ sub flood {
                 my $stop = $start + $dur;
                 while (time < $stop) {
                     my $t0 = time;
-                    my ($st, $t1) = _one($port, $c->{bytes}, 5);
-                    push @rows, "$c->{tag} $st $t0 $t1\n";
+                    my ($st, $t1) = _one($port, $c->{bytes}, 10);
+                    my $want = $c->{pipeline} || 1;
+                    push @$st, (0) x ($want - @$st) if @$st < $want;
+                    push @rows, map { "$c->{tag} $_ $t0 $t1\n" } @$st;
                     sleep $pause if $pause;
                 }
                 print $fh @rows;

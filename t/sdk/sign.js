@@ -12,6 +12,7 @@
 // hash is SHA-256 of JSON.stringify(data).
 //
 // usage: node t/sdk/sign.js [options] METHOD URL AK SK
+//        node t/sdk/sign.js --batch < requests.jsonl
 //   --body JSON          the request body (a JSON document; the SDK sends
 //                        and hashes JSON.stringify of it)
 //   --raw-body TEXT      a body given to the SDK as a string, as is
@@ -21,6 +22,9 @@
 //   --date D             X-Sdk-Date to use instead of now (YYYYMMDDTHHMMSSZ)
 //   --send               send it with the SDK's own HTTP client (axios) and
 //                        print {"status":N,"body":...} instead
+//   --batch              read one request per line on stdin as JSON (keys:
+//                        method url ak sk body raw_body headers content_type
+//                        project_id date send), print one answer per line
 //
 // HOTKEY_NODE_MODULES: the node_modules folder holding the SDK
 // (default: <repo>/build/node/node_modules).
@@ -37,32 +41,43 @@ const core = path.join(nm, '@huaweicloud', 'huaweicloud-sdk-core');
 function usage(msg) {
     if (msg) process.stderr.write(`sign.js: ${msg}\n`);
     process.stderr.write('usage: node t/sdk/sign.js [--body JSON] [--raw-body T] [--header "N: V"]... '
-        + '[--content-type T] [--project-id P] [--date D] [--send] METHOD URL AK SK\n');
+        + '[--content-type T] [--project-id P] [--date D] [--send] METHOD URL AK SK\n'
+        + '       node t/sdk/sign.js --batch < requests.jsonl\n');
     process.exit(2);
 }
 
-const opt = { headers: [] };
-const pos = [];
-const argv = process.argv.slice(2);
-for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    const val = () => { if (i + 1 >= argv.length) usage(`${a} needs a value`); return argv[++i]; };
-    switch (a) {
-    case '--body': opt.body = val(); break;
-    case '--raw-body': opt.rawBody = val(); break;
-    case '--header': opt.headers.push(val()); break;
-    case '--content-type': opt.contentType = val(); break;
-    case '--project-id': opt.projectId = val(); break;
-    case '--date': opt.date = val(); break;
-    case '--send': opt.send = true; break;
-    case '--help': usage(); break;
-    default:
-        if (a.startsWith('--')) usage(`unknown option ${a}`);
-        pos.push(a);
+// one request per invocation (the arguments), or with --batch one JSON
+// object per line on stdin: {"method","url","ak","sk","body","raw_body",
+// "headers":["N: V"],"content_type","project_id","date","send"}, one JSON
+// answer per line on stdout
+function parseArgs(argv) {
+    const opt = { headers: [] };
+    const pos = [];
+    for (let i = 0; i < argv.length; i++) {
+        const a = argv[i];
+        const val = () => { if (i + 1 >= argv.length) usage(`${a} needs a value`); return argv[++i]; };
+        switch (a) {
+        case '--body': opt.body = val(); break;
+        case '--raw-body': opt.rawBody = val(); break;
+        case '--header': opt.headers.push(val()); break;
+        case '--content-type': opt.contentType = val(); break;
+        case '--project-id': opt.projectId = val(); break;
+        case '--date': opt.date = val(); break;
+        case '--send': opt.send = true; break;
+        case '--batch': opt.batch = true; break;
+        case '--help': usage(); break;
+        default:
+            if (a.startsWith('--')) usage(`unknown option ${a}`);
+            pos.push(a);
+        }
     }
+    if (opt.batch) return opt;
+    if (pos.length !== 4) usage('METHOD URL AK SK expected');
+    [opt.method, opt.url, opt.ak, opt.sk] = pos;
+    return opt;
 }
-if (pos.length !== 4) usage('METHOD URL AK SK expected');
-const [method, url, ak, sk] = pos;
+
+const cli = parseArgs(process.argv.slice(2));
 
 let HcClient, DefaultHttpClient, BasicCredentials;
 try {
@@ -75,7 +90,8 @@ try {
     process.exit(3);
 }
 
-async function main() {
+async function run(opt) {
+    const { method, url, ak, sk } = opt;
     const u = new URL(url);
     const endpoint = `${u.protocol}//${u.host}`;
     // the query as the SDK takes it: an object of parameters
@@ -96,7 +112,9 @@ async function main() {
     const cred = new BasicCredentials().withAk(ak).withSk(sk);
     if (opt.projectId) cred.withProjectId(opt.projectId);
 
-    const http = new DefaultHttpClient({}, [endpoint]);
+    // the SDK's client logs failures on stdout: keep stdout for the JSON
+    const quiet = { debug() {}, info() {}, warn() {}, error() {} };
+    const http = new DefaultHttpClient({ logger: quiet }, [endpoint]);
     const client = new HcClient(http, {}).withCredential(cred).withEndpoints([endpoint]);
 
     const options = {
@@ -114,15 +132,14 @@ async function main() {
             const res = await client.sendRequest(options);
             const status = res.httpStatusCode;
             delete res.httpStatusCode;
-            process.stdout.write(JSON.stringify({ status, body: res }) + '\n');
+            return { status, body: res };
         } catch (e) {
-            process.stdout.write(JSON.stringify({
+            return {
                 status: e.status ?? e.httpStatusCode ?? null,
                 error_code: e.errorCode ?? null,
                 error_msg: e.errorMsg ?? e.message ?? null,
-            }) + '\n');
+            };
         }
-        return;
     }
 
     const req = await client.buildRequest(options);
@@ -137,7 +154,26 @@ async function main() {
         headers: req.headers,
         body,
     };
-    process.stdout.write(JSON.stringify(out) + '\n');
+    return out;
+}
+
+async function main() {
+    if (!cli.batch) {
+        process.stdout.write(JSON.stringify(await run(cli)) + '\n');
+        return;
+    }
+    let input = '';
+    for await (const chunk of process.stdin) input += chunk;
+    for (const line of input.split('\n')) {
+        if (!line.trim()) continue;
+        const j = JSON.parse(line);
+        const opt = {
+            method: j.method, url: j.url, ak: j.ak, sk: j.sk, body: j.body,
+            rawBody: j.raw_body, headers: j.headers || [], contentType: j.content_type,
+            projectId: j.project_id, date: j.date, send: !!j.send,
+        };
+        process.stdout.write(JSON.stringify(await run(opt)) + '\n');
+    }
 }
 
 main().catch((e) => {

@@ -194,7 +194,7 @@ SKIP: {
     }
 
     # docker/nginx.conf: container paths and the `redis` service name
-    # replaced by local ones
+    # replaced by local ones, throwaway keys where compose mounts the real
     my $docker = "$top/docker/nginx.conf";
     if (-f $docker) {
         my $prefix = new_prefix();
@@ -206,10 +206,17 @@ SKIP: {
         $text =~ s{/run/nginx\.pid}{$prefix/logs/nginx.pid}g;
         $text =~ s{\bredis:6379\b}{127.0.0.1:6379}g;
         $text =~ s{\blisten\s+8080\b}{listen 127.0.0.1:$port}g;
+        my $mport = free_port();
+        $text =~ s{\blisten\s+9145\b}{listen 127.0.0.1:$mport}g;
         $text =~ s/^\s*user\s+[^;]*;\s*$//mg unless $root;
         spew("$prefix/conf/nginx.conf", $text);
         spew("$prefix/conf/json-errors.conf",
              slurp("$top/conf-examples/json-errors.conf"));
+        # the keys compose mounts at /etc/nginx/hotkey/
+        mkdir "$prefix/conf/hotkey";
+        my ($k, $c) = auth_files();
+        spew("$prefix/conf/hotkey/token-keys.pem", slurp($k));
+        spew("$prefix/conf/hotkey/credentials", slurp($c));
         check_ok('docker/nginx.conf', nginx_t($prefix, 'conf/nginx.conf'));
     }
 }

@@ -164,6 +164,13 @@ sub is_iam {
     # a GET with a body: the body is hashed
     $h = sign(data => 'hello body');
     is_json_ok(send_signed($h, body => 'hello body'), $LIST, 'GET with a signed body -> 200');
+    # the same body sent chunked
+    is_json_ok(send_signed($h, body => "5\r\nhello\r\n5\r\n body\r\n0\r\n\r\n",
+                           extra => ['Transfer-Encoding' => 'chunked']),
+               $LIST, 'GET with the signed body sent chunked -> 200');
+    is_json_error(send_signed($h, body => "5\r\nhello\r\n5\r\n bodY\r\n0\r\n\r\n",
+                              extra => ['Transfer-Encoding' => 'chunked']),
+                  401, 'APIGW.0301', $SIGFAIL, 'the chunked body with one byte changed -> 401');
 }
 
 # ---------------------------------------------------------------- one byte changed

@@ -44,7 +44,8 @@ my $auth = auth_files($t, creds => [
 ]);
 
 my $port2 = $t->port('noheaders');
-$t->wait_ports($port2);
+my $port3 = $t->port('zone2');
+$t->wait_ports($port2, $port3);
 my $plog = $t->prefix . '/logs/pid.log';
 
 sub http_conf {
@@ -65,6 +66,7 @@ EOF
     };
     my $main = $loc->('');
     my $off = $loc->('            hotkey_rate_limit_headers off;');
+    (my $zone2 = $main) =~ s/hotkey_rate_limit rl /hotkey_rate_limit rl2 /;
     return <<"EOF";
     log_format hkpid '\$pid \$status "\$hotkey_principal"';
     hotkey_rate_limit_zone rl:1m;
@@ -80,6 +82,11 @@ $main
     server {
         listen 127.0.0.1:$port2 reuseport;
 $off
+    }
+    hotkey_rate_limit_zone rl2:1m;
+    server {
+        listen 127.0.0.1:$port3;
+$zone2
     }
 EOF
 }
@@ -261,6 +268,22 @@ sub count_hdr {
         or diag(hdrs($o[0]));
     is($o[1]{headers}{'retry-after'}, 60, 'token 1r/m burst 1: Retry-After 60')
         or diag(hdrs($o[1]));
+}
+
+# ------------------------------------------------- (4b) an override bucket is kept
+# while other callers come and go (zone rl2 holds only these two callers)
+{
+    my $L = tok(sub => 'lru-limited', rate => '1r/m', burst => 1);
+    my @r = map { tget($L, undef, port => $port3) } 1 .. 2;
+    is_deeply([ map { $_->{status} } @r ], [200, 429], 'zone 2, token 1r/m burst 1: 200, 429');
+    sleep 0.5;
+    my $n = tget(tok(sub => 'lru-newcomer'), undef, port => $port3);
+    is($n->{status}, 200, 'zone 2: a new caller (default 5r/s) arrives half a second later');
+    my $r3 = tget($L, undef, port => $port3);
+    is($r3->{status}, 429,
+       'the 1r/m caller is still limited after the newcomer (its bucket was not dropped)')
+        or diag('got ' . hdrs($r3) . ': the empty 1r/m bucket was forgotten when the'
+                . ' newcomer was created (expired with the newcomer\'s rate, not its own)');
 }
 
 # ------------------------------------------------- (5) unauthenticated callers are not counted

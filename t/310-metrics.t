@@ -330,6 +330,62 @@ my $S2 = snapshot('after the mix');
         or diag(explain \%pids);
 }
 
+# ------------------------------------------------- concurrent traffic over both workers
+# 6 processes, 1.5 s, new connections: a few keys (misses coalesced, then
+# hits), bad parameters and no credentials; every answer counted once, and
+# the store round trips counted = the EVALs Redis saw
+sub redis_evals {
+    my $info = $t->redis('INFO', 'commandstats') // '';
+    my $n = 0;
+    $n += $1 while $info =~ /^cmdstat_(?:eval|evalsha):calls=(\d+)/mg;
+    return $n;
+}
+{
+    my $e0 = redis_evals();
+    my $a = snapshot('before the flood');
+    my @c;
+    for my $i (0 .. 3) {
+        push @c, { tag => "ok$i", procs => 1,
+                   bytes => raw_request('GET', "$path?limit=" . (10 + $i) . '&offset=1',
+                                        [ 'X-Auth-Token' => $user ]) };
+    }
+    push @c, { tag => 'bad', procs => 1,
+               bytes => raw_request('GET', "$path?offset=-1", [ 'X-Auth-Token' => $user ]) };
+    push @c, { tag => 'anon', procs => 1, bytes => raw_request('GET', $path) };
+    my $res = flood($t, duration => 1.5, pause => 0.002, clients => \@c);
+    my $b = snapshot('after the flood');
+    my $e1 = redis_evals();
+    my %st;
+    for my $tag (keys %$res) {
+        $st{$_} += $res->{$tag}{status}{$_} for keys %{ $res->{$tag}{status} };
+    }
+    my $n = 0;
+    $n += $_ for values %st;
+    note("flood answers: " . join ', ', map { "$_ x $st{$_}" } sort keys %st);
+    cmp_ok($n, '>=', 100, 'the flood got many answers');
+    my $d = deltas($a, $b);
+    is($d->{ req_key(200, '') } // 0, $st{200} // -1, 'concurrent: 200s counted exactly');
+    is($d->{ req_key(400, 'DCS.4062') } // 0, $st{400} // -1, 'concurrent: 400s counted exactly');
+    is($d->{ req_key(401, 'DCS.1003') } // 0, $st{401} // -1, 'concurrent: 401s counted exactly');
+    is($d->{ req_key(429, 'APIGW.0308') } // 0, $st{429} // 0, 'concurrent: 429s counted exactly');
+    is($d->{'hotkey_rate_limited_total{}'} // 0, $st{429} // 0,
+       'concurrent: hotkey_rate_limited_total == 429s');
+    is($d->{'hotkey_auth_failures_total{reason="no_credentials"}'} // 0, $st{401} // -1,
+       'concurrent: no_credentials counted exactly');
+    my $hits = $d->{'hotkey_cache_results_total{result="hit"}'} // 0;
+    my $miss = $d->{'hotkey_cache_results_total{result="miss"}'} // 0;
+    my $other = 0;
+    $other += $d->{"hotkey_cache_results_total{result=\"$_\"}"} // 0
+        for qw(updating expired stale bypass);
+    is($hits + $miss + $other, $st{200} // -1, 'concurrent: one cache result per 200');
+    my $ok = $d->{'hotkey_store_requests_total{result="ok"}'} // 0;
+    is($ok, $e1 - $e0, "concurrent: store round trips ok == EVALs Redis ran (" . ($e1 - $e0) . ')');
+    is($d->{'hotkey_store_request_duration_seconds_count{}'} // 0, $ok,
+       'concurrent: histogram count == store round trips');
+    cmp_ok($ok, '>=', 4, 'concurrent: at least one round trip per key');
+    check_histogram($b, 'after the flood');
+}
+
 # ------------------------------------------------- every worker shows the same page
 {
     my $m0 = do { open my $fh, '<', $plog; my @l = <$fh>; scalar @l };

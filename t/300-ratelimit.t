@@ -177,6 +177,13 @@ sub count_hdr {
     is($q2, $BURST, '400: RateLimit-Policy present') or diag(hdrs($r2));
     is($rem2, $BURST - 2, '400: RateLimit present, the 400 counted (r=burst-2)') or diag(hdrs($r2));
 
+    # a store answer after authentication (unknown instance) carries them too
+    my $r404 = tget($jwt2, $t->list_path($pid, uuid()));
+    is_json_error($r404, 404, 'DCS.3022', 'This DCS instance does not exist.',
+                  'unknown instance after auth: 404 DCS.3022');
+    is((state($r404))[0], $BURST - 3, '404 from the store: RateLimit present (r=burst-3)')
+        or diag(hdrs($r404));
+
     # no fields before authentication
     my $r401 = $t->get($path);
     is($r401->{status}, 401, 'no credentials: 401');

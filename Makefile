@@ -24,7 +24,7 @@ build: deps
 
 $(BUILD)/unit/%: t/unit/%.c $(PLAIN_SRCS) $(wildcard src/*.h) t/unit/tap.h
 	@mkdir -p $(BUILD)/unit
-	$(CC) $(UNIT_CFLAGS) -o $@ $< $(PLAIN_SRCS) $(LIBS)
+	@$(CC) $(UNIT_CFLAGS) -o $@ $< $(PLAIN_SRCS) $(LIBS)
 
 unit: $(UNIT_BINS)
 

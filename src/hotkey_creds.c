@@ -181,20 +181,20 @@ hotkey_creds_parse(const char *data, size_t len, const char *name,
         if (hotkey_creds_line(&ctx, f, n, c) != 0) {
             goto failed;
         }
-    }
 
-    ctx.line = 0;
+        /* checked here, not after sorting, to name the line */
+
+        for (i = 0; i + 1 < cs->n; i++) {
+            if (hotkey_creds_cmp(&cs->creds[i], c) == 0) {
+                hotkey_creds_error(&ctx, "duplicate access key \"%s\"",
+                                   c->ak);
+                goto failed;
+            }
+        }
+    }
 
     if (cs->n > 1) {
         qsort(cs->creds, cs->n, sizeof(hotkey_cred_t), hotkey_creds_cmp);
-    }
-
-    for (i = 1; i < cs->n; i++) {
-        if (hotkey_creds_cmp(&cs->creds[i - 1], &cs->creds[i]) == 0) {
-            hotkey_creds_error(&ctx, "duplicate access key \"%s\"",
-                               cs->creds[i].ak);
-            goto failed;
-        }
     }
 
     return cs;

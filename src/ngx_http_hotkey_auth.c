@@ -496,7 +496,7 @@ ngx_http_hotkey_body_sha256(ngx_http_request_t *r, ngx_http_hotkey_ctx_t *ctx)
     for (cl = r->request_body->bufs; cl; cl = cl->next) {
         if (cl->buf->in_file) {
             return ngx_http_hotkey_auth_fail(ctx, HOTKEY_ERR_AKSK,
-                                   "request body too large to verify",
+                                   "request too large to verify",
                                    NGX_HTTP_HOTKEY_AUTH_AKSK_MALFORMED);
         }
 

@@ -137,7 +137,7 @@ test_bad(void)
     bad("a,k sk projects=* actions=*\n",
         "creds:1: invalid access key (1 to 128 of A-Z a-z 0-9 - _ .)");
     bad("ak sk projects=* actions=*\nak sk2 projects=* actions=*\n",
-        "creds: duplicate access key \"ak\"");
+        "creds:2: duplicate access key \"ak\"");
 }
 
 

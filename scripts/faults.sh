@@ -1,0 +1,427 @@
+#!/usr/bin/env bash
+# scripts/faults.sh: fault injection under load (make faults).
+#
+# Starts Redis (RDB persistence in a temp dir, so that a restart brings the
+# data back) and nginx with the module (2 workers, cache OFF so that every
+# request is a store round trip, hotkey_store_read_timeout 500ms, the
+# json-errors.conf snippet included), then, while wrk sends the list request
+# for the whole run and a poller sends one request every 20 ms (logging the
+# time and the status):
+#
+#   1. kills Redis with SIGKILL and restarts it 2 s later;
+#   2. pauses Redis past the read timeout (CLIENT PAUSE 1500 ALL);
+#   3. reloads nginx ten times, 0.3 s apart (nginx -s reload);
+#   4. keeps one client connection open that sent half a request line and
+#      then stalls, for the whole run.
+#
+# Then reports: answers per status, answers whose body is not the contract's
+# JSON (a 200 must start with {"instance_id", any other status with
+# {"error_code"; counted in wrk's response()), worker crashes (error log:
+# "exited on signal" or a worker exiting with a non-zero code), every
+# [alert]/[crit]/[emerg] line, wrk's socket errors, the stalled client's
+# fate, and how long after Redis came back (answered PING) the first 200
+# arrived (from the poller's log).
+#
+# Exit status: 1 if any answer is not the contract's JSON, a worker crashed,
+# or no 200 arrived after Redis came back; 0 otherwise.
+#
+# Env: HOTKEY_MODULE (default build/ngx_http_hotkey_module.so),
+#      HOTKEY_NGINX, HOTKEY_REDIS (default /usr/sbin/nginx, /usr/bin/redis-server),
+#      FAULTS_KEEP=1 keeps the temp dir (configs, logs, poller log).
+# Everything it starts is stopped on exit.
+
+set -u
+
+TOP=$(cd "$(dirname "$0")/.." && pwd)
+MODULE=${HOTKEY_MODULE:-$TOP/build/ngx_http_hotkey_module.so}
+NGINX=${HOTKEY_NGINX:-/usr/sbin/nginx}
+REDIS=${HOTKEY_REDIS:-/usr/bin/redis-server}
+REDIS_CLI=$(command -v redis-cli)
+WRK=$(command -v wrk)
+WORKERS=2
+TOTAL=20        # seconds of load
+
+die() { echo "faults: $*" >&2; exit 2; }
+for b in "$NGINX" "$REDIS" "$REDIS_CLI" "$WRK" curl perl; do
+    command -v "$b" >/dev/null 2>&1 || die "missing: $b"
+done
+[ -f "$MODULE" ] || die "module not built: $MODULE (run make build)"
+
+DIR=$(mktemp -d "${TMPDIR:-/tmp}/hotkey-faults-XXXXXX")
+NGINX_PID= REDIS_PID= WRK_PID= POLL_PID= STALL_PID=
+
+stop_pid() {    # pid [signal]
+    [ -n "$1" ] && kill -0 "$1" 2>/dev/null || return 0
+    kill -"${2:-TERM}" "$1" 2>/dev/null
+    for _ in $(seq 50); do kill -0 "$1" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$1" 2>/dev/null
+    wait "$1" 2>/dev/null
+}
+
+cleanup() {
+    local rc=$?
+    trap - EXIT INT TERM
+    stop_pid "$WRK_PID"; stop_pid "$POLL_PID"; stop_pid "$STALL_PID"
+    if [ -n "$NGINX_PID" ] && kill -0 "$NGINX_PID" 2>/dev/null; then
+        local workers w
+        workers=$(ps -o pid= --ppid "$NGINX_PID" 2>/dev/null)
+        stop_pid "$NGINX_PID"
+        for w in $workers; do kill -KILL "$w" 2>/dev/null; done
+    fi
+    stop_pid "$REDIS_PID"
+    if [ -n "${FAULTS_KEEP:-}" ]; then echo "faults: kept $DIR" >&2; else rm -rf "$DIR"; fi
+    exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+free_port() {
+    perl -MIO::Socket::INET -e '
+        my $s = IO::Socket::INET->new(Listen => 1, LocalAddr => "127.0.0.1",
+                                      LocalPort => 0, Proto => "tcp") or die;
+        print $s->sockport, "\n";'
+}
+REDIS_PORT=$(free_port)
+HTTP_PORT=$(free_port)
+while [ "$HTTP_PORT" = "$REDIS_PORT" ]; do HTTP_PORT=$(free_port); done
+
+now() { date +%s.%N | cut -c1-14; }    # seconds, 3 decimals
+rcli() { "$REDIS_CLI" -h 127.0.0.1 -p "$REDIS_PORT" "$@"; }
+T0=$(now)
+say() { printf '[%6.2fs] %s\n' "$(awk -v a="$T0" -v b="$(now)" 'BEGIN { print b - a }')" "$*" >&2; }
+
+# ------------------------------------------------------------ redis
+mkdir -p "$DIR/redis" "$DIR/logs" "$DIR/tmp" "$DIR/conf"
+start_redis() {
+    "$REDIS" --port "$REDIS_PORT" --bind 127.0.0.1 --dir "$DIR/redis" \
+        --dbfilename dump.rdb --save '' --appendonly no --daemonize no \
+        --protected-mode no --logfile "$DIR/redis/redis.log" </dev/null >/dev/null 2>&1 &
+    REDIS_PID=$!
+    for _ in $(seq 200); do
+        [ "$(rcli PING 2>/dev/null)" = PONG ] && return 0
+        kill -0 "$REDIS_PID" 2>/dev/null || break
+        sleep 0.01
+    done
+    die "redis-server did not start: $(tail -5 "$DIR/redis/redis.log")"
+}
+start_redis
+
+PROJECT=$(head -c16 /dev/urandom | od -An -tx1 | tr -d ' \n')
+INSTANCE=$(cat /proc/sys/kernel/random/uuid)
+K="hotkey:{$INSTANCE}"
+{
+    echo "HSET $K:instance project_id $PROJECT eviction_policy allkeys-lfu"
+    statuses=(waiting running success failed)
+    for i in $(seq 0 24); do
+        id=$(cat /proc/sys/kernel/random/uuid)
+        st=${statuses[$((i % 4))]}
+        c=$((1592187678669 + i * 60000))
+        f="id $id status $st scan_type manual created_at $c"
+        [ "$st" != waiting ] && f="$f started_at $((c + 4865))"
+        [ "$st" = success ] || [ "$st" = failed ] && f="$f finished_at $((c + 6919))"
+        echo "HSET $K:task:$id $f"
+        echo "ZADD $K:tasks $c $id"
+        echo "ZADD $K:tasks:$st $c $id"
+    done
+    echo "SAVE"
+} | rcli >/dev/null || die "loading the data failed"
+[ -s "$DIR/redis/dump.rdb" ] || die "no dump.rdb after SAVE"
+
+LIST_PATH="/v2/$PROJECT/instances/$INSTANCE/hotkey-tasks"
+
+# ------------------------------------------------------------ nginx
+cp "$MODULE" "$DIR/ngx_http_hotkey_module.so"
+cp "$TOP/conf-examples/json-errors.conf" "$DIR/conf/json-errors.conf"
+USER_LINE=
+[ "$(id -u)" = 0 ] && USER_LINE="user root;"
+cat >"$DIR/conf/nginx.conf" <<EOF
+load_module $DIR/ngx_http_hotkey_module.so;
+$USER_LINE
+worker_processes $WORKERS;
+daemon off;
+master_process on;
+pid $DIR/logs/nginx.pid;
+error_log $DIR/logs/error.log notice;
+events { worker_connections 1024; }
+http {
+    access_log off;
+    keepalive_requests 100000;
+    client_body_temp_path $DIR/tmp/client_body;
+    proxy_temp_path $DIR/tmp/proxy;
+    fastcgi_temp_path $DIR/tmp/fastcgi;
+    uwsgi_temp_path $DIR/tmp/uwsgi;
+    scgi_temp_path $DIR/tmp/scgi;
+    upstream store {
+        server 127.0.0.1:$REDIS_PORT;
+        keepalive 16;
+    }
+    server {
+        listen 127.0.0.1:$HTTP_PORT;
+        include json-errors.conf;
+        location /v2/ {
+            hotkey_api on;
+            hotkey_auth off;
+            hotkey_store store;
+            hotkey_store_connect_timeout 500ms;
+            hotkey_store_send_timeout 500ms;
+            hotkey_store_read_timeout 500ms;
+        }
+    }
+}
+EOF
+NG=("$NGINX" -p "$DIR/" -c "$DIR/conf/nginx.conf" -e "$DIR/logs/error.log")
+"${NG[@]}" -t >"$DIR/logs/nginx-t.out" 2>&1 || die "nginx -t failed: $(cat "$DIR/logs/nginx-t.out")"
+"${NG[@]}" </dev/null >>"$DIR/logs/nginx.out" 2>&1 &
+NGINX_PID=$!
+for _ in $(seq 100); do
+    curl -s -o /dev/null "http://127.0.0.1:$HTTP_PORT$LIST_PATH" && break
+    kill -0 "$NGINX_PID" 2>/dev/null || die "nginx exited: $(tail -5 "$DIR/logs/error.log")"
+    sleep 0.05
+done
+CODE=$(curl -s -o "$DIR/first.body" -w '%{http_code}' "http://127.0.0.1:$HTTP_PORT$LIST_PATH")
+[ "$CODE" = 200 ] || die "the list request answers $CODE before any fault: $(cat "$DIR/first.body")"
+
+# ------------------------------------------------------------ load
+cat >"$DIR/check.lua" <<'EOF'
+-- counts answers per status and those whose body is not the contract's JSON
+local threads = {}
+function setup(thread) table.insert(threads, thread) end
+function init(args)
+    counts = {}      -- status -> answers
+    bad = {}         -- status -> answers with a wrong body
+    samples = {}     -- a few wrong answers
+    nbad = 0
+end
+function response(status, headers, body)
+    local k = tostring(status)
+    counts[k] = (counts[k] or 0) + 1
+    local want = (status == 200) and '{"instance_id"' or '{"error_code"'
+    local ctype = headers["Content-Type"] or headers["content-type"] or ""
+    if body == nil or body:sub(1, #want) ~= want or not ctype:find("application/json", 1, true) then
+        bad[k] = (bad[k] or 0) + 1
+        nbad = nbad + 1
+        if nbad <= 5 then
+            table.insert(samples, k .. " " .. ctype .. " " .. string.sub(body or "<nil>", 1, 120))
+        end
+    end
+end
+function done(summary, latency, requests)
+    local c, b, s = {}, {}, {}
+    for _, t in ipairs(threads) do
+        for k, v in pairs(t:get("counts")) do c[k] = (c[k] or 0) + v end
+        for k, v in pairs(t:get("bad")) do b[k] = (b[k] or 0) + v end
+        for _, v in ipairs(t:get("samples")) do table.insert(s, v) end
+    end
+    local total, nonjson = 0, 0
+    for k, v in pairs(c) do
+        total = total + v
+        io.write(string.format("FAULTS status=%s answers=%d notjson=%d\n", k, v, b[k] or 0))
+        nonjson = nonjson + (b[k] or 0)
+    end
+    io.write(string.format("FAULTS total=%d notjson=%d requests=%d " ..
+        "err_connect=%d err_read=%d err_write=%d err_timeout=%d p99_us=%d max_us=%d\n",
+        total, nonjson, summary.requests, summary.errors.connect, summary.errors.read,
+        summary.errors.write, summary.errors.timeout, latency:percentile(99), latency.max))
+    for _, v in ipairs(s) do io.write("FAULTS sample " .. v .. "\n") end
+end
+EOF
+
+# the poller: one request every 20 ms on a new connection; logs
+# "<send time> <answer time> <status>" (epoch seconds; status 0 = no answer)
+cat >"$DIR/poll.pl" <<'EOF'
+use strict; use warnings;
+use IO::Socket::INET; use Time::HiRes qw(time sleep);
+$| = 1;
+my ($port, $path, $secs) = @ARGV;
+my $end = time + $secs;
+while ((my $t0 = time) < $end) {
+    my $st = 0;
+    my $s = IO::Socket::INET->new(PeerAddr => "127.0.0.1", PeerPort => $port,
+                                  Proto => "tcp", Timeout => 2);
+    if ($s) {
+        $s->send("GET $path HTTP/1.1\r\nHost: poll\r\nConnection: close\r\n\r\n");
+        my $buf = "";
+        my $rin = ""; vec($rin, fileno($s), 1) = 1;
+        while (select(my $r = $rin, undef, undef, 2)) {
+            my $n = sysread($s, $buf, 65536, length $buf);
+            last unless $n;
+        }
+        $st = $1 if $buf =~ m{^HTTP/1\.[01] (\d{3})};
+        close $s;
+    }
+    printf "%.3f %.3f %d\n", $t0, time, $st;
+    my $left = $t0 + 0.02 - time;
+    sleep($left) if $left > 0;
+}
+EOF
+
+# the keepalive probe: one request, its answer read by Content-Length,
+# then: does the server keep the connection open as its header says?
+cat >"$DIR/probe.pl" <<'EOF'
+use strict; use warnings;
+use IO::Socket::INET; use Time::HiRes qw(sleep);
+my ($port, $path) = @ARGV;
+my $s = IO::Socket::INET->new(PeerAddr => "127.0.0.1", PeerPort => $port, Proto => "tcp")
+    or die "connect: $!";
+$s->send("GET $path HTTP/1.1\r\nHost: probe\r\n\r\n");
+my $buf = "";
+while ($buf !~ /\r\n\r\n/) { sysread($s, $buf, 65536, length $buf) or last }
+my ($head, $body) = split /\r\n\r\n/, $buf, 2;
+my ($len) = $head =~ /^Content-Length: (\d+)/mi;
+while (defined $len && length($body // "") < $len) { sysread($s, $body, 65536, length $body) or last }
+my ($st) = $head =~ m{^HTTP/1\.1 (\d+)};
+my ($conn) = $head =~ /^Connection: (\S+)/mi;
+sleep 0.2;
+my $rin = ""; vec($rin, fileno($s), 1) = 1;
+my $closed = "open";
+if (select(my $r = $rin, undef, undef, 0)) {
+    my $n = sysread($s, my $x, 1);
+    $closed = defined $n && $n == 0 ? "closed" : defined $n ? "extra bytes" : "reset ($!)";
+}
+print "status=$st connection=", $conn // "-", " after=$closed body=", substr($body // "", 0, 40), "\n";
+EOF
+
+# the staller: half a request line, then nothing; logs when nginx closes
+cat >"$DIR/stall.pl" <<'EOF'
+use strict; use warnings;
+use IO::Socket::INET; use Time::HiRes qw(time);
+$| = 1;
+my ($port, $path) = @ARGV;
+my $s = IO::Socket::INET->new(PeerAddr => "127.0.0.1", PeerPort => $port, Proto => "tcp")
+    or die "connect: $!";
+$s->send("GET $path HT");
+printf "sent %.3f\n", time;
+my $n = sysread($s, my $buf, 65536);
+printf "closed %.3f bytes=%d %s\n", time, $n // -1, substr($buf // "", 0, 80) =~ s/\r?\n/ /gr;
+sleep 3600;
+EOF
+
+say "redis :$REDIS_PORT, nginx :$HTTP_PORT ($WORKERS workers, cache off, store read timeout 500ms)"
+perl "$DIR/stall.pl" "$HTTP_PORT" "$LIST_PATH" >"$DIR/stall.log" 2>&1 &
+STALL_PID=$!
+"$WRK" -t1 -c20 -d"${TOTAL}s" --timeout 5s -s "$DIR/check.lua" \
+    "http://127.0.0.1:$HTTP_PORT$LIST_PATH" >"$DIR/wrk.out" 2>&1 &
+WRK_PID=$!
+perl "$DIR/poll.pl" "$HTTP_PORT" "$LIST_PATH" "$TOTAL" >"$DIR/poll.log" 2>&1 &
+POLL_PID=$!
+say "wrk -t1 -c20 -d${TOTAL}s, poller every 20 ms, stalled half request line: started"
+sleep 2
+
+# 1. SIGKILL Redis, restart after 2 s
+KILL_AT=$(now)
+kill -KILL "$REDIS_PID"; wait "$REDIS_PID" 2>/dev/null
+say "redis killed (SIGKILL)"
+# probe: a 500 on a keepalive connection, then a second request on it
+perl "$DIR/probe.pl" "$HTTP_PORT" "$LIST_PATH" >"$DIR/keepalive.probe" 2>&1
+sleep 1.9
+RESTART_AT=$(now)
+start_redis
+PING_AT=$(now)
+# "back": Redis's own log line, millisecond precision (redis-cli PING from
+# this script is late by a process start or two on a loaded machine)
+READY=$(grep 'Ready to accept connections' "$DIR/redis/redis.log" | tail -1 \
+        | sed -E 's/^[0-9]+:[A-Z] ([0-9]+ [A-Za-z]+ [0-9]+ [0-9:.]+) .*/\1/')
+BACK_AT=$(date -d "$READY" +%s.%3N 2>/dev/null) || BACK_AT=$PING_AT
+say "redis restarted, ready at +$(awk -v a="$RESTART_AT" -v b="$BACK_AT" 'BEGIN { printf "%.0f", (b - a) * 1000 }') ms (its log), answers PING (data from dump.rdb: $(rcli EXISTS "$K:instance") instance key)"
+sleep 2
+
+# 2. pause Redis past the read timeout
+PAUSE_AT=$(now)
+rcli CLIENT PAUSE 1500 ALL >/dev/null || say "CLIENT PAUSE failed"
+say "redis CLIENT PAUSE 1500 ALL"
+sleep 2.5
+UNPAUSED_AT=$(awk -v a="$PAUSE_AT" 'BEGIN { printf "%.3f", a + 1.5 }')
+
+# 3. ten reloads, 0.3 s apart
+RELOAD_AT=$(now)
+for i in $(seq 10); do
+    "${NG[@]}" -s reload 2>>"$DIR/logs/reload.err" || say "nginx -s reload $i failed"
+    sleep 0.3
+done
+say "nginx reloaded 10 times"
+
+wait "$WRK_PID"; WRK_PID=
+wait "$POLL_PID"; POLL_PID=
+say "load finished"
+STALL_ALIVE=no; kill -0 "$STALL_PID" 2>/dev/null && STALL_ALIVE=yes
+sleep 0.5
+
+# ------------------------------------------------------------ report
+FAIL=0
+echo
+echo "### Fault injection: nginx $("$NGINX" -v 2>&1 | sed 's/.*nginx\///'), $WORKERS workers, cache off, hotkey_store_read_timeout 500ms; $(nproc) cores"
+echo
+grep -q '^FAULTS total=' "$DIR/wrk.out" || { cat "$DIR/wrk.out" >&2; die "no result from wrk"; }
+TOTAL_LINE=$(grep '^FAULTS total=' "$DIR/wrk.out")
+f() { sed -n "s/.*[ ]$1=\([0-9]*\).*/\1/p" <<<"$2"; }
+ANSWERS=$(f total "$TOTAL_LINE"); NOTJSON=$(f notjson "$TOTAL_LINE")
+echo "| status | answers (wrk) | not the contract's JSON |"
+echo "|---|---:|---:|"
+grep '^FAULTS status=' "$DIR/wrk.out" | sort | while read -r _ s a b; do
+    echo "| ${s#status=} | ${a#answers=} | ${b#notjson=} |"
+done
+echo "| **total** | $ANSWERS | $NOTJSON |"
+echo
+echo "wrk socket errors (not answers): connect $(f err_connect "$TOTAL_LINE"), read $(f err_read "$TOTAL_LINE"), write $(f err_write "$TOTAL_LINE"), timeout $(f err_timeout "$TOTAL_LINE"); p99 $(f p99_us "$TOTAL_LINE") us, max $(f max_us "$TOTAL_LINE") us"
+grep '^FAULTS sample' "$DIR/wrk.out" | sed 's/^FAULTS sample /  not JSON: /'
+[ "$ANSWERS" -gt 0 ] || { echo "FAIL: no answers"; FAIL=1; }
+[ "$NOTJSON" = 0 ] || { echo "FAIL: $NOTJSON answers are not the contract's JSON"; FAIL=1; }
+
+LOG="$DIR/logs/error.log"
+CRASH=$(grep -cE 'exited on signal|worker process [0-9]+ exited with code [1-9]' "$LOG")
+EXITS=$(grep -cE 'worker process [0-9]+ exited with code 0' "$LOG")
+ALERTS=$(grep -E '\[(alert|crit|emerg)\]' "$LOG")
+echo
+echo "worker crashes (exited on signal / non-zero code): $CRASH; normal worker exits (reloads): $EXITS"
+if [ -n "$ALERTS" ]; then
+    echo "[alert]/[crit]/[emerg] lines: $(grep -cE '\[(alert|crit|emerg)\]' "$LOG")"
+    sed 's/^/  /' <<<"$ALERTS" | head -20
+else
+    echo "[alert]/[crit]/[emerg] lines: 0"
+fi
+echo "[error] lines: $(grep -c '\[error\]' "$LOG") (store failures), by message:"
+grep '\[error\]' "$LOG" | sed -E 's/^.*\[error\] [0-9]+#[0-9]+: (\*[0-9]+ )?//; s/, client:.*//; s/[0-9]+(\.[0-9]+)?//g' | sort | uniq -c | sort -rn | head -8 | sed 's/^/  /'
+[ "$CRASH" = 0 ] || { echo "FAIL: worker crash"; grep -E 'exited on signal|exited with code [1-9]' "$LOG" | head; FAIL=1; }
+
+# the poller: statuses by phase, and the first 200 after Redis answered again
+echo
+awk -v k="$KILL_AT" -v r="$RESTART_AT" -v b="$BACK_AT" -v p="$PAUSE_AT" -v u="$UNPAUSED_AT" -v l="$RELOAD_AT" '
+    function phase(t) {
+        if (t < k) return "1 before faults"
+        if (t < b) return "2 redis down"
+        if (t < p) return "3 redis back"
+        if (t < u + 0.5) return "4 redis paused 1.5 s"
+        if (t < l) return "5 after pause"
+        return "6 reloads"
+    }
+    { n[phase($1) " " $3]++ ; all++ }
+    $3 == 200 && $1 >= r && (first == "" || $2 < first) { first = $2 }
+    $3 != 200 && $1 >= u + 0.5 { late[$3]++ }
+    END {
+        printf "poller: %d requests\n", all
+        for (x in n) printf "  %s: %d\n", x, n[x] | "sort"
+        close("sort")
+        if (first == "") print "first 200 after Redis came back: NONE"
+        else printf "first 200 after Redis came back: %.0f ms (Redis killed, restarted %.0f ms later, ready %.0f ms after the restart per its log; first 200 = answer time of the first 200 to a poll sent after the restart, minus the ready time)\n", (first - b) * 1000, (r - k) * 1000, (b - r) * 1000
+        for (s in late) printf "  non-200 after the pause ended (+0.5 s): %d x %s\n", late[s], s
+    }' "$DIR/poll.log" | tee "$DIR/poll.summary"
+grep -q 'first 200 after Redis came back: NONE' "$DIR/poll.summary" && { echo "FAIL: no 200 after Redis came back"; FAIL=1; }
+
+echo
+# keepalive after a store failure: the 500 says "Connection: keep-alive";
+# is the connection still usable for the next request?
+PROBE=$(cat "$DIR/keepalive.probe")
+echo "keepalive probe while Redis was down (one request, then is the connection still open 0.2 s later?): $PROBE"
+case "$PROBE" in
+*connection=keep-alive*after=closed*|*connection=keep-alive*after=reset*)
+    echo "WARN: the 500 DCS.5000 for a store failure says 'Connection: keep-alive' but nginx closes the connection right after it: a client's next request on that connection fails (wrk's read errors above)";;
+esac
+
+echo
+echo "stalled client (half a request line): $(tr '\n' ' ' <"$DIR/stall.log")still connected at the end: $STALL_ALIVE"
+LEFT=$(ps -o pid=,args= --ppid "$NGINX_PID" | grep -c 'shutting down')
+echo "nginx workers still shutting down after the reloads: $LEFT"
+echo
+if [ "$FAIL" = 0 ]; then echo "faults: PASS"; else echo "faults: FAIL"; fi
+exit "$FAIL"

@@ -10,13 +10,17 @@
 
 
 #define NGX_HTTP_HOTKEY_PRINCIPAL_MAX  256
+#define NGX_HTTP_HOTKEY_REQ            1000000     /* a request, in parts */
+#define NGX_HTTP_HOTKEY_IDLE_MAX       86400000    /* ms: a full bucket */
 
 
 typedef struct {
     ngx_rbtree_node_t           node;
     ngx_queue_t                 queue;
     ngx_msec_t                  last;
-    ngx_uint_t                  excess;     /* milli-requests */
+    ngx_uint_t                  excess;     /* parts of requests */
+    ngx_uint_t                  rate;       /* its own: overrides count */
+    ngx_uint_t                  period;
     u_short                     len;
     u_char                      principal[1];
 } ngx_http_hotkey_limit_node_t;
@@ -27,13 +31,15 @@ typedef ngx_http_hotkey_shm_zone_t  ngx_http_hotkey_limit_zone_t;
 
 struct ngx_http_hotkey_limit_s {
     ngx_shm_zone_t             *zone;
-    ngx_uint_t                  rate;       /* milli-requests per second */
+    ngx_uint_t                  rate;       /* requests per period */
+    ngx_uint_t                  period;     /* ms */
     ngx_uint_t                  burst;      /* requests */
 };
 
 
 typedef struct {
     ngx_uint_t                  rate;
+    ngx_uint_t                  period;
     ngx_uint_t                  burst;
     ngx_uint_t                  excess;
     ngx_uint_t                  pass;
@@ -47,7 +53,7 @@ static ngx_http_hotkey_limit_node_t *ngx_http_hotkey_limit_find(
 static ngx_http_hotkey_limit_node_t *ngx_http_hotkey_limit_create(
     ngx_http_hotkey_limit_zone_t *lz, ngx_str_t *principal, uint32_t hash);
 static void ngx_http_hotkey_limit_expire(ngx_http_hotkey_limit_zone_t *lz,
-    ngx_uint_t rate, ngx_uint_t n);
+    ngx_uint_t n);
 static void ngx_http_hotkey_limit_decide(ngx_http_hotkey_limit_node_t *ln,
     ngx_http_hotkey_limit_state_t *st);
 static ngx_int_t ngx_http_hotkey_limit_headers(ngx_http_request_t *r,
@@ -127,7 +133,8 @@ ngx_http_hotkey_limit(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
                 return "has an invalid rate (e.g. rate=10r/s or 600r/m)";
             }
 
-            lim->rate = (ngx_uint_t) rate * 1000 / period;
+            lim->rate = rate;
+            lim->period = (ngx_uint_t) period * 1000;
             continue;
         }
 
@@ -239,6 +246,8 @@ ngx_http_hotkey_limit_create(ngx_http_hotkey_limit_zone_t *lz,
     ln->node.key = hash;
     ln->len = (u_short) principal->len;
     ln->excess = 0;
+    ln->rate = 1;
+    ln->period = 1000;
     ln->last = ngx_current_msec;
     ngx_memcpy(ln->principal, principal->data, principal->len);
 
@@ -249,13 +258,36 @@ ngx_http_hotkey_limit_create(ngx_http_hotkey_limit_zone_t *lz,
 }
 
 
+/* what a bucket refilled since "last", in parts of requests */
+
+static ngx_uint_t
+ngx_http_hotkey_limit_drained(ngx_msec_t last, ngx_uint_t rate,
+    ngx_uint_t period)
+{
+    ngx_msec_int_t  ms;
+
+    /* another worker's clock may be a millisecond behind ours */
+
+    ms = (ngx_msec_int_t) (ngx_current_msec - last);
+
+    if (ms <= 0) {
+        return 0;
+    }
+
+    if (ms > NGX_HTTP_HOTKEY_IDLE_MAX) {
+        ms = NGX_HTTP_HOTKEY_IDLE_MAX;
+    }
+
+    return rate * ms / period * NGX_HTTP_HOTKEY_REQ
+           + rate * ms % period * NGX_HTTP_HOTKEY_REQ / period;
+}
+
+
 /* drops callers whose bucket has refilled: they are as good as new */
 
 static void
-ngx_http_hotkey_limit_expire(ngx_http_hotkey_limit_zone_t *lz,
-    ngx_uint_t rate, ngx_uint_t n)
+ngx_http_hotkey_limit_expire(ngx_http_hotkey_limit_zone_t *lz, ngx_uint_t n)
 {
-    ngx_msec_t                     ms;
     ngx_queue_t                   *q;
     ngx_http_hotkey_limit_node_t  *ln;
 
@@ -263,9 +295,9 @@ ngx_http_hotkey_limit_expire(ngx_http_hotkey_limit_zone_t *lz,
         q = ngx_queue_last(&lz->sh->queue);
         ln = ngx_queue_data(q, ngx_http_hotkey_limit_node_t, queue);
 
-        ms = ngx_current_msec - ln->last;
-
-        if (ms < 60000 && ln->excess > rate * ms / 1000) {
+        if (ln->excess
+            > ngx_http_hotkey_limit_drained(ln->last, ln->rate, ln->period))
+        {
             return;
         }
 
@@ -281,25 +313,28 @@ ngx_http_hotkey_limit_decide(ngx_http_hotkey_limit_node_t *ln,
     ngx_http_hotkey_limit_state_t *st)
 {
     ngx_uint_t  drained;
-    ngx_msec_t  ms;
 
-    ms = ngx_current_msec - ln->last;
-    drained = st->rate * ms / 1000;
+    drained = ngx_http_hotkey_limit_drained(ln->last, st->rate, st->period);
 
     st->excess = (ln->excess > drained) ? ln->excess - drained : 0;
 
     /* at most burst + rate * time requests pass */
 
-    if (st->excess + 1000 > st->burst * 1000) {
+    if (st->excess + NGX_HTTP_HOTKEY_REQ > st->burst * NGX_HTTP_HOTKEY_REQ) {
         st->pass = 0;
         return;
     }
 
     st->pass = 1;
-    st->excess += 1000;
+    st->excess += NGX_HTTP_HOTKEY_REQ;
 
     ln->excess = st->excess;
-    ln->last = ngx_current_msec;
+    ln->rate = st->rate;
+    ln->period = st->period;
+
+    if ((ngx_msec_int_t) (ngx_current_msec - ln->last) > 0) {
+        ln->last = ngx_current_msec;
+    }
 }
 
 
@@ -328,13 +363,16 @@ ngx_http_hotkey_rate_limit(ngx_http_request_t *r, ngx_http_hotkey_ctx_t *ctx)
         principal.len = NGX_HTTP_HOTKEY_PRINCIPAL_MAX;
     }
 
-    st.rate = ctx->rate ? (ngx_uint_t) ctx->rate * 1000 / ctx->rate_period
-                        : lim->rate;
-    st.burst = ctx->burst ? ctx->burst : lim->burst;
+    if (ctx->rate) {
+        st.rate = ctx->rate;
+        st.period = (ngx_uint_t) ctx->rate_period * 1000;
 
-    if (st.rate == 0) {
-        st.rate = 1;
+    } else {
+        st.rate = lim->rate;
+        st.period = lim->period;
     }
+
+    st.burst = ctx->burst ? ctx->burst : lim->burst;
 
     hash = ngx_crc32_short(principal.data, principal.len);
     lz = lim->zone->data;
@@ -344,7 +382,7 @@ ngx_http_hotkey_rate_limit(ngx_http_request_t *r, ngx_http_hotkey_ctx_t *ctx)
     ln = ngx_http_hotkey_limit_find(lz, &principal, hash);
 
     if (ln == NULL) {
-        ngx_http_hotkey_limit_expire(lz, st.rate, 2);
+        ngx_http_hotkey_limit_expire(lz, 2);
         ln = ngx_http_hotkey_limit_create(lz, &principal, hash);
 
     } else {
@@ -375,6 +413,22 @@ ngx_http_hotkey_rate_limit(ngx_http_request_t *r, ngx_http_hotkey_ctx_t *ctx)
 }
 
 
+/* whole seconds the bucket takes to refill "parts", rounded up */
+
+static ngx_uint_t
+ngx_http_hotkey_limit_secs(ngx_http_hotkey_limit_state_t *st,
+    ngx_uint_t parts)
+{
+    ngx_uint_t  d;
+
+    /* parts refill at rate * REQ per period ms */
+
+    d = st->rate * NGX_HTTP_HOTKEY_REQ * 1000;
+
+    return (parts * st->period + d - 1) / d;
+}
+
+
 static ngx_int_t
 ngx_http_hotkey_limit_headers(ngx_http_request_t *r,
     ngx_http_hotkey_limit_state_t *st, ngx_flag_t fields)
@@ -395,9 +449,10 @@ ngx_http_hotkey_limit_headers(ngx_http_request_t *r,
 
     /* the policy: burst requests per the time the bucket takes to fill */
 
-    window = (st->burst * 1000 + st->rate - 1) / st->rate;
-    remaining = (st->burst * 1000 - st->excess) / 1000;
-    reset = (st->excess + st->rate - 1) / st->rate;
+    window = ngx_http_hotkey_limit_secs(st, st->burst * NGX_HTTP_HOTKEY_REQ);
+    remaining = (st->burst * NGX_HTTP_HOTKEY_REQ - st->excess)
+                / NGX_HTTP_HOTKEY_REQ;
+    reset = ngx_http_hotkey_limit_secs(st, st->excess);
 
     last = ngx_sprintf(p, "\"caller\";q=%ui;w=%ui", st->burst,
                        ngx_max(window, 1));
@@ -421,7 +476,8 @@ retry:
         return NGX_OK;
     }
 
-    retry = (st->excess + 1000 - st->burst * 1000 + st->rate - 1) / st->rate;
+    retry = ngx_http_hotkey_limit_secs(st, st->excess + NGX_HTTP_HOTKEY_REQ
+                                           - st->burst * NGX_HTTP_HOTKEY_REQ);
 
     p = last;
     last = ngx_sprintf(p, "%ui", ngx_max(retry, 1));

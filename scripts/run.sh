@@ -19,6 +19,7 @@
 #                                    --sk-file`
 #       auth/client/demo-token       the demo token (sub "demo", 24 h);
 #                                    minted again when under 12 h are left
+#                                    (or the key changed: demo-token.key)
 #     Folders are mode 0700, files 0600: the credentials file and the
 #     private key are secrets (nginx reads the gateway/ files as the user
 #     that starts it, before it drops privileges);
@@ -227,10 +228,15 @@ if [ ! -s "$token_key" ]; then
     rm -f "$token_keys" "$token_file"
     say "auth: new ES256 token key in $token_key"
 fi
-if [ ! -s "$token_keys" ]; then
-    openssl pkey -in "$token_key" -pubout -out "$token_keys.new" 2>/dev/null \
-        || die "openssl pkey -pubout failed for $token_key"
+# the gateway's key file must hold the public half of the signing key
+# (it may hold more, e.g. the next key during a rotation)
+pub=$(openssl pkey -in "$token_key" -pubout 2>/dev/null) \
+    || die "openssl pkey -pubout failed for $token_key"
+pub_line=$(printf '%s\n' "$pub" | sed -n 2p)
+if [ ! -s "$token_keys" ] || ! grep -qF -- "$pub_line" "$token_keys"; then
+    printf '%s\n' "$pub" >"$token_keys.new"
     mv "$token_keys.new" "$token_keys"
+    say "auth: public key written to $token_keys"
 fi
 
 if [ ! -s "$credentials" ]; then
@@ -246,7 +252,11 @@ if [ ! -s "$credentials" ]; then
     say "auth: new demo AK/SK in $credentials"
 fi
 # the demo line: the one named demo-aksk
-set -- $(sed -n '/^[[:space:]]*#/d; / name=demo-aksk\([[:space:]]\|$\)/{p;q;}' "$credentials")
+demo_line=$(sed -n '/^[[:space:]]*#/d; / name=demo-aksk\([[:space:]]\|$\)/{p;q;}' "$credentials")
+set -f                      # split into fields, no globbing (an SK may hold *)
+# shellcheck disable=SC2086
+set -- $demo_line
+set +f
 [ $# -ge 2 ] || die "no demo AK/SK (name=demo-aksk) in $credentials; delete $adir to make new ones"
 HOTKEY_AK=$1
 HOTKEY_SK=$2
@@ -254,23 +264,28 @@ if [ ! -s "$sk_file" ] || [ "$(cat "$sk_file")" != "$HOTKEY_SK" ]; then
     printf '%s\n' "$HOTKEY_SK" >"$sk_file"
 fi
 
-# the token: 24 h, minted again when under 12 h are left (or unreadable)
+# the token: 24 h, minted again when under 12 h are left (or unreadable),
 now=$(date +%s)
 HOTKEY_TOKEN=$(cat "$token_file" 2>/dev/null || true)
 exp=$(jwt_exp "$HOTKEY_TOKEN")
-if [ -z "$exp" ] || [ "$exp" -lt $((now + 43200)) ] || [ "$token_file" -ot "$token_key" ]; then
+# and when the key is not the one it was signed with (replaced by hand)
+key_sum=$(openssl pkey -in "$token_key" -pubout 2>/dev/null | cksum)
+if [ -z "$exp" ] || [ "$exp" -lt $((now + 43200)) ] \
+   || [ "$(cat "$token_file.key" 2>/dev/null)" != "$key_sum" ]; then
     HOTKEY_TOKEN=$("$HOTKEYCTL" token --key "$token_key" --alg ES256 \
                        --project "$PROJECT_ID" \
                        --actions dcs:instance:listHotKey \
                        --sub demo --ttl 86400) \
         || die "hotkeyctl token failed"
     printf '%s\n' "$HOTKEY_TOKEN" >"$token_file"
+    printf '%s\n' "$key_sum" >"$token_file.key"
     exp=$(jwt_exp "$HOTKEY_TOKEN")
     say "auth: new demo token, valid until $(date -u -d "@$exp" '+%Y-%m-%d %H:%M:%S UTC')"
 else
     say "auth: demo token kept, valid until $(date -u -d "@$exp" '+%Y-%m-%d %H:%M:%S UTC')"
 fi
-chmod 600 "$token_key" "$token_keys" "$credentials" "$sk_file" "$token_file"
+chmod 600 "$token_key" "$token_keys" "$credentials" "$sk_file" "$token_file" \
+          "$token_file.key"
 umask "$old_umask"
 
 # --- the gateway -------------------------------------------------------

@@ -3,6 +3,11 @@
  * fixed key set built once: an HS256 secret (kid "hs1") and an EC P-256
  * key (kid "ec1"; its private half is fuzz/keys/ec-test.pem, which
  * fuzz/mkcorpus.sh uses to mint the seed tokens).
+ *
+ * The fuzzer cannot forge signatures, so the claims would only be parsed
+ * for the seeds.  An input "SIGN:<header JSON>\n<payload JSON>" is made
+ * into a token signed with the HS256 key first, so that hotkey_jwt_part
+ * and the claim checks of the payload are fuzzed too.
  */
 
 #include <stddef.h>
@@ -11,6 +16,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
+#include "hotkey_codec.h"
 #include "hotkey_jwt.h"
 
 
@@ -30,13 +39,72 @@ static const char  fuzz_jwks[] =
     "\"y\":\"vwSsheHbS-3jJ6mcI0EFdXEfQGcrmnQ7aHS3fR9KroY\"}"
     "]}";
 
+static const char  fuzz_secret[] = "fuzz-test-hs256-secret-0123456789abcdef";
+
 static hotkey_keyset_t  *fuzz_ks;
+
+
+/* "SIGN:" header "\n" payload -> a malloc()ed HS256 token, or NULL */
+
+static char *
+fuzz_sign(const uint8_t *data, size_t size, size_t *len)
+{
+    char           *tok, *p;
+    size_t          hlen, plen;
+    unsigned int    mlen;
+    const uint8_t  *nl;
+    unsigned char   mac[EVP_MAX_MD_SIZE];
+
+    if (size < 5 || memcmp(data, "SIGN:", 5) != 0) {
+        return NULL;
+    }
+
+    data += 5;
+    size -= 5;
+
+    nl = memchr(data, '\n', size);
+    if (nl == NULL || size > HOTKEY_JWT_TOKEN_MAX) {
+        return NULL;
+    }
+
+    hlen = nl - data;
+    plen = size - hlen - 1;
+
+    tok = malloc(hotkey_codec_b64url_len(hlen) + hotkey_codec_b64url_len(plen)
+                 + hotkey_codec_b64url_len(32) + 3);
+    if (tok == NULL) {
+        return NULL;
+    }
+
+    p = tok;
+    hotkey_codec_b64url_encode(data, hlen, p);
+    p += hotkey_codec_b64url_len(hlen);
+    *p++ = '.';
+    hotkey_codec_b64url_encode(nl + 1, plen, p);
+    p += hotkey_codec_b64url_len(plen);
+
+    if (HMAC(EVP_sha256(), fuzz_secret, sizeof(fuzz_secret) - 1,
+             (unsigned char *) tok, p - tok, mac, &mlen) == NULL)
+    {
+        free(tok);
+        return NULL;
+    }
+
+    *p++ = '.';
+    hotkey_codec_b64url_encode(mac, mlen, p);
+    p += hotkey_codec_b64url_len(mlen);
+
+    *len = p - tok;
+
+    return tok;
+}
 
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    char                  err[256];
+    char                  err[256], *signed_tok;
+    size_t                len;
     const char           *reason;
     hotkey_jwt_rc_e       rc;
     hotkey_jwt_claims_t   c;
@@ -50,9 +118,18 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
     }
 
+    signed_tok = fuzz_sign(data, size, &len);
+
+    if (signed_tok) {
+        data = (const uint8_t *) signed_tok;
+        size = len;
+    }
+
     reason = NULL;
     rc = hotkey_jwt_verify((const char *) data, size, fuzz_ks, FUZZ_NOW,
                            FUZZ_LEEWAY, &c, &reason);
+
+    free(signed_tok);
 
     if (reason == NULL && rc != HOTKEY_JWT_OK) {
         abort();

@@ -86,6 +86,10 @@ tok --key build-fuzz-hs.secret.tmp | tr -d '\n' >$c/jwt/hs256-nokid
 rm -f build-fuzz-hs.secret.tmp
 printf 'eyJhbGciOiJub25lIn0.eyJwcm9qZWN0X2lkIjoiYSIsImV4cCI6MX0.' >$c/jwt/none
 printf 'a.b.c' >$c/jwt/abc
+# "SIGN:" inputs: fuzz_jwt.c signs them with the HS256 key (claims fuzzing)
+printf 'SIGN:{"alg":"HS256","kid":"hs1","typ":"JWT"}\n{"project_id":"%s","actions":["dcs:instance:listHotKey"],"iat":1700000000,"exp":1700003600}' $P >$c/jwt/sign-basic
+printf 'SIGN:{"alg":"HS256","kid":"hs1"}\n{"project_id":"%s","sub":"bob","actions":["dcs:instance:*","x"],"nbf":1699999000,"exp":1700003600,"rate":"10r/m","burst":3}' $P >$c/jwt/sign-claims
+printf 'SIGN:{"alg":"HS256","kid":"hs1"}\n{"project_id":"p","exp":1.5e300,"rate":4294967296,"burst":-1}' >$c/jwt/sign-bounds
 
 # ---- store: real replies of redis to the module's EVAL
 mkdir -p build-fuzz

@@ -30,5 +30,5 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
     printf '%s' "$want" >"$stamp"
 fi
 
-make -s -f "$build/Makefile" -C "$src" modules
+make -s -j"$(nproc)" -f "$build/Makefile" -C "$src" modules
 echo "built $build/ngx_http_hotkey_module.so"

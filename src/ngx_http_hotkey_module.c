@@ -9,6 +9,8 @@ static ngx_int_t ngx_http_hotkey_add_variables(ngx_conf_t *cf);
 static ngx_int_t ngx_http_hotkey_init(ngx_conf_t *cf);
 static ngx_int_t ngx_http_hotkey_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_http_hotkey_instance_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
 static void *ngx_http_hotkey_create_main_conf(ngx_conf_t *cf);
 static void *ngx_http_hotkey_create_loc_conf(ngx_conf_t *cf);
 static char *ngx_http_hotkey_merge_loc_conf(ngx_conf_t *cf, void *parent,
@@ -254,6 +256,9 @@ static ngx_http_variable_t  ngx_http_hotkey_vars[] = {
     { ngx_string("hotkey_store_time"), NULL, ngx_http_hotkey_variable,
       2, NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
+    { ngx_string("hotkey_instance_id"), NULL,
+      ngx_http_hotkey_instance_variable, 0, 0, 0 },
+
       ngx_http_null_variable
 };
 
@@ -333,6 +338,32 @@ ngx_http_hotkey_variable(ngx_http_request_t *r, ngx_http_variable_value_t *v,
     v->valid = 1;
     v->not_found = 0;
     v->no_cacheable = 0;
+
+    return NGX_OK;
+}
+
+
+/* the path's instance id, once valid: for "hash ... consistent" */
+
+static ngx_int_t
+ngx_http_hotkey_instance_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    hotkey_route_t  rt;
+
+    if (hotkey_route_match((char *) r->uri.data, r->uri.len, &rt)
+        == HOTKEY_ROUTE_NONE
+        || !hotkey_uuid_valid(rt.instance, rt.instance_len))
+    {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    v->data = (u_char *) rt.instance;
+    v->len = rt.instance_len;
+    v->valid = 1;
+    v->no_cacheable = 0;
+    v->not_found = 0;
 
     return NGX_OK;
 }

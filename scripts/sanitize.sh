@@ -93,6 +93,9 @@ LD_PRELOAD="$asan $ubsan\${LD_PRELOAD:+ \$LD_PRELOAD}"
 ASAN_OPTIONS="detect_leaks=0:abort_on_error=1:log_path=$reports/nginx-asan"
 UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:log_path=$reports/nginx-ubsan"
 export LD_PRELOAD ASAN_OPTIONS UBSAN_OPTIONS
+# NGINX (run.sh's name for this wrapper) means inherited sockets to nginx,
+# and a master that does not daemonize
+unset NGINX
 exec /usr/sbin/nginx "\$@"
 EOF
 chmod +x "$wrapper"

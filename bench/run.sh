@@ -458,14 +458,14 @@ EOF
     } >"$DIR/$name.lua"
 }
 
-declare -A URL RPS P50 P99 TRIPS ERRS REQS DUR P50S P99S ERRTXT
+declare -A URL RPS P50 P99 TRIPS ERRS REQS DUR P50S P99S RPSR
 
 # scenario NAME URL [HEADER: VALUE ...]
 scenario() {
     local name=$1; shift
     URL[$name]=$1; shift
     wrk_lua "$name" "$@"
-    REQS[$name]=0 DUR[$name]=0 TRIPS[$name]=0 ERRS[$name]=0 P50S[$name]= P99S[$name]=
+    REQS[$name]=0 DUR[$name]=0 TRIPS[$name]=0 ERRS[$name]=0 P50S[$name]= P99S[$name]= RPSR[$name]=
 }
 
 field() { sed -n "s/.*[ ]$1=\([0-9]*\).*/\1/p" <<<"$2"; }
@@ -492,6 +492,7 @@ wrk_slice() {
     ERRS[$name]=$(( ERRS[$name] + ec + er + ew + es + et ))
     P50S[$name]+=" $(field p50_us "$line")"
     P99S[$name]+=" $(field p99_us "$line")"
+    RPSR[$name]+=" $(awk -v r="$req" -v d="$dur" 'BEGIN { printf "%.1f", r / (d / 1e6) }')"
     LAST_REQS=$req
     printf '   round %s: %s requests/s, p50 %s us, p99 %s us, %s EVALs, errors: connect %s read %s write %s status %s timeout %s\n' \
         "$round" "$(awk -v r="$req" -v d="$dur" 'BEGIN { printf "%.0f", r / (d / 1e6) }')" \
@@ -561,10 +562,26 @@ redis_slice() {
     ERRS[$name]=$(( ERRS[$name] + ${errs:-0} ))
     P50S[$name]+=" $p50"
     P99S[$name]+=" $p99"
+    RPSR[$name]+=" $rps"
     printf '   round %s: %.0f requests/s, p50 %s us, p99 %s us, %s EVALs\n' "$round" "$rps" "$p50" "$p99" "$trips" >&2
 }
 
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
+# ratio NAME BASE: the median over the rounds of NAME's req/s / BASE's req/s
+# in the same round (robust to a burst of outside load during one round)
+ratio() {
+    awk -v a="${RPSR[$1]}" -v b="${RPSR[$2]}" 'BEGIN {
+        n = split(a, x, " "); m = split(b, y, " "); if (m < n) n = m
+        k = 0
+        for (i = 1; i <= n; i++) if (y[i] > 0) v[++k] = x[i] / y[i]
+        if (k == 0) { print "n/a"; exit }
+        for (i = 2; i <= k; i++) { t = v[i]; j = i - 1; while (j > 0 && v[j] > t) { v[j + 1] = v[j]; j-- } v[j + 1] = t }
+        printf "%.2f", (k % 2) ? v[(k + 1) / 2] : (v[k / 2] + v[k / 2 + 1]) / 2 }'
+}
+ratios() {    # the per-round ratios, for the log
+    awk -v a="${RPSR[$1]}" -v b="${RPSR[$2]}" 'BEGIN {
+        n = split(a, x, " "); split(b, y, " ")
+        for (i = 1; i <= n; i++) printf "%s%.2f", (i > 1 ? " " : ""), (y[i] > 0 ? x[i] / y[i] : 0) }'
+}
 
 # ------------------------------------------------------------ scenarios
 NGINX_VERSION=$("$NGINX" -v 2>&1 | sed 's/.*nginx\///')
@@ -585,7 +602,7 @@ scenario hit    "http://127.0.0.1:$HTTP_PORT$LIST_PATH"
 scenario token  "$AKSK_URL" "${TOKEN_H[@]}"
 scenario aksk   "$AKSK_URL" "${AKSK_H[@]}"
 scenario off    "http://127.0.0.1:$OFF_PORT$LIST_PATH"
-REQS[redis]=0 DUR[redis]=0 TRIPS[redis]=0 ERRS[redis]=0 P50S[redis]= P99S[redis]=
+REQS[redis]=0 DUR[redis]=0 TRIPS[redis]=0 ERRS[redis]=0 P50S[redis]= P99S[redis]= RPSR[redis]=
 scenario big0   "http://127.0.0.1:$OFF_PORT$BIG_PATH?offset=0&limit=10"
 scenario deep   "http://127.0.0.1:$OFF_PORT$BIG_PATH?offset=$DEEP_OFFSET&limit=10"
 scenario failed "http://127.0.0.1:$OFF_PORT$BIG_PATH?status=failed&offset=20000&limit=10"
@@ -622,14 +639,14 @@ verdict() {    # ratio min
 {
     echo "Machine: $NCPU cores (nproc), $CPU_MODEL; nginx $NGINX_VERSION; Redis $REDIS_VERSION; load average $LOAD_BEFORE before, $LOAD_AFTER after."
     echo "Layout ($LAYOUT): $LAYOUT_TXT."
-    echo "wrk -t$THREADS -c$CONNS --latency, keepalive, loopback; ${DURATION}s per scenario, run as $ROUNDS rounds of ${SLICE}s interleaved with its baseline (order rotated each round); req/s over all rounds, p50/p99 the median of the rounds'."
+    echo "wrk -t$THREADS -c$CONNS --latency, keepalive, loopback; ${DURATION}s per scenario, run as $ROUNDS rounds of ${SLICE}s interleaved with its baseline (order rotated each round); req/s over all rounds; p50, p99 and the ratio: the median of the rounds' values."
     echo "AK/SK: the headers are signed once by \`hotkeyctl sign\` and replayed; the server still verifies the HMAC signature on every request."
     echo
     echo "| scenario | req/s | p50 ms | p99 ms | baseline | ratio | target |"
     echo "|---|---:|---:|---:|---|---:|---|"
     brow() {    # label name baseline-label baseline-name target
         local r= t=$5
-        [ -n "$4" ] && r=$(ratio "${RPS[$2]}" "${RPS[$4]}")
+        [ -n "$4" ] && r=$(ratio "$2" "$4")
         [ -n "$t" ] && [ -n "$r" ] && case "$t" in ">="*) t="$t ($(verdict "$r" "${t#>= }"))";; esac
         printf '| %s | %s | %s | %s | %s | %s | %s |\n' "$1" "${RPS[$2]}" "${P50[$2]}" "${P99[$2]}" "$3" "$r" "$t"
     }
@@ -643,6 +660,10 @@ verdict() {    # ratio min
     brow "cache off, $RECORDS tasks, offset=$DEEP_OFFSET&limit=10" deep "offset=0" big0 "~1.0"
     brow "cache off, $RECORDS tasks, status=failed&offset=20000&limit=10" failed "offset=0" big0 "~1.0"
 } >"$DIR/table.md"
+for pair in "hit static" "token static" "aksk static" "off redis" "deep big0" "failed big0"; do
+    set -- $pair
+    echo "bench: $1 / $2 per round: $(ratios "$1" "$2")" >&2
+done
 
 echo
 cat "$DIR/table.md"

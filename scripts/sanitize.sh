@@ -138,7 +138,8 @@ else
 fi
 
 say "prove ${tests[*]}"
-HOTKEY_MODULE=$out/ngx_http_hotkey_module.so HOTKEY_BUILD=$out \
+# HOTKEY_BUILD relative: t/sdk/sign.js puts the top in front of it
+HOTKEY_MODULE=$out/ngx_http_hotkey_module.so HOTKEY_BUILD=$B \
 HOTKEY_NGINX=$wrapper NGINX=$wrapper HOTKEY_KEEP=1 TMPDIR=$scratch \
     prove "${tests[@]}" 2>&1 | tee "$out/prove.log" \
     | grep -v '^# HOTKEY_KEEP: prefix is'

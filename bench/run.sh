@@ -6,14 +6,21 @@
 # Env:     BENCH_DURATION=10     seconds per wrk run (and, roughly, of the
 #                                redis-benchmark run)
 #          BENCH_CONNECTIONS=50  wrk -c and redis-benchmark -c
-#          BENCH_LAYOUT=pinned   pinned: nginx worker_processes 1 pinned to
+#          BENCH_LAYOUT=pinned   (the default: on this 2-core machine, shared
+#                                with other jobs, its per-round ratios were the
+#                                tighter ones) pinned: nginx worker_processes 1 pinned to
 #                                core 0 (worker_cpu_affinity 1), wrk -t1 and
 #                                redis-benchmark --threads 1 pinned to core 1
-#                                (taskset -c 1), Redis unpinned;
+#                                (taskset -c 1), redis-server on core 0
+#                                (servers on core 0, clients on core 1);
 #                                shared: worker_processes = nproc, wrk -t2,
 #                                redis-benchmark --threads 2, nothing pinned
 #          BENCH_THREADS, BENCH_WORKERS   override the layout's wrk -t and
 #                                worker_processes
+#          BENCH_SLICE=1         seconds per round: each scenario runs in
+#                                BENCH_DURATION/BENCH_SLICE rounds interleaved
+#                                with its baseline (BENCH_SLICE=BENCH_DURATION:
+#                                one wrk run per scenario)
 #          BENCH_RECORDS=100000  tasks of the large instance
 #          BENCH_OUT=build/bench.md   the final table is also written here
 #          HOTKEY_MODULE=...     the .so (default build/ngx_http_hotkey_module.so)
@@ -96,10 +103,12 @@ case "$DURATION$CONNS$THREADS$WORKERS$RECORDS" in *[!0-9]*) die "BENCH_* must be
 
 # pinning: nginx's worker to core 0, the load generators to core 1
 PIN_CLIENT=()
+PIN_SERVER=()
 AFFINITY=
 if [ "$LAYOUT" = pinned ]; then
     if [ "$NCPU" -ge 2 ] && command -v taskset >/dev/null 2>&1; then
         PIN_CLIENT=(taskset -c 1)
+        PIN_SERVER=(taskset -c 0)
         [ "$WORKERS" = 1 ] && AFFINITY="worker_cpu_affinity 1;"
     else
         echo "bench: fewer than 2 cores or no taskset: nothing pinned" >&2
@@ -191,7 +200,7 @@ evals() { rcli INFO commandstats | tr -d '\r' | sed -n 's/^cmdstat_eval:calls=\(
 
 # ------------------------------------------------------------ redis + data
 mkdir -p "$DIR/redis" "$DIR/logs" "$DIR/tmp" "$DIR/conf"
-"$REDIS" --port "$REDIS_PORT" --bind 127.0.0.1 --dir "$DIR/redis" --save '' \
+"${PIN_SERVER[@]}" "$REDIS" --port "$REDIS_PORT" --bind 127.0.0.1 --dir "$DIR/redis" --save '' \
     --appendonly no --daemonize no --protected-mode no \
     --logfile "$DIR/redis/redis.log" </dev/null >/dev/null 2>&1 &
 REDIS_PID=$!
@@ -425,7 +434,7 @@ done
 # background load hits the baseline as much as the scenario.  req/s = all
 # requests / all wrk time of the scenario; p50 and p99 = the median of the
 # rounds' p50 and p99.
-SLICE=${BENCH_SLICE:-2}
+SLICE=${BENCH_SLICE:-1}
 case "$SLICE" in *[!0-9]*|0) die "BENCH_SLICE must be a positive integer";; esac
 [ "$SLICE" -gt "$DURATION" ] && SLICE=$DURATION
 ROUNDS=$(( (DURATION + SLICE - 1) / SLICE ))
@@ -588,7 +597,7 @@ NGINX_VERSION=$("$NGINX" -v 2>&1 | sed 's/.*nginx\///')
 REDIS_VERSION=$("$REDIS" --version | sed 's/.*v=\([^ ]*\).*/\1/')
 CPU_MODEL=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
 if [ "$LAYOUT" = pinned ] && [ -n "${PIN_CLIENT[*]}" ]; then
-    LAYOUT_TXT="nginx worker_processes $WORKERS${AFFINITY:+ pinned to core 0 (worker_cpu_affinity 1)}; wrk -t$THREADS and redis-benchmark --threads $THREADS pinned to core 1 (taskset -c 1); Redis unpinned"
+    LAYOUT_TXT="nginx worker_processes $WORKERS${AFFINITY:+ pinned to core 0 (worker_cpu_affinity 1)}; wrk -t$THREADS and redis-benchmark --threads $THREADS pinned to core 1 (taskset -c 1); redis-server pinned to core 0 (taskset -c 0): servers on core 0, clients on core 1"
 else
     LAYOUT_TXT="nginx worker_processes $WORKERS; wrk -t$THREADS and redis-benchmark --threads $THREADS; nothing pinned"
 fi
@@ -641,6 +650,7 @@ verdict() {    # ratio min
     echo "Layout ($LAYOUT): $LAYOUT_TXT."
     echo "wrk -t$THREADS -c$CONNS --latency, keepalive, loopback; ${DURATION}s per scenario, run as $ROUNDS rounds of ${SLICE}s interleaved with its baseline (order rotated each round); req/s over all rounds; p50, p99 and the ratio: the median of the rounds' values."
     echo "AK/SK: the headers are signed once by \`hotkeyctl sign\` and replayed; the server still verifies the HMAC signature on every request."
+    echo "Token: one ES256 JWT minted by \`hotkeyctl token\` for the whole run; each worker verifies it once, then finds it in its cache of verified tokens (SHA-256 of the token; exp/nbf still checked per request)."
     echo
     echo "| scenario | req/s | p50 ms | p99 ms | baseline | ratio | target |"
     echo "|---|---:|---:|---:|---|---:|---|"

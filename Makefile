@@ -12,7 +12,8 @@ UNIT_SRCS  = $(wildcard t/unit/test_*.c)
 UNIT_BINS  = $(patsubst t/unit/%.c,$(BUILD)/unit/%,$(UNIT_SRCS))
 CLI_SRCS   = $(wildcard tools/*.c)
 
-.PHONY: all build deps unit cli test run stop clean bench
+.PHONY: all build deps unit cli test run stop clean bench fuzz sanitize \
+        valgrind rss faults
 
 all: build
 
@@ -48,6 +49,21 @@ stop:
 
 bench: build cli
 	bench/run.sh
+
+fuzz: cli
+	fuzz/run.sh
+
+sanitize: cli
+	scripts/sanitize.sh
+
+valgrind: build cli
+	scripts/valgrind.sh
+
+rss: build cli
+	scripts/rss.sh
+
+faults: build cli
+	scripts/faults.sh
 
 clean:
 	rm -rf $(BUILD)

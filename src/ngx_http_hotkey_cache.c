@@ -2,17 +2,13 @@
  * The shared-memory cache of finished answers: an rbtree by key hash and
  * an LRU queue in a slab pool, shared by all workers and kept across
  * reloads.  One request per key fetches from the store; the others wait
- * for it and are woken (in their own worker, through an eventfd) when
- * the answer is in.
+ * for it (ngx_http_hotkey_wait.c) and are woken when the answer is in.
  */
 
 #include "ngx_http_hotkey_module.h"
 
-#include <sys/eventfd.h>
-
 
 #define NGX_HTTP_HOTKEY_FAIL_HOLD  1000
-#define NGX_HTTP_HOTKEY_MAX_SLOTS  64
 
 
 typedef struct {
@@ -60,24 +56,10 @@ static void ngx_http_hotkey_cache_delete(ngx_http_hotkey_cache_zone_t *cz,
 static void ngx_http_hotkey_cache_expire(ngx_http_hotkey_cache_zone_t *cz);
 static ngx_int_t ngx_http_hotkey_cache_copy(ngx_http_request_t *r,
     ngx_http_hotkey_ctx_t *ctx, ngx_http_hotkey_cache_node_t *node);
-static ngx_msec_t ngx_http_hotkey_cache_lock_time(
-    ngx_http_hotkey_loc_conf_t *hlcf);
 static void ngx_http_hotkey_cache_wake(ngx_http_hotkey_cache_node_t *node);
-static void ngx_http_hotkey_cache_wake_handler(ngx_event_t *ev);
-static void ngx_http_hotkey_cache_wait_timeout(ngx_event_t *ev);
-static void ngx_http_hotkey_cache_wait_cleanup(void *data);
-static void ngx_http_hotkey_cache_resume(ngx_http_hotkey_ctx_t *ctx);
-static void ngx_http_hotkey_cache_close_fds(void *data);
 static ngx_int_t ngx_http_hotkey_purge_handler(ngx_http_request_t *r);
 static void ngx_http_hotkey_cache_make_key(ngx_http_hotkey_ctx_t *ctx);
 static ngx_int_t ngx_http_hotkey_cache_bypass(ngx_http_request_t *r);
-static void ngx_http_hotkey_cache_unwait(ngx_http_hotkey_ctx_t *ctx);
-
-
-static ngx_queue_t   ngx_http_hotkey_waiters;
-static ngx_event_t   ngx_http_hotkey_wake_event;
-static int          *ngx_http_hotkey_wake_fds;
-static ngx_uint_t    ngx_http_hotkey_nwake;
 
 
 static ngx_str_t  ngx_http_hotkey_cache_status_names[] = {
@@ -386,7 +368,7 @@ ngx_http_hotkey_cache_copy(ngx_http_request_t *r, ngx_http_hotkey_ctx_t *ctx,
 }
 
 
-static ngx_msec_t
+ngx_msec_t
 ngx_http_hotkey_cache_lock_time(ngx_http_hotkey_loc_conf_t *hlcf)
 {
     return hlcf->upstream.connect_timeout + hlcf->upstream.send_timeout
@@ -787,276 +769,17 @@ ngx_http_hotkey_cache_status_variable(ngx_http_request_t *r,
 }
 
 
-/* waiting for another request's answer */
-
-ngx_int_t
-ngx_http_hotkey_cache_wait(ngx_http_request_t *r, ngx_http_hotkey_ctx_t *ctx)
-{
-    ngx_pool_cleanup_t          *cln;
-    ngx_http_hotkey_loc_conf_t  *hlcf;
-
-    hlcf = ngx_http_get_module_loc_conf(r, ngx_http_hotkey_module);
-
-    if (!ctx->wait_cleanup) {
-        cln = ngx_pool_cleanup_add(r->pool, 0);
-        if (cln == NULL) {
-            return NGX_ERROR;
-        }
-
-        cln->handler = ngx_http_hotkey_cache_wait_cleanup;
-        cln->data = ctx;
-        ctx->wait_cleanup = 1;
-
-        ctx->wait_timer.handler = ngx_http_hotkey_cache_wait_timeout;
-        ctx->wait_timer.data = ctx;
-        ctx->wait_timer.log = r->connection->log;
-
-        if (ngx_http_hotkey_waiters.next == NULL) {
-            ngx_queue_init(&ngx_http_hotkey_waiters);
-        }
-    }
-
-    if (!ctx->waiting) {
-        ngx_queue_insert_tail(&ngx_http_hotkey_waiters, &ctx->wait);
-        ctx->waiting = 1;
-        ctx->waited = 1;
-        ngx_add_timer(&ctx->wait_timer,
-                      ngx_http_hotkey_cache_lock_time(hlcf));
-    }
-
-    r->main->count++;
-
-    return NGX_DONE;
-}
-
-
-static void
-ngx_http_hotkey_cache_unwait(ngx_http_hotkey_ctx_t *ctx)
-{
-    if (ctx->waiting) {
-        ngx_queue_remove(&ctx->wait);
-        ctx->waiting = 0;
-    }
-
-    if (ctx->wait_timer.timer_set) {
-        ngx_del_timer(&ctx->wait_timer);
-    }
-}
-
-
-static void
-ngx_http_hotkey_cache_wait_cleanup(void *data)
-{
-    ngx_http_hotkey_cache_unwait(data);
-}
-
-
-static void
-ngx_http_hotkey_cache_wait_timeout(ngx_event_t *ev)
-{
-    ngx_http_hotkey_ctx_t  *ctx = ev->data;
-
-    /* the request we waited for is gone: fetch it ourselves */
-
-    ngx_log_error(NGX_LOG_INFO, ev->log, 0,
-                  "hotkey cache wait timed out, fetching");
-
-    ctx->takeover = 1;
-    ngx_http_hotkey_cache_unwait(ctx);
-    ngx_http_hotkey_cache_resume(ctx);
-}
-
-
-static void
-ngx_http_hotkey_cache_resume(ngx_http_hotkey_ctx_t *ctx)
-{
-    ngx_int_t            rc;
-    ngx_connection_t    *c;
-    ngx_http_request_t  *r;
-
-    r = ctx->request;
-    c = r->connection;
-
-    rc = ngx_http_hotkey_serve(r, ctx);
-
-    if (rc == NGX_DONE && ctx->waiting) {
-
-        /* still waiting: drop the count the new wait added */
-
-        r->main->count--;
-        return;
-    }
-
-    ngx_http_finalize_request(r, rc);
-    ngx_http_run_posted_requests(c);
-}
-
+/* under the zone's lock: the requests waiting for this entry move on */
 
 static void
 ngx_http_hotkey_cache_wake(ngx_http_hotkey_cache_node_t *cn)
 {
-    uint64_t    bits;
-    ngx_uint_t  i;
-    uint64_t    one;
+    uint64_t  bits;
 
     bits = cn->waiters;
     cn->waiters = 0;
 
-    for (i = 0; bits && i < NGX_HTTP_HOTKEY_MAX_SLOTS; i++) {
-
-        if (!(bits & ((uint64_t) 1 << i))) {
-            continue;
-        }
-
-        bits &= ~((uint64_t) 1 << i);
-
-        if (i == ngx_worker) {
-            ngx_post_event(&ngx_http_hotkey_wake_event, &ngx_posted_events);
-            continue;
-        }
-
-        if (i < ngx_http_hotkey_nwake) {
-            one = 1;
-            (void) write(ngx_http_hotkey_wake_fds[i], &one, sizeof(one));
-        }
-    }
-}
-
-
-static void
-ngx_http_hotkey_cache_wake_handler(ngx_event_t *ev)
-{
-    uint64_t                n;
-    ngx_queue_t            *q, *next;
-    ngx_connection_t       *c;
-    ngx_http_hotkey_ctx_t  *ctx;
-
-    if (ev != &ngx_http_hotkey_wake_event) {
-        c = ev->data;
-
-        while (read(c->fd, &n, sizeof(n)) > 0) {
-            /* void */
-        }
-    }
-
-    if (ngx_http_hotkey_waiters.next == NULL) {
-        return;
-    }
-
-    q = ngx_queue_head(&ngx_http_hotkey_waiters);
-
-    while (q != ngx_queue_sentinel(&ngx_http_hotkey_waiters)) {
-        next = ngx_queue_next(q);
-        ctx = ngx_queue_data(q, ngx_http_hotkey_ctx_t, wait);
-
-        ngx_queue_remove(q);
-        ctx->waiting = 0;
-
-        if (ctx->wait_timer.timer_set) {
-            ngx_del_timer(&ctx->wait_timer);
-        }
-
-        ngx_http_hotkey_cache_resume(ctx);
-
-        q = next;
-    }
-}
-
-
-ngx_int_t
-ngx_http_hotkey_cache_init_module(ngx_cycle_t *cycle)
-{
-    int                           fd;
-    ngx_uint_t                    i, n;
-    ngx_core_conf_t              *ccf;
-    ngx_pool_cleanup_t           *cln;
-    ngx_http_hotkey_main_conf_t  *hmcf;
-
-    hmcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_hotkey_module);
-
-    if (hmcf == NULL || hmcf->zones.nelts == 0) {
-        return NGX_OK;
-    }
-
-    ccf = (ngx_core_conf_t *) ngx_get_conf(cycle->conf_ctx, ngx_core_module);
-    n = ngx_min((ngx_uint_t) ccf->worker_processes, NGX_HTTP_HOTKEY_MAX_SLOTS);
-
-    hmcf->wake_fds = ngx_pcalloc(cycle->pool, n * sizeof(int));
-    if (hmcf->wake_fds == NULL) {
-        return NGX_ERROR;
-    }
-
-    cln = ngx_pool_cleanup_add(cycle->pool, 0);
-    if (cln == NULL) {
-        return NGX_ERROR;
-    }
-
-    cln->handler = ngx_http_hotkey_cache_close_fds;
-    cln->data = hmcf;
-
-    for (i = 0; i < n; i++) {
-        fd = eventfd(0, EFD_NONBLOCK|EFD_CLOEXEC);
-        if (fd == -1) {
-            ngx_log_error(NGX_LOG_EMERG, cycle->log, ngx_errno,
-                          "hotkey cache: eventfd() failed");
-            return NGX_ERROR;
-        }
-
-        hmcf->wake_fds[i] = fd;
-        hmcf->nwake = i + 1;
-    }
-
-    return NGX_OK;
-}
-
-
-static void
-ngx_http_hotkey_cache_close_fds(void *data)
-{
-    ngx_http_hotkey_main_conf_t  *hmcf = data;
-
-    ngx_uint_t  i;
-
-    for (i = 0; i < hmcf->nwake; i++) {
-        (void) close(hmcf->wake_fds[i]);
-    }
-
-    hmcf->nwake = 0;
-}
-
-
-ngx_int_t
-ngx_http_hotkey_cache_init_process(ngx_cycle_t *cycle)
-{
-    ngx_connection_t             *c;
-    ngx_http_hotkey_main_conf_t  *hmcf;
-
-    ngx_queue_init(&ngx_http_hotkey_waiters);
-
-    ngx_http_hotkey_wake_event.handler = ngx_http_hotkey_cache_wake_handler;
-    ngx_http_hotkey_wake_event.log = cycle->log;
-
-    hmcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_hotkey_module);
-
-    if (hmcf == NULL || hmcf->nwake == 0 || ngx_worker >= hmcf->nwake) {
-        return NGX_OK;
-    }
-
-    ngx_http_hotkey_wake_fds = hmcf->wake_fds;
-    ngx_http_hotkey_nwake = hmcf->nwake;
-
-    c = ngx_get_connection(hmcf->wake_fds[ngx_worker], cycle->log);
-    if (c == NULL) {
-        return NGX_ERROR;
-    }
-
-    c->recv = ngx_recv;
-    c->read->handler = ngx_http_hotkey_cache_wake_handler;
-    c->read->log = cycle->log;
-    c->read->channel = 1;
-    c->log = cycle->log;
-
-    return ngx_handle_read_event(c->read, 0);
+    ngx_http_hotkey_wake(bits);
 }
 
 

@@ -18,7 +18,8 @@
 #include "hotkey_creds.h"
 
 
-#define NGX_HTTP_HOTKEY_KEY_MAX  160
+#define NGX_HTTP_HOTKEY_KEY_MAX    160
+#define NGX_HTTP_HOTKEY_MAX_SLOTS  64       /* workers that can be woken */
 
 
 typedef enum {
@@ -173,6 +174,8 @@ void ngx_http_hotkey_cache_release(ngx_http_request_t *r,
     ngx_http_hotkey_ctx_t *ctx);
 ngx_int_t ngx_http_hotkey_cache_wait(ngx_http_request_t *r,
     ngx_http_hotkey_ctx_t *ctx);
+ngx_msec_t ngx_http_hotkey_cache_lock_time(ngx_http_hotkey_loc_conf_t *hlcf);
+void ngx_http_hotkey_wake(uint64_t bits);
 ngx_int_t ngx_http_hotkey_cache_headers(ngx_http_request_t *r,
     ngx_http_hotkey_ctx_t *ctx);
 char *ngx_http_hotkey_auth_token_keys(ngx_conf_t *cf, ngx_command_t *cmd,

@@ -35,7 +35,7 @@ const querystring = require('querystring');
 
 const top = path.resolve(__dirname, '..', '..');
 const nm = process.env.HOTKEY_NODE_MODULES
-    || path.join(top, process.env.HOTKEY_BUILD || 'build', 'node', 'node_modules');
+    || path.resolve(top, process.env.HOTKEY_BUILD || 'build', 'node', 'node_modules');
 const core = path.join(nm, '@huaweicloud', 'huaweicloud-sdk-core');
 
 function usage(msg) {

@@ -379,6 +379,16 @@ ngx_http_hotkey_finalize_request(ngx_http_request_t *r, ngx_int_t rc)
         return;
     }
 
+    /*
+     * The store failed (refused, timed out, closed, or sent nonsense):
+     * the upstream would now answer 502 or 504 from nginx's own pages,
+     * so the answer (a stale copy, or the contract's 500) goes out here
+     * and the upstream is told the header is sent; it then only flushes
+     * and closes the connection, which the answer says.
+     */
+
+    r->keepalive = 0;
+
     if (ngx_http_hotkey_cache_failed(r, ctx) == NGX_OK) {
         rv = ngx_http_hotkey_cache_headers(r, ctx);
 
@@ -397,13 +407,6 @@ ngx_http_hotkey_finalize_request(ngx_http_request_t *r, ngx_int_t rc)
     if (ngx_http_hotkey_cache_headers(r, ctx) != NGX_OK) {
         return;
     }
-
-    /*
-     * The store failed (refused, timed out, closed, or sent nonsense):
-     * the upstream would now answer 502 or 504 from nginx's own pages,
-     * so the contract's 500 goes out here and the upstream is told the
-     * header is sent; it then only flushes and closes.
-     */
 
     rv = ngx_http_hotkey_send_error(r, HOTKEY_ERR_INTERNAL, NULL);
 

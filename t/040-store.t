@@ -256,6 +256,16 @@ sub all_200 {
     like($t->log_since($m), qr/\[error\].*(refused|connect|closed|reset)/i,
          'store stopped: the error log says why');
 
+    # the 500 closes the connection, and its header says so
+    my $path = $t->list_path($pid, $iid);
+    my $two = $t->raw("GET $path HTTP/1.1\r\nHost: x\r\n\r\n" x 2,
+                      responses => 2);
+    is($two->[0]{status}, 500, 'store stopped, keep-alive request: 500');
+    like($two->[0]{headers}{connection} // '', qr/close/i,
+         '... with Connection: close');
+    ok(!defined $two->[1]{status},
+       '... and no second answer on that connection');
+
     $t->start_redis;
     my $r1 = $t->list($pid, $iid);
     is_json_ok($r1, expected_list($iid, \@fixture), 'store restarted: the very next request is 200');

@@ -7,10 +7,10 @@
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <openssl/sha.h>
 
 #include "hotkey_aksk.h"
+#include "hotkey_digest.h"
 #include "hotkey_codec.h"
 
 
@@ -723,8 +723,7 @@ hotkey_aksk_sign(const char *sk, size_t sk_len, const char *date,
         return -1;
     }
 
-    if (SHA256((const unsigned char *) canonical, canonical_len, md) == NULL)
-    {
+    if (hotkey_sha256(canonical, canonical_len, md) != 0) {
         return -1;
     }
 
@@ -744,18 +743,13 @@ int
 hotkey_aksk_hmac_hex(const char *sk, size_t sk_len, const char *msg,
     size_t len, char *sig)
 {
-    unsigned int   mac_len;
-    unsigned char  mac[EVP_MAX_MD_SIZE];
+    unsigned char  mac[HOTKEY_SHA256_LEN];
 
-    if (sk_len > 0x7fffffff
-        || HMAC(EVP_sha256(), sk, (int) sk_len, (const unsigned char *) msg,
-                len, mac, &mac_len) == NULL
-        || mac_len != HOTKEY_AKSK_SIG_LEN / 2)
-    {
+    if (hotkey_hmac_sha256(sk, sk_len, msg, len, mac) != 0) {
         return -1;
     }
 
-    hotkey_codec_hex(mac, mac_len, sig);
+    hotkey_codec_hex(mac, sizeof(mac), sig);
 
     return 0;
 }

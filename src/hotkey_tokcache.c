@@ -10,6 +10,7 @@
 #include <openssl/sha.h>
 
 #include "hotkey_tokcache.h"
+#include "hotkey_digest.h"
 
 
 #define HOTKEY_TOKCACHE_WAYS  8
@@ -78,7 +79,9 @@ hotkey_tokcache_set(hotkey_tokcache_t *tc, const char *token, size_t len,
 {
     uint64_t  h;
 
-    SHA256((const unsigned char *) token, len, key);
+    if (hotkey_sha256(token, len, key) != 0) {
+        memset(key, 0, HOTKEY_SHA256_LEN);
+    }
     memcpy(&h, key, sizeof(h));
 
     return &tc->entries[(h % tc->sets) * HOTKEY_TOKCACHE_WAYS];

@@ -398,22 +398,42 @@ hotkey_aksk_next(const char **p, const char *end, int plus)
 
 
 static int
+hotkey_aksk_unreserved(int c)
+{
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z')
+           || (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.'
+           || c == '~';
+}
+
+
+static int
 hotkey_aksk_encode(hotkey_aksk_out_t *o, const char *p, size_t len,
     int plus)
 {
     int          c;
     char         pct[3];
-    const char  *end;
+    const char  *end, *run;
 
     static const char  hex[] = "0123456789ABCDEF";
 
     end = p + len;
 
-    while ((c = hotkey_aksk_next(&p, end, plus)) >= 0) {
-        if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z')
-            || (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.'
-            || c == '~')
-        {
+    for ( ;; ) {
+
+        /* a run of bytes that stay as they are goes out at once */
+
+        for (run = p; p < end && hotkey_aksk_unreserved(*p); p++) {
+            /* void */
+        }
+
+        hotkey_aksk_put(o, run, p - run);
+
+        c = hotkey_aksk_next(&p, end, plus);
+        if (c < 0) {
+            break;
+        }
+
+        if (hotkey_aksk_unreserved(c)) {
             pct[0] = (char) c;
             hotkey_aksk_put(o, pct, 1);
             continue;
@@ -714,6 +734,27 @@ hotkey_aksk_sign(const char *sk, size_t sk_len, const char *date,
     size_t date_len, const char *canonical, size_t canonical_len,
     char *sig)
 {
+    int                rc;
+    hotkey_hmac_key_t  k;
+
+    rc = hotkey_hmac_key_init(&k, sk, sk_len);
+
+    if (rc == 0) {
+        rc = hotkey_aksk_sign_with(&k, date, date_len, canonical,
+                                   canonical_len, sig);
+    }
+
+    OPENSSL_cleanse(&k, sizeof(k));
+
+    return rc;
+}
+
+
+int
+hotkey_aksk_sign_with(const hotkey_hmac_key_t *k, const char *date,
+    size_t date_len, const char *canonical, size_t canonical_len, char *sig)
+{
+    unsigned char  mac[HOTKEY_SHA256_LEN];
     char           sts[sizeof(HOTKEY_AKSK_ALGORITHM) + 64 + 1
                        + SHA256_DIGEST_LENGTH * 2];
     size_t         n;
@@ -735,7 +776,13 @@ hotkey_aksk_sign(const char *sk, size_t sk_len, const char *date,
     hotkey_codec_hex(md, sizeof(md), sts + n);
     n += SHA256_DIGEST_LENGTH * 2;
 
-    return hotkey_aksk_hmac_hex(sk, sk_len, sts, n, sig);
+    if (hotkey_hmac_sha256_with(k, sts, n, mac) != 0) {
+        return -1;
+    }
+
+    hotkey_codec_hex(mac, sizeof(mac), sig);
+
+    return 0;
 }
 
 
@@ -816,9 +863,7 @@ hotkey_aksk_verify(const hotkey_aksk_request_t *r, const char *auth,
         return rc;
     }
 
-    if (hotkey_aksk_sign(c->sk, c->sk_len, date, dlen, canon, clen, sig)
-        != 0)
-    {
+    if (hotkey_aksk_sign_with(&c->hmac, date, dlen, canon, clen, sig) != 0) {
         return HOTKEY_AKSK_INTERNAL;
     }
 

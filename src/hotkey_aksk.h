@@ -18,6 +18,7 @@
 #include <time.h>
 
 #include "hotkey_creds.h"
+#include "hotkey_digest.h"
 
 #define HOTKEY_AKSK_ALGORITHM       "SDK-HMAC-SHA256"
 #define HOTKEY_AKSK_SIGNED_MAX      32      /* signed header names */
@@ -117,6 +118,10 @@ hotkey_aksk_rc_e hotkey_aksk_canonical_request(
 int hotkey_aksk_sign(const char *sk, size_t sk_len, const char *date,
     size_t date_len, const char *canonical, size_t canonical_len,
     char *sig);
+
+/* the same with a key's precomputed HMAC states (hotkey_cred_t.hmac) */
+int hotkey_aksk_sign_with(const hotkey_hmac_key_t *k, const char *date,
+    size_t date_len, const char *canonical, size_t canonical_len, char *sig);
 
 /* hex HMAC-SHA256(sk, msg): 64 hex digits and a NUL into sig; 0 or -1 */
 int hotkey_aksk_hmac_hex(const char *sk, size_t sk_len, const char *msg,

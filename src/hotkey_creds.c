@@ -281,6 +281,10 @@ hotkey_creds_line(hotkey_creds_ctx_t *ctx, hotkey_creds_field_t *f,
     memcpy(c->sk, f[1].p, f[1].len);
     c->sk_len = f[1].len;
 
+    if (hotkey_hmac_key_init(&c->hmac, c->sk, c->sk_len) != 0) {
+        return hotkey_creds_error(ctx, "out of memory");
+    }
+
     seen = 0;
 
     for (i = 2; i < n; i++) {

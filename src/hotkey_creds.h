@@ -18,6 +18,8 @@
 
 #include <stddef.h>
 
+#include "hotkey_digest.h"
+
 #define HOTKEY_CREDS_AK_MAX       128
 #define HOTKEY_CREDS_SK_MAX       256
 #define HOTKEY_CREDS_NAME_MAX     128
@@ -29,6 +31,7 @@ typedef struct {
     size_t          ak_len;
     char            sk[HOTKEY_CREDS_SK_MAX + 1];
     size_t          sk_len;
+    hotkey_hmac_key_t  hmac;            /* the SK's HMAC states */
     char            name[HOTKEY_CREDS_NAME_MAX + 1];  /* the AK if unset */
     unsigned        actions;            /* HOTKEY_ACTION_* bits */
     int             any_project;        /* projects=* */

@@ -1,6 +1,9 @@
+/* the SHA-256 functions are "deprecated" in OpenSSL 3, not going away */
+#define OPENSSL_SUPPRESS_DEPRECATED 1
+
 #include <string.h>
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
+#include <openssl/sha.h>
 
 #include "hotkey_digest.h"
 
@@ -8,44 +11,14 @@
 #define HOTKEY_SHA256_BLOCK  64
 
 
-static EVP_MD      *hotkey_sha256_md;
-static EVP_MD_CTX  *hotkey_sha256_ctx;
-
-
-static EVP_MD_CTX *
-hotkey_digest_ctx(void)
+int
+hotkey_sha256(const void *data, size_t len, unsigned char *md)
 {
-    if (hotkey_sha256_ctx == NULL) {
-        hotkey_sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL);
-        if (hotkey_sha256_md == NULL) {
-            return NULL;
-        }
+    SHA256_CTX  c;
 
-        hotkey_sha256_ctx = EVP_MD_CTX_new();
-    }
-
-    if (hotkey_sha256_ctx == NULL
-        || EVP_DigestInit_ex(hotkey_sha256_ctx, hotkey_sha256_md, NULL) != 1)
-    {
-        return NULL;
-    }
-
-    return hotkey_sha256_ctx;
-}
-
-
-static int
-hotkey_digest2(const void *a, size_t alen, const void *b, size_t blen,
-    unsigned char *md)
-{
-    EVP_MD_CTX  *c;
-
-    c = hotkey_digest_ctx();
-
-    if (c == NULL
-        || EVP_DigestUpdate(c, a, alen) != 1
-        || (blen && EVP_DigestUpdate(c, b, blen) != 1)
-        || EVP_DigestFinal_ex(c, md, NULL) != 1)
+    if (SHA256_Init(&c) != 1
+        || SHA256_Update(&c, data, len) != 1
+        || SHA256_Final(md, &c) != 1)
     {
         return -1;
     }
@@ -55,9 +28,70 @@ hotkey_digest2(const void *a, size_t alen, const void *b, size_t blen,
 
 
 int
-hotkey_sha256(const void *data, size_t len, unsigned char *md)
+hotkey_hmac_key_init(hotkey_hmac_key_t *k, const void *key, size_t key_len)
 {
-    return hotkey_digest2(data, len, NULL, 0, md);
+    int            rc;
+    size_t         i;
+    unsigned char  block[HOTKEY_SHA256_BLOCK], pad[HOTKEY_SHA256_BLOCK];
+
+    memset(block, 0, sizeof(block));
+
+    if (key_len > HOTKEY_SHA256_BLOCK) {
+        if (hotkey_sha256(key, key_len, block) != 0) {
+            return -1;
+        }
+
+    } else if (key_len) {
+        memcpy(block, key, key_len);
+    }
+
+    for (i = 0; i < HOTKEY_SHA256_BLOCK; i++) {
+        pad[i] = block[i] ^ 0x36;
+    }
+
+    rc = (SHA256_Init(&k->inner) == 1
+          && SHA256_Update(&k->inner, pad, sizeof(pad)) == 1) ? 0 : -1;
+
+    for (i = 0; i < HOTKEY_SHA256_BLOCK; i++) {
+        pad[i] = block[i] ^ 0x5c;
+    }
+
+    if (rc == 0
+        && (SHA256_Init(&k->outer) != 1
+            || SHA256_Update(&k->outer, pad, sizeof(pad)) != 1))
+    {
+        rc = -1;
+    }
+
+    OPENSSL_cleanse(block, sizeof(block));
+    OPENSSL_cleanse(pad, sizeof(pad));
+
+    return rc;
+}
+
+
+int
+hotkey_hmac_sha256_with(const hotkey_hmac_key_t *k, const void *msg,
+    size_t len, unsigned char *mac)
+{
+    SHA256_CTX     c;
+    unsigned char  inner[HOTKEY_SHA256_LEN];
+
+    c = k->inner;
+
+    if (SHA256_Update(&c, msg, len) != 1 || SHA256_Final(inner, &c) != 1) {
+        return -1;
+    }
+
+    c = k->outer;
+
+    if (SHA256_Update(&c, inner, sizeof(inner)) != 1
+        || SHA256_Final(mac, &c) != 1)
+    {
+        return -1;
+    }
+
+    return 0;
 }
 
 
@@ -65,38 +99,16 @@ int
 hotkey_hmac_sha256(const void *key, size_t key_len, const void *msg,
     size_t len, unsigned char *mac)
 {
-    int            rc;
-    size_t         i;
-    unsigned char  k[HOTKEY_SHA256_BLOCK], pad[HOTKEY_SHA256_BLOCK];
-    unsigned char  inner[HOTKEY_SHA256_LEN];
+    int                rc;
+    hotkey_hmac_key_t  k;
 
-    memset(k, 0, sizeof(k));
-
-    if (key_len > HOTKEY_SHA256_BLOCK) {
-        if (hotkey_sha256(key, key_len, k) != 0) {
-            return -1;
-        }
-
-    } else if (key_len) {
-        memcpy(k, key, key_len);
-    }
-
-    for (i = 0; i < HOTKEY_SHA256_BLOCK; i++) {
-        pad[i] = k[i] ^ 0x36;
-    }
-
-    rc = hotkey_digest2(pad, sizeof(pad), msg, len, inner);
-
-    for (i = 0; rc == 0 && i < HOTKEY_SHA256_BLOCK; i++) {
-        pad[i] = k[i] ^ 0x5c;
-    }
+    rc = hotkey_hmac_key_init(&k, key, key_len);
 
     if (rc == 0) {
-        rc = hotkey_digest2(pad, sizeof(pad), inner, sizeof(inner), mac);
+        rc = hotkey_hmac_sha256_with(&k, msg, len, mac);
     }
 
-    OPENSSL_cleanse(k, sizeof(k));
-    OPENSSL_cleanse(pad, sizeof(pad));
+    OPENSSL_cleanse(&k, sizeof(k));
 
     return rc;
 }

@@ -376,20 +376,42 @@ ngx_http_hotkey_cache_lock_time(ngx_http_hotkey_loc_conf_t *hlcf)
 }
 
 
+static u_char *
+ngx_http_hotkey_cache_put_uint(u_char *p, uint64_t v)
+{
+    u_char   buf[NGX_INT64_LEN];
+    size_t   n;
+
+    n = sizeof(buf);
+
+    do {
+        buf[--n] = (u_char) ('0' + v % 10);
+        v /= 10;
+    } while (v);
+
+    return ngx_cpymem(p, buf + n, sizeof(buf) - n);
+}
+
+
+/* project|instance|offset|limit|status: ids are valid, so it fits */
+
 static void
 ngx_http_hotkey_cache_make_key(ngx_http_hotkey_ctx_t *ctx)
 {
     u_char  *p;
 
-    p = ngx_snprintf(ctx->key, NGX_HTTP_HOTKEY_KEY_MAX,
-                     "%*s|%*s|%L|%L|%d",
-                     ctx->route.project_len, ctx->route.project,
-                     ctx->route.instance_len, ctx->route.instance,
-                     (long long) ctx->args.offset,
-                     (long long) ctx->args.limit, (int) ctx->args.status);
+    p = ngx_cpymem(ctx->key, ctx->route.project, ctx->route.project_len);
+    *p++ = '|';
+    p = ngx_cpymem(p, ctx->route.instance, ctx->route.instance_len);
+    *p++ = '|';
+    p = ngx_http_hotkey_cache_put_uint(p, (uint64_t) ctx->args.offset);
+    *p++ = '|';
+    p = ngx_http_hotkey_cache_put_uint(p, (uint64_t) ctx->args.limit);
+    *p++ = '|';
+    *p++ = (u_char) ('0' + ctx->args.status);
 
     ctx->key_len = p - ctx->key;
-    ctx->hash = ngx_crc32_short(ctx->key, ctx->key_len);
+    ctx->hash = ngx_murmur_hash2(ctx->key, ctx->key_len);
 }
 
 

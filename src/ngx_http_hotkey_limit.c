@@ -374,7 +374,7 @@ ngx_http_hotkey_rate_limit(ngx_http_request_t *r, ngx_http_hotkey_ctx_t *ctx)
 
     st.burst = ctx->burst ? ctx->burst : lim->burst;
 
-    hash = ngx_crc32_short(principal.data, principal.len);
+    hash = ngx_murmur_hash2(principal.data, principal.len);
     lz = lim->zone->data;
 
     ngx_shmtx_lock(&lz->shpool->mutex);

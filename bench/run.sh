@@ -375,13 +375,14 @@ write_conf "$BODY"
     >"$DIR/logs/nginx-t.out" 2>&1 || die "nginx -t failed: $(cat "$DIR/logs/nginx-t.out")"
 kill -HUP "$NGINX_PID"
 S=
+# (until the old workers are gone, a connection may still reach one)
+same=0
 for _ in $(seq 100); do
-    S=$(curl -sS "http://127.0.0.1:$HTTP_PORT/static" 2>/dev/null) && [ "$S" = "$BODY" ] && break
+    curl -sS -o "$DIR/static.body" "http://127.0.0.1:$HTTP_PORT/static" 2>/dev/null \
+        && cmp -s "$DIR/hit.body" "$DIR/static.body" && { same=1; break; }
     sleep 0.05
 done
-[ "$S" = "$BODY" ] || die "/static does not serve the body after the reload"
-cmp -s "$DIR/hit.body" <(curl -sS "http://127.0.0.1:$HTTP_PORT/static") \
-    || die "/static is not byte-identical to the cached answer"
+[ "$same" = 1 ] || die "/static is not byte-identical to the cached answer"
 sleep 0.5    # old workers leave
 OFF_BODY=$(curl -sS -D "$DIR/off.hdr" "http://127.0.0.1:$OFF_PORT$LIST_PATH")
 [ "$OFF_BODY" = "$BODY" ] || die "the cache-off server answers another body"
@@ -467,14 +468,26 @@ EOF
     } >"$DIR/$name.lua"
 }
 
-declare -A URL RPS P50 P99 TRIPS ERRS REQS DUR P50S P99S RPSR
+declare -A URL RPS P50 P99 TRIPS ERRS REQS DUR P50S P99S RPSR CPU
+
+# CPU time (clock ticks) the nginx workers have used so far: the cost of
+# a request on the server, whatever the client's own limit is
+worker_ticks() {
+    local w t=0 v
+    for w in $(ps -o pid= --ppid "$NGINX_PID" 2>/dev/null); do
+        v=$(awk '{ print $14 + $15 }' "/proc/$w/stat" 2>/dev/null) || continue
+        t=$(( t + v ))
+    done
+    echo "$t"
+}
+HZ=$(getconf CLK_TCK)
 
 # scenario NAME URL [HEADER: VALUE ...]
 scenario() {
     local name=$1; shift
     URL[$name]=$1; shift
     wrk_lua "$name" "$@"
-    REQS[$name]=0 DUR[$name]=0 TRIPS[$name]=0 ERRS[$name]=0 P50S[$name]= P99S[$name]= RPSR[$name]=
+    REQS[$name]=0 DUR[$name]=0 TRIPS[$name]=0 ERRS[$name]=0 P50S[$name]= P99S[$name]= RPSR[$name]= CPU[$name]=0
 }
 
 field() { sed -n "s/.*[ ]$1=\([0-9]*\).*/\1/p" <<<"$2"; }
@@ -482,13 +495,16 @@ field() { sed -n "s/.*[ ]$1=\([0-9]*\).*/\1/p" <<<"$2"; }
 # wrk_slice NAME ROUND: one wrk run of SLICE seconds, added to NAME's totals
 wrk_slice() {
     local name=$1 round=$2 out="$DIR/$1.$2.out"
-    local e0 e1 line
+    local e0 e1 line c0 c1
     rcli CONFIG RESETSTAT >/dev/null
     e0=$(evals)
+    c0=$(worker_ticks)
     [ "$round" = 1 ] && echo "== ($name) ${PIN_CLIENT[*]} wrk -t$THREADS -c$CONNS -d${SLICE}s --latency ${URL[$name]}" >&2
     run_child "${PIN_CLIENT[@]}" "$WRK" -t"$THREADS" -c"$CONNS" -d"${SLICE}s" --latency \
         -s "$DIR/$name.lua" "${URL[$name]}" >"$out" 2>&1 \
         || die "wrk failed: $(cat "$out")"
+    c1=$(worker_ticks)
+    CPU[$name]=$(( CPU[$name] + c1 - c0 ))
     e1=$(evals)
     line=$(grep '^BENCHRESULT' "$out") || die "no result from wrk: $(cat "$out")"
     local req dur ec er ew es et
@@ -652,13 +668,17 @@ verdict() {    # ratio min
     echo "AK/SK: the headers are signed once by \`hotkeyctl sign\` and replayed; the server still verifies the HMAC signature on every request."
     echo "Token: one ES256 JWT minted by \`hotkeyctl token\` for the whole run; each worker verifies it once, then finds it in its cache of verified tokens (SHA-256 of the token; exp/nbf still checked per request)."
     echo
-    echo "| scenario | req/s | p50 ms | p99 ms | baseline | ratio | target |"
-    echo "|---|---:|---:|---:|---|---:|---|"
+    echo "Server CPU: the nginx workers' CPU time (utime + stime from /proc) per request; its ratio is the baseline's cost over the scenario's (1.00: as cheap as the baseline), which holds even when the client, not the server, sets the request rate."
+    echo
+    echo "| scenario | req/s | p50 ms | p99 ms | server CPU us/req | baseline | ratio | CPU ratio | target |"
+    echo "|---|---:|---:|---:|---:|---|---:|---:|---|"
+    cpu_us() { awk -v c="${CPU[$1]}" -v n="${REQS[$1]}" -v hz="$HZ" 'BEGIN { if (n > 0) printf "%.2f", c * 1e6 / hz / n; else print "n/a" }'; }
     brow() {    # label name baseline-label baseline-name target
-        local r= t=$5
+        local r= t=$5 cr=
         [ -n "$4" ] && r=$(ratio "$2" "$4")
+        [ -n "$4" ] && [ "$4" != redis ] && cr=$(awk -v a="$(cpu_us "$4")" -v b="$(cpu_us "$2")" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }')
         [ -n "$t" ] && [ -n "$r" ] && case "$t" in ">="*) t="$t ($(verdict "$r" "${t#>= }"))";; esac
-        printf '| %s | %s | %s | %s | %s | %s | %s |\n' "$1" "${RPS[$2]}" "${P50[$2]}" "${P99[$2]}" "$3" "$r" "$t"
+        printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' "$1" "${RPS[$2]}" "${P50[$2]}" "${P99[$2]}" "$([ "$2" = redis ] && echo - || cpu_us "$2")" "$3" "$r" "$cr" "$t"
     }
     brow "nginx \`return 200\`, the same body" static "" "" ""
     brow "cache HIT, auth off" hit "\`return 200\`" static ">= 0.90"

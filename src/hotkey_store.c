@@ -30,10 +30,15 @@ static const char  hotkey_list_script[] =
     "return r";
 
 
+#define HOTKEY_STORE_SPARE_READERS  64
+
+
 static void *(*hotkey_orig_create_array)(const redisReadTask *, int);
 static void *(*hotkey_orig_create_string)(const redisReadTask *, char *,
     size_t);
 static redisReplyObjectFunctions  hotkey_reply_fns;
+static redisReader               *hotkey_spare[HOTKEY_STORE_SPARE_READERS];
+static size_t                     hotkey_nspare;
 
 
 static void *
@@ -79,6 +84,33 @@ hotkey_store_reader_create(void)
     rd->fn = &hotkey_reply_fns;
 
     return rd;
+}
+
+
+redisReader *
+hotkey_store_reader_get(void)
+{
+    if (hotkey_nspare) {
+        return hotkey_spare[--hotkey_nspare];
+    }
+
+    return hotkey_store_reader_create();
+}
+
+
+void
+hotkey_store_reader_put(redisReader *rd)
+{
+    /* only a reader between two replies, with nothing left over, is kept */
+
+    if (rd->err || rd->ridx != -1 || rd->pos != rd->len
+        || hotkey_nspare == HOTKEY_STORE_SPARE_READERS)
+    {
+        redisReaderFree(rd);
+        return;
+    }
+
+    hotkey_spare[hotkey_nspare++] = rd;
 }
 
 
@@ -232,6 +264,25 @@ hotkey_add_record(cJSON *records, const redisReply *t)
 }
 
 
+/* an integer without printf's locale and float work; NULL on no memory */
+
+static cJSON *
+hotkey_json_uint(long long v)
+{
+    char  buf[24], *p;
+
+    p = buf + sizeof(buf);
+    *--p = '\0';
+
+    do {
+        *--p = (char) ('0' + v % 10);
+        v /= 10;
+    } while (v);
+
+    return cJSON_CreateRaw(p);
+}
+
+
 static hotkey_store_result_e
 hotkey_list_json(const redisReply *r, const char *instance, char **body,
     size_t *len, const char **why)
@@ -257,7 +308,8 @@ hotkey_list_json(const redisReply *r, const char *instance, char **body,
     id[HOTKEY_UUID_LEN] = '\0';
 
     cJSON_AddStringToObject(doc, "instance_id", id);
-    cJSON_AddNumberToObject(doc, "count", (double) r->element[2]->integer);
+    cJSON_AddItemToObject(doc, "count",
+                          hotkey_json_uint(r->element[2]->integer));
     records = cJSON_AddArrayToObject(doc, "records");
 
     for (i = 3; records && i < r->elements; i++) {

@@ -25,6 +25,13 @@ typedef enum {
 /* a reader whose replies are bounded in elements and string size */
 redisReader *hotkey_store_reader_create(void);
 
+/*
+ * The same from a per-process stock of spare readers, and back into it
+ * (or freed, when it is not between two replies).  Not thread-safe.
+ */
+redisReader *hotkey_store_reader_get(void);
+void hotkey_store_reader_put(redisReader *rd);
+
 /* bytes hotkey_store_list_request() may write */
 size_t hotkey_store_list_request_size(size_t project_len);
 

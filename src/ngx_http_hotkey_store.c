@@ -77,7 +77,7 @@ ngx_http_hotkey_reader_cleanup(void *data)
     ngx_http_hotkey_ctx_t  *ctx = data;
 
     if (ctx->reader) {
-        redisReaderFree(ctx->reader);
+        hotkey_store_reader_put(ctx->reader);
         ctx->reader = NULL;
     }
 }
@@ -129,7 +129,7 @@ ngx_http_hotkey_reinit_request(ngx_http_request_t *r)
     }
 
     ctx->received = 0;
-    ctx->reader = hotkey_store_reader_create();
+    ctx->reader = hotkey_store_reader_get();
 
     return ctx->reader ? NGX_OK : NGX_ERROR;
 }

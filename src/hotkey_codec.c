@@ -1,6 +1,12 @@
 /*
- * Lowercase hex and unpadded base64url.
+ * Lowercase hex, unpadded base64url, bounded decimal numbers, and whole
+ * small files.
  */
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "hotkey_codec.h"
 
@@ -158,4 +164,75 @@ hotkey_codec_b64url_decode(const char *in, size_t len, unsigned char *out,
     }
 
     return (long) n;
+}
+
+
+int
+hotkey_parse_uint(const char *p, size_t len, size_t max_digits,
+    uint64_t max, uint64_t *out)
+{
+    size_t    i;
+    uint64_t  v;
+
+    if (len == 0 || len > max_digits || max_digits > 19) {
+        return -1;
+    }
+
+    v = 0;
+
+    for (i = 0; i < len; i++) {
+        if (p[i] < '0' || p[i] > '9') {
+            return -1;
+        }
+
+        v = v * 10 + (uint64_t) (p[i] - '0');
+    }
+
+    if (v > max) {
+        return -1;
+    }
+
+    *out = v;
+
+    return 0;
+}
+
+
+char *
+hotkey_read_file(const char *path, size_t max, size_t *len,
+    const char **why)
+{
+    long    size;
+    FILE   *f;
+    char   *data;
+    size_t  n;
+
+    f = fopen(path, "rb");
+    if (f == NULL) {
+        *why = strerror(errno);
+        return NULL;
+    }
+
+    data = NULL;
+    *why = "too large, or cannot be read";
+
+    if (fseek(f, 0, SEEK_END) == 0 && (size = ftell(f)) >= 0
+        && (size_t) size <= max && fseek(f, 0, SEEK_SET) == 0
+        && (data = malloc(size + 1)) != NULL)
+    {
+        n = fread(data, 1, size, f);
+
+        if (n == (size_t) size) {
+            data[n] = '\0';
+            *len = n;
+
+        } else {
+            free(data);
+            data = NULL;
+        }
+    }
+
+    fclose(f);
+
+    return data;
 }

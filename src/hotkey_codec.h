@@ -8,6 +8,7 @@
 #define HOTKEY_CODEC_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 /* output sizes, without the NUL */
 #define hotkey_codec_hex_len(n)     ((n) * 2)
@@ -37,5 +38,20 @@ void hotkey_codec_b64url_encode(const unsigned char *in, size_t len,
  */
 long hotkey_codec_b64url_decode(const char *in, size_t len,
     unsigned char *out, size_t size);
+
+/*
+ * Decimal digits only (no sign, no space), at most max_digits of them,
+ * value <= max.  0 or -1.
+ */
+int hotkey_parse_uint(const char *p, size_t len, size_t max_digits,
+    uint64_t max, uint64_t *out);
+
+/*
+ * A whole file of at most max bytes, malloc()ed (free it, after
+ * OPENSSL_cleanse when it holds secrets).  NULL with a short reason
+ * ("cannot open: ...", "larger than ...", "read error") in *why.
+ */
+char *hotkey_read_file(const char *path, size_t max, size_t *len,
+    const char **why);
 
 #endif

@@ -12,6 +12,7 @@
 
 #include "hotkey_action.h"
 #include "hotkey_creds.h"
+#include "hotkey_codec.h"
 
 
 #define HOTKEY_CREDS_FIELDS    16
@@ -81,40 +82,15 @@ hotkey_creds_error(hotkey_creds_ctx_t *ctx, const char *fmt, ...)
 hotkey_creds_t *
 hotkey_creds_load(const char *path, char *err, size_t errlen)
 {
-    long                 size;
-    FILE                *f;
     char                *data;
     size_t               n;
+    const char          *why;
     hotkey_creds_t      *cs;
     hotkey_creds_ctx_t   ctx = { path, 0, err, errlen };
 
-    f = fopen(path, "rb");
-    if (f == NULL) {
-        hotkey_creds_error(&ctx, "cannot open: %s", strerror(errno));
-        return NULL;
-    }
-
-    if (fseek(f, 0, SEEK_END) != 0 || (size = ftell(f)) < 0
-        || size > HOTKEY_CREDS_FILE_MAX || fseek(f, 0, SEEK_SET) != 0)
-    {
-        fclose(f);
-        hotkey_creds_error(&ctx, "cannot read, or larger than 16 MiB");
-        return NULL;
-    }
-
-    data = malloc(size + 1);
+    data = hotkey_read_file(path, HOTKEY_CREDS_FILE_MAX, &n, &why);
     if (data == NULL) {
-        fclose(f);
-        hotkey_creds_error(&ctx, "out of memory");
-        return NULL;
-    }
-
-    n = fread(data, 1, size, f);
-    fclose(f);
-
-    if (n != (size_t) size) {
-        free(data);
-        hotkey_creds_error(&ctx, "read error");
+        hotkey_creds_error(&ctx, "cannot open or read: %s", why);
         return NULL;
     }
 
@@ -479,24 +455,9 @@ hotkey_creds_only(const char *p, size_t len, const char *set)
 static int
 hotkey_creds_number(const char *p, size_t len, unsigned max, unsigned *n)
 {
-    size_t         i;
-    unsigned long  v;
+    uint64_t  v;
 
-    if (len == 0 || len > 9) {
-        return -1;
-    }
-
-    v = 0;
-
-    for (i = 0; i < len; i++) {
-        if (p[i] < '0' || p[i] > '9') {
-            return -1;
-        }
-
-        v = v * 10 + (p[i] - '0');
-    }
-
-    if (v > max) {
+    if (hotkey_parse_uint(p, len, 9, max, &v) != 0) {
         return -1;
     }
 

@@ -112,37 +112,15 @@ hotkey_jwt_fail(hotkey_jwt_ctx_t *ctx, size_t index, const char *msg)
 hotkey_keyset_t *
 hotkey_keyset_load(const char *path, char *err, size_t errlen)
 {
-    long               size;
-    FILE              *f;
     char              *data;
     size_t             n;
+    const char        *why;
     hotkey_keyset_t   *ks;
-    hotkey_jwt_ctx_t   ctx = { path, err, errlen };
 
-    f = fopen(path, "rb");
-    if (f == NULL) {
-        snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
-        return NULL;
-    }
-
-    data = NULL;
-    n = 0;
-
-    if (fseek(f, 0, SEEK_END) == 0 && (size = ftell(f)) >= 0
-        && size <= HOTKEY_JWT_FILE_MAX && fseek(f, 0, SEEK_SET) == 0
-        && (data = malloc(size + 1)) != NULL)
-    {
-        n = fread(data, 1, size, f);
-        if (n != (size_t) size) {
-            free(data);
-            data = NULL;
-        }
-    }
-
-    fclose(f);
-
+    data = hotkey_read_file(path, HOTKEY_JWT_FILE_MAX, &n, &why);
     if (data == NULL) {
-        return hotkey_jwt_fail(&ctx, 0, "cannot read, or larger than 1 MiB");
+        snprintf(err, errlen, "%s: cannot open or read: %s", path, why);
+        return NULL;
     }
 
     ks = hotkey_keyset_parse(data, n, path, err, errlen);

@@ -1,5 +1,6 @@
 
 #include "hotkey_time.h"
+#include "hotkey_codec.h"
 
 
 static void
@@ -15,28 +16,13 @@ hotkey_put_digits(char *p, int64_t v, int n)
 int
 hotkey_ms_parse(const char *p, size_t len, int64_t *ms)
 {
-    size_t   i;
-    int64_t  v;
+    uint64_t  v;
 
-    if (len == 0 || len > 15) {
+    if (hotkey_parse_uint(p, len, 15, HOTKEY_TIME_MS_MAX, &v) != 0) {
         return -1;
     }
 
-    v = 0;
-
-    for (i = 0; i < len; i++) {
-        if (p[i] < '0' || p[i] > '9') {
-            return -1;
-        }
-
-        v = v * 10 + (p[i] - '0');
-    }
-
-    if (v > HOTKEY_TIME_MS_MAX) {
-        return -1;
-    }
-
-    *ms = v;
+    *ms = (int64_t) v;
 
     return 0;
 }

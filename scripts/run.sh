@@ -77,25 +77,10 @@ token_file=$cdir/demo-token
 redis_pid=$rdir/redis.pid
 nginx_pid=$ndir/logs/nginx.pid
 
+. "$top/scripts/lib.sh"    # alive, redis_ping, wait_until
+
 say() { printf '%s\n' "$*"; }
 die() { printf 'run.sh: %s\n' "$*" >&2; exit 1; }
-
-# alive <pidfile> <process name>: the pid file names a live process of
-# that name (not a stale file left by a crash, not a recycled pid)
-alive() {
-    [ -f "$1" ] || return 1
-    pid=$(tr -d ' \n' <"$1" 2>/dev/null) || return 1
-    case $pid in ''|*[!0-9]*) return 1 ;; esac
-    kill -0 "$pid" 2>/dev/null || return 1
-    if [ -r "/proc/$pid/status" ]; then
-        # a killed process stays a zombie until its parent reaps it
-        case $(sed -n 's/^State:[[:space:]]*//p' "/proc/$pid/status") in
-            Z*|X*) return 1 ;;
-        esac
-        case $(cat "/proc/$pid/comm") in "$2"*) ;; *) return 1 ;; esac
-    fi
-    return 0
-}
 
 # value <NAME> <file>: NAME=value from a file of shell assignments
 value() {
@@ -148,7 +133,7 @@ done
 
 start_redis() {
     mkdir -p "$rdir"
-    if [ "$(redis-cli -p "$REDIS_PORT" PING 2>/dev/null)" = PONG ]; then
+    if redis_ping "$REDIS_PORT"; then
         die "another Redis already answers on port $REDIS_PORT (not ours); set REDIS_PORT"
     fi
     # appendonly + appendfsync everysec: a write reaches the kernel before
@@ -170,15 +155,10 @@ save 3600 1 300 100 60 10000
 dbfilename dump.rdb
 EOF
     redis-server "$rdir/redis.conf" >/dev/null
-    i=0
-    until [ "$(redis-cli -p "$REDIS_PORT" PING 2>/dev/null)" = PONG ]; do
-        i=$((i + 1))
-        if [ "$i" -gt 100 ]; then
-            tail -n 20 "$rdir/redis.log" >&2 || true
-            die "redis-server did not come up on port $REDIS_PORT (log: $rdir/redis.log)"
-        fi
-        sleep 0.1
-    done
+    if ! wait_until 101 0.1 redis_ping "$REDIS_PORT"; then
+        tail -n 20 "$rdir/redis.log" >&2 || true
+        die "redis-server did not come up on port $REDIS_PORT (log: $rdir/redis.log)"
+    fi
     say "redis-server: started on 127.0.0.1:$REDIS_PORT (pid $(tr -d ' \n' <"$redis_pid"), data in $rdir)"
 }
 
@@ -324,15 +304,10 @@ start_nginx() {
         tail -n 5 "$ndir/logs/error.log" >&2 || true
         die "nginx did not start (port $PORT busy? a worker left by a killed nginx master keeps the port; log: $ndir/logs/error.log)"
     fi
-    i=0
-    until curl -fsS -o /dev/null "http://$url_host:$PORT/healthz" 2>/dev/null; do
-        i=$((i + 1))
-        if [ "$i" -gt 50 ]; then
-            tail -n 20 "$ndir/logs/error.log" >&2 || true
-            die "nginx does not answer on $url_host:$PORT (log: $ndir/logs/error.log)"
-        fi
-        sleep 0.1
-    done
+    if ! wait_until 51 0.1 curl -fsS -o /dev/null "http://$url_host:$PORT/healthz" 2>/dev/null; then
+        tail -n 20 "$ndir/logs/error.log" >&2 || true
+        die "nginx does not answer on $url_host:$PORT (log: $ndir/logs/error.log)"
+    fi
     say "nginx: started on $LISTEN:$PORT (pid $(tr -d ' \n' <"$nginx_pid"), prefix $ndir)"
 }
 

@@ -15,44 +15,9 @@ ndir=$RUN_DIR/nginx
 redis_pid=$rdir/redis.pid
 nginx_pid=$ndir/logs/nginx.pid
 
+. "$top/scripts/lib.sh"    # alive (sets $pid), wait_gone
+
 say() { printf '%s\n' "$*"; }
-
-# alive <pidfile> <process name>: as in run.sh; sets $pid
-alive() {
-    [ -f "$1" ] || return 1
-    pid=$(tr -d ' \n' <"$1" 2>/dev/null) || return 1
-    case $pid in ''|*[!0-9]*) return 1 ;; esac
-    kill -0 "$pid" 2>/dev/null || return 1
-    if [ -r "/proc/$pid/status" ]; then
-        # a killed process stays a zombie until its parent reaps it
-        case $(sed -n 's/^State:[[:space:]]*//p' "/proc/$pid/status") in
-            Z*|X*) return 1 ;;
-        esac
-        case $(cat "/proc/$pid/comm") in "$2"*) ;; *) return 1 ;; esac
-    fi
-    return 0
-}
-
-# gone <pid>: the process has exited (a zombie counts as gone)
-gone() {
-    kill -0 "$1" 2>/dev/null || return 0
-    [ -r "/proc/$1/status" ] || return 1
-    case $(sed -n 's/^State:[[:space:]]*//p' "/proc/$1/status") in
-        Z*|X*|'') return 0 ;;
-    esac
-    return 1
-}
-
-# wait_gone <pid> <tenths of a second>
-wait_gone() {
-    i=0
-    while ! gone "$1"; do
-        i=$((i + 1))
-        [ "$i" -le "$2" ] || return 1
-        sleep 0.1
-    done
-    return 0
-}
 
 # nginx: signal the master directly (`nginx -s quit` would parse the
 # config again, and fails once the module file is gone, e.g. after make clean)

@@ -89,6 +89,7 @@ REDIS=${HOTKEY_REDIS:-/usr/bin/redis-server}
 REDIS_CLI=$(command -v redis-cli)
 REDIS_BENCH=$(command -v redis-benchmark)
 WRK=$(command -v wrk)
+. "$TOP/scripts/lib.sh"
 
 die() { echo "bench: $*" >&2; exit 1; }
 
@@ -124,24 +125,8 @@ cleanup() {
     local rc=$?
     trap - EXIT INT TERM
     [ -n "$CHILD_PID" ] && kill "$CHILD_PID" 2>/dev/null
-    if [ -n "$NGINX_PID" ] && kill -0 "$NGINX_PID" 2>/dev/null; then
-        # the workers' pids, in case the master has to be killed hard
-        local workers w
-        workers=$(ps -o pid= --ppid "$NGINX_PID" 2>/dev/null)
-        kill -TERM "$NGINX_PID" 2>/dev/null
-        for _ in $(seq 50); do kill -0 "$NGINX_PID" 2>/dev/null || break; sleep 0.1; done
-        if kill -0 "$NGINX_PID" 2>/dev/null; then
-            kill -KILL "$NGINX_PID" 2>/dev/null
-            for w in $workers; do kill -KILL "$w" 2>/dev/null; done
-        fi
-    fi
-    [ -n "$NGINX_PID" ] && wait "$NGINX_PID" 2>/dev/null
-    if [ -n "$REDIS_PID" ] && kill -0 "$REDIS_PID" 2>/dev/null; then
-        kill -TERM "$REDIS_PID" 2>/dev/null
-        for _ in $(seq 50); do kill -0 "$REDIS_PID" 2>/dev/null || break; sleep 0.1; done
-        kill -KILL "$REDIS_PID" 2>/dev/null
-    fi
-    [ -n "$REDIS_PID" ] && wait "$REDIS_PID" 2>/dev/null
+    stop_nginx_tree "$NGINX_PID"
+    stop_pid "$REDIS_PID"
     if [ -n "${BENCH_KEEP:-}" ]; then
         echo "bench: kept $DIR" >&2
     else
@@ -164,22 +149,6 @@ run_child() {
     return $rc
 }
 
-free_port() {
-    perl -MIO::Socket::INET -e '
-        my $s = IO::Socket::INET->new(Listen => 1, LocalAddr => "127.0.0.1",
-                                      LocalPort => 0, Proto => "tcp") or die;
-        print $s->sockport, "\n";'
-}
-
-wait_port() {    # port pid
-    for _ in $(seq 100); do
-        kill -0 "$2" 2>/dev/null || return 1
-        if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
-        sleep 0.05
-    done
-    return 1
-}
-
 declare -A USED
 new_port() {
     local p
@@ -200,37 +169,18 @@ evals() { rcli INFO commandstats | tr -d '\r' | sed -n 's/^cmdstat_eval:calls=\(
 
 # ------------------------------------------------------------ redis + data
 mkdir -p "$DIR/redis" "$DIR/logs" "$DIR/tmp" "$DIR/conf"
-"${PIN_SERVER[@]}" "$REDIS" --port "$REDIS_PORT" --bind 127.0.0.1 --dir "$DIR/redis" --save '' \
-    --appendonly no --daemonize no --protected-mode no \
-    --logfile "$DIR/redis/redis.log" </dev/null >/dev/null 2>&1 &
-REDIS_PID=$!
-wait_port "$REDIS_PORT" "$REDIS_PID" || die "redis-server did not start: $(tail -5 "$DIR/redis/redis.log")"
-for _ in $(seq 50); do [ "$(rcli PING 2>/dev/null)" = PONG ] && break; sleep 0.05; done
+start_temp_redis "$DIR/redis" "$REDIS_PORT" "${PIN_SERVER[@]}" "$REDIS" \
+    || die "redis-server did not start: $(tail -5 "$DIR/redis/redis.log")"
 
-PROJECT=$(head -c16 /dev/urandom | od -An -tx1 | tr -d ' \n')
-INSTANCE=$(cat /proc/sys/kernel/random/uuid)
+PROJECT=$(random_hex32)
+INSTANCE=$(random_uuid)
 K="hotkey:{$INSTANCE}"
-{
-    echo "HSET $K:instance project_id $PROJECT eviction_policy allkeys-lfu"
-    base=1592187678669
-    statuses=(waiting running success failed)
-    for i in $(seq 0 24); do
-        id=$(cat /proc/sys/kernel/random/uuid)
-        st=${statuses[$((i % 4))]}
-        c=$((base + i * 60000 + i))
-        f="id $id status $st scan_type $([ $((i % 3)) = 0 ] && echo auto || echo manual) created_at $c"
-        [ "$st" != waiting ] && f="$f started_at $((c + 4865))"
-        [ "$st" = success ] || [ "$st" = failed ] && f="$f finished_at $((c + 6919))"
-        echo "HSET $K:task:$id $f"
-        echo "ZADD $K:tasks $c $id"
-        echo "ZADD $K:tasks:$st $c $id"
-    done
-} | rcli >/dev/null || die "loading the data failed"
+small_instance_cmds "$K" "$PROJECT" | rcli >/dev/null || die "loading the data failed"
 
 # the large instance: RECORDS tasks as raw RESP through redis-cli --pipe;
 # statuses cycle waiting, running, success, failed (25% failed); every 7th
 # created_at repeats the previous one (ties: id descending)
-BIG=$(cat /proc/sys/kernel/random/uuid)
+BIG=$(random_uuid)
 BK="hotkey:{$BIG}"
 T0=$(date +%s.%N)
 perl -e '
@@ -282,8 +232,7 @@ chmod 600 "$DIR/conf/credentials"
 
 # ------------------------------------------------------------ nginx
 cp "$MODULE" "$DIR/ngx_http_hotkey_module.so"
-USER_LINE=
-[ "$(id -u)" = 0 ] && USER_LINE="user root;"
+USER_LINE=$(nginx_user_line)
 
 write_conf() {    # static body ('' before we have it)
     local static=$1
@@ -301,11 +250,7 @@ http {
     access_log off;
     keepalive_requests 10000000;
     keepalive_timeout 75s;
-    client_body_temp_path $DIR/tmp/client_body;
-    proxy_temp_path $DIR/tmp/proxy;
-    fastcgi_temp_path $DIR/tmp/fastcgi;
-    uwsgi_temp_path $DIR/tmp/uwsgi;
-    scgi_temp_path $DIR/tmp/scgi;
+$(nginx_temp_paths "$DIR")
     hotkey_cache_zone bench:10m;
     upstream bench_store {
         server 127.0.0.1:$REDIS_PORT;
@@ -359,7 +304,7 @@ write_conf ''
     </dev/null >>"$DIR/logs/nginx.out" 2>&1 &
 NGINX_PID=$!
 for p in "$HTTP_PORT" "$AUTH_PORT" "$OFF_PORT"; do
-    wait_port "$p" "$NGINX_PID" || die "nginx did not start: $(tail -5 "$DIR/logs/error.log")"
+    wait_http "http://127.0.0.1:$p/" "$NGINX_PID" || die "nginx did not start: $(tail -5 "$DIR/logs/error.log")"
 done
 
 # the body, from the store (MISS), then once more from the cache (HIT)

@@ -40,6 +40,7 @@ REDIS_CLI=$(command -v redis-cli)
 WRK=$(command -v wrk)
 WORKERS=2
 TOTAL=20        # seconds of load
+. "$TOP/scripts/lib.sh"
 
 die() { echo "faults: $*" >&2; exit 2; }
 for b in "$NGINX" "$REDIS" "$REDIS_CLI" "$WRK" curl perl; do
@@ -50,24 +51,11 @@ done
 DIR=$(mktemp -d "${TMPDIR:-/tmp}/hotkey-faults-XXXXXX")
 NGINX_PID= REDIS_PID= WRK_PID= POLL_PID= STALL_PID=
 
-stop_pid() {    # pid [signal]
-    [ -n "$1" ] && kill -0 "$1" 2>/dev/null || return 0
-    kill -"${2:-TERM}" "$1" 2>/dev/null
-    for _ in $(seq 50); do kill -0 "$1" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$1" 2>/dev/null
-    wait "$1" 2>/dev/null
-}
-
 cleanup() {
     local rc=$?
     trap - EXIT INT TERM
     stop_pid "$WRK_PID"; stop_pid "$POLL_PID"; stop_pid "$STALL_PID"
-    if [ -n "$NGINX_PID" ] && kill -0 "$NGINX_PID" 2>/dev/null; then
-        local workers w
-        workers=$(ps -o pid= --ppid "$NGINX_PID" 2>/dev/null)
-        stop_pid "$NGINX_PID"
-        for w in $workers; do kill -KILL "$w" 2>/dev/null; done
-    fi
+    stop_nginx_tree "$NGINX_PID"
     stop_pid "$REDIS_PID"
     if [ -n "${FAULTS_KEEP:-}" ]; then echo "faults: kept $DIR" >&2; else rm -rf "$DIR"; fi
     exit "$rc"
@@ -76,12 +64,6 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-free_port() {
-    perl -MIO::Socket::INET -e '
-        my $s = IO::Socket::INET->new(Listen => 1, LocalAddr => "127.0.0.1",
-                                      LocalPort => 0, Proto => "tcp") or die;
-        print $s->sockport, "\n";'
-}
 REDIS_PORT=$(free_port)
 HTTP_PORT=$(free_port)
 while [ "$HTTP_PORT" = "$REDIS_PORT" ]; do HTTP_PORT=$(free_port); done
@@ -94,36 +76,16 @@ say() { printf '[%6.2fs] %s\n' "$(awk -v a="$T0" -v b="$(now)" 'BEGIN { print b 
 # ------------------------------------------------------------ redis
 mkdir -p "$DIR/redis" "$DIR/logs" "$DIR/tmp" "$DIR/conf"
 start_redis() {
-    "$REDIS" --port "$REDIS_PORT" --bind 127.0.0.1 --dir "$DIR/redis" \
-        --dbfilename dump.rdb --save '' --appendonly no --daemonize no \
-        --protected-mode no --logfile "$DIR/redis/redis.log" </dev/null >/dev/null 2>&1 &
-    REDIS_PID=$!
-    for _ in $(seq 200); do
-        [ "$(rcli PING 2>/dev/null)" = PONG ] && return 0
-        kill -0 "$REDIS_PID" 2>/dev/null || break
-        sleep 0.01
-    done
-    die "redis-server did not start: $(tail -5 "$DIR/redis/redis.log")"
+    start_temp_redis "$DIR/redis" "$REDIS_PORT" "$REDIS" \
+        || die "redis-server did not start: $(tail -5 "$DIR/redis/redis.log")"
 }
 start_redis
 
-PROJECT=$(head -c16 /dev/urandom | od -An -tx1 | tr -d ' \n')
-INSTANCE=$(cat /proc/sys/kernel/random/uuid)
+PROJECT=$(random_hex32)
+INSTANCE=$(random_uuid)
 K="hotkey:{$INSTANCE}"
 {
-    echo "HSET $K:instance project_id $PROJECT eviction_policy allkeys-lfu"
-    statuses=(waiting running success failed)
-    for i in $(seq 0 24); do
-        id=$(cat /proc/sys/kernel/random/uuid)
-        st=${statuses[$((i % 4))]}
-        c=$((1592187678669 + i * 60000))
-        f="id $id status $st scan_type manual created_at $c"
-        [ "$st" != waiting ] && f="$f started_at $((c + 4865))"
-        [ "$st" = success ] || [ "$st" = failed ] && f="$f finished_at $((c + 6919))"
-        echo "HSET $K:task:$id $f"
-        echo "ZADD $K:tasks $c $id"
-        echo "ZADD $K:tasks:$st $c $id"
-    done
+    small_instance_cmds "$K" "$PROJECT"
     echo "SAVE"
 } | rcli >/dev/null || die "loading the data failed"
 [ -s "$DIR/redis/dump.rdb" ] || die "no dump.rdb after SAVE"
@@ -133,8 +95,7 @@ LIST_PATH="/v2/$PROJECT/instances/$INSTANCE/hotkey-tasks"
 # ------------------------------------------------------------ nginx
 cp "$MODULE" "$DIR/ngx_http_hotkey_module.so"
 cp "$TOP/conf-examples/json-errors.conf" "$DIR/conf/json-errors.conf"
-USER_LINE=
-[ "$(id -u)" = 0 ] && USER_LINE="user root;"
+USER_LINE=$(nginx_user_line)
 cat >"$DIR/conf/nginx.conf" <<EOF
 load_module $DIR/ngx_http_hotkey_module.so;
 $USER_LINE
@@ -147,11 +108,7 @@ events { worker_connections 1024; }
 http {
     access_log off;
     keepalive_requests 100000;
-    client_body_temp_path $DIR/tmp/client_body;
-    proxy_temp_path $DIR/tmp/proxy;
-    fastcgi_temp_path $DIR/tmp/fastcgi;
-    uwsgi_temp_path $DIR/tmp/uwsgi;
-    scgi_temp_path $DIR/tmp/scgi;
+$(nginx_temp_paths "$DIR")
     upstream store {
         server 127.0.0.1:$REDIS_PORT;
         keepalive 16;
@@ -174,11 +131,8 @@ NG=("$NGINX" -p "$DIR/" -c "$DIR/conf/nginx.conf" -e "$DIR/logs/error.log")
 "${NG[@]}" -t >"$DIR/logs/nginx-t.out" 2>&1 || die "nginx -t failed: $(cat "$DIR/logs/nginx-t.out")"
 "${NG[@]}" </dev/null >>"$DIR/logs/nginx.out" 2>&1 &
 NGINX_PID=$!
-for _ in $(seq 100); do
-    curl -s -o /dev/null "http://127.0.0.1:$HTTP_PORT$LIST_PATH" && break
-    kill -0 "$NGINX_PID" 2>/dev/null || die "nginx exited: $(tail -5 "$DIR/logs/error.log")"
-    sleep 0.05
-done
+wait_http "http://127.0.0.1:$HTTP_PORT$LIST_PATH" "$NGINX_PID"
+[ $? != 2 ] || die "nginx exited: $(tail -5 "$DIR/logs/error.log")"
 CODE=$(curl -s -o "$DIR/first.body" -w '%{http_code}' "http://127.0.0.1:$HTTP_PORT$LIST_PATH")
 [ "$CODE" = 200 ] || die "the list request answers $CODE before any fault: $(cat "$DIR/first.body")"
 

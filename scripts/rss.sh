@@ -21,6 +21,7 @@ total=${RSS_REQUESTS:-1000000}
 warmup=${RSS_WARMUP:-3}
 max_growth=${RSS_MAX_GROWTH:-5}
 module=${HOTKEY_MODULE:-$top/build/ngx_http_hotkey_module.so}
+. "$top/scripts/lib.sh"
 
 say() { printf 'rss.sh: %s\n' "$*"; }
 die() { say "$*" >&2; exit 1; }
@@ -31,21 +32,16 @@ done
 [ -f "$module" ] || make -s build || die "no module"
 
 dir=$(mktemp -d /tmp/hotkey-rss-XXXXXX)
-redis_pid=
+REDIS_PID=
 cleanup() {
     if [ -f "$dir/logs/nginx.pid" ]; then
         kill -TERM "$(cat "$dir/logs/nginx.pid")" 2>/dev/null
         sleep 0.5
     fi
-    [ -n "$redis_pid" ] && kill "$redis_pid" 2>/dev/null && wait "$redis_pid" 2>/dev/null
+    stop_pid "$REDIS_PID"
     rm -rf "$dir"
 }
 trap cleanup EXIT
-
-free_port() {
-    perl -MIO::Socket::INET -e 'my $s = IO::Socket::INET->new(LocalAddr =>
-        "127.0.0.1", LocalPort => 0, Listen => 1) or die; print $s->sockport'
-}
 
 mkdir -p "$dir/conf" "$dir/logs" "$dir/redis" "$dir/tmp"
 cp "$module" "$dir/ngx_http_hotkey_module.so"    # others may rebuild build/
@@ -56,21 +52,9 @@ port=$(free_port)
 P=0123456789abcdef0123456789abcdef
 I=5560df16-cebf-4473-95c4-d1b573c16e79
 
-redis-server --port "$rport" --bind 127.0.0.1 --save '' --appendonly no \
-    --dir "$dir/redis" --logfile "$dir/redis/redis.log" --daemonize no &
-redis_pid=$!
-for _ in $(seq 100); do redis-cli -p "$rport" ping >/dev/null 2>&1 && break; sleep 0.05; done
-r() { redis-cli -p "$rport" "$@" >/dev/null; }
-r HSET "hotkey:{$I}:instance" project_id $P eviction_policy allkeys-lfu
-ts=1592187678669
-for k in 0 1 2 3 4 5 6 7 8 9; do
-    id=$(printf '858ee14c-2271-4489-8b82-7bda7459a%03x' $k)
-    c=$((ts + k * 1000))
-    r HSET "hotkey:{$I}:task:$id" id $id status success scan_type manual \
-        created_at $c started_at $((c + 5)) finished_at $((c + 9))
-    r ZADD "hotkey:{$I}:tasks" $c $id
-    r ZADD "hotkey:{$I}:tasks:success" $c $id
-done
+start_temp_redis "$dir/redis" "$rport" || die "redis-server did not start"
+redis-cli -p "$rport" HSET "hotkey:{$I}:instance" project_id $P eviction_policy allkeys-lfu >/dev/null
+load_fixed_tasks "$rport" "$I" 10
 
 cat >"$dir/conf/nginx.conf" <<EOF
 load_module $dir/ngx_http_hotkey_module.so;
@@ -85,11 +69,7 @@ events {
 
 http {
     access_log off;
-    client_body_temp_path $dir/tmp/client_body;
-    proxy_temp_path $dir/tmp/proxy;
-    fastcgi_temp_path $dir/tmp/fastcgi;
-    uwsgi_temp_path $dir/tmp/uwsgi;
-    scgi_temp_path $dir/tmp/scgi;
+$(nginx_temp_paths "$dir")
 
     hotkey_cache_zone hk:10m;
 
@@ -140,7 +120,7 @@ worker_pid() {
 rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
 
 L=/v2/$P/instances/$I/hotkey-tasks
-for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$port$L" && break; sleep 0.05; done
+wait_http "http://127.0.0.1:$port$L"
 worker=$(worker_pid)
 [ -n "$worker" ] || die "no worker process"
 

@@ -27,6 +27,7 @@ cd "$top"
 secs=${VG_SECONDS:-5}
 module=${HOTKEY_MODULE:-$top/build/ngx_http_hotkey_module.so}
 ctl=$top/build/hotkeyctl
+. "$top/scripts/lib.sh"
 
 say() { printf 'valgrind.sh: %s\n' "$*"; }
 die() { say "$*" >&2; exit 1; }
@@ -38,18 +39,13 @@ done
 [ -x "$ctl" ] || make -s cli || die "no hotkeyctl"
 
 dir=$(mktemp -d /tmp/hotkey-vg-XXXXXX)
-redis_pid=
+REDIS_PID=
 vg_pid=
 cleanup() {
     [ -n "$vg_pid" ] && kill -TERM "$vg_pid" 2>/dev/null && wait "$vg_pid" 2>/dev/null
-    [ -n "$redis_pid" ] && kill "$redis_pid" 2>/dev/null && wait "$redis_pid" 2>/dev/null
+    stop_pid "$REDIS_PID"
 }
 trap cleanup EXIT
-
-free_port() {
-    perl -MIO::Socket::INET -e 'my $s = IO::Socket::INET->new(LocalAddr =>
-        "127.0.0.1", LocalPort => 0, Listen => 1) or die; print $s->sockport'
-}
 
 mkdir -p "$dir/conf" "$dir/logs" "$dir/redis" "$dir/tmp"
 # a private copy: others may rebuild build/ meanwhile
@@ -69,22 +65,11 @@ I2=0b9a1c3e-1111-4222-8333-444455556666
 
 # ---------------------------------------------------------------- redis
 
-redis-server --port "$rport" --bind 127.0.0.1 --save '' --appendonly no \
-    --dir "$dir/redis" --logfile "$dir/redis/redis.log" --daemonize no &
-redis_pid=$!
-for _ in $(seq 100); do redis-cli -p "$rport" ping >/dev/null 2>&1 && break; sleep 0.05; done
+start_temp_redis "$dir/redis" "$rport" || die "redis-server did not start"
 r() { redis-cli -p "$rport" "$@" >/dev/null; }
 r HSET "hotkey:{$I}:instance" project_id $P eviction_policy allkeys-lfu
 r HSET "hotkey:{$I2}:instance" project_id $P eviction_policy noeviction
-ts=1592187678669
-for k in 0 1 2 3 4 5 6 7 8 9 10 11; do
-    id=$(printf '858ee14c-2271-4489-8b82-7bda7459a%03x' $k)
-    c=$((ts + k * 1000))
-    r HSET "hotkey:{$I}:task:$id" id $id status success scan_type manual \
-        created_at $c started_at $((c + 5)) finished_at $((c + 9))
-    r ZADD "hotkey:{$I}:tasks" $c $id
-    r ZADD "hotkey:{$I}:tasks:success" $c $id
-done
+load_fixed_tasks "$rport" "$I" 12
 
 # ---------------------------------------------------------------- auth
 
@@ -123,11 +108,7 @@ events {
 
 http {
     access_log off;
-    client_body_temp_path $dir/tmp/client_body;
-    proxy_temp_path $dir/tmp/proxy;
-    fastcgi_temp_path $dir/tmp/fastcgi;
-    uwsgi_temp_path $dir/tmp/uwsgi;
-    scgi_temp_path $dir/tmp/scgi;
+$(nginx_temp_paths "$dir")
 
     hotkey_cache_zone hk:10m;
     hotkey_rate_limit_zone rl:1m;
@@ -180,13 +161,7 @@ valgrind --leak-check=full --show-leak-kinds=definite --errors-for-leak-kinds=de
     >"$dir/logs/nginx.out" 2>&1 &
 vg_pid=$!
 
-up=0
-for _ in $(seq 600); do
-    if curl -s -o /dev/null "http://127.0.0.1:$port_b/"; then up=1; break; fi
-    kill -0 $vg_pid 2>/dev/null || break
-    sleep 0.1
-done
-[ $up = 1 ] || { cat "$dir"/valgrind.*.log "$dir/logs/error.log" | tail -40; die "nginx did not start"; }
+wait_http "http://127.0.0.1:$port_b/" "$vg_pid" 1200 || { cat "$dir"/valgrind.*.log "$dir/logs/error.log" | tail -40; die "nginx did not start"; }
 
 # ---------------------------------------------------------------- load
 

@@ -18,12 +18,15 @@
 #   @TOKEN_KEYS@           (a throwaway ES256 public key, PEM)
 #   @CREDENTIALS@          (a throwaway AK/SK credentials file)
 #
-# Standalone: core Perl modules only. HOTKEY_MODULE / HOTKEY_BUILD /
+# Core Perl modules only; no Hotkey::Test object (only its free_port,
+# module_path and private_copy). HOTKEY_MODULE / HOTKEY_BUILD /
 # HOTKEY_NGINX as for t/lib/Hotkey/Test.pm.
 use strict;
 use warnings;
 use Test::More;
 use FindBin;
+use lib "$FindBin::Bin/lib";
+use Hotkey::Test qw(free_port module_path private_copy);
 use Cwd qw(abs_path);
 use File::Temp qw(tempdir);
 use IO::Socket::INET;
@@ -33,34 +36,14 @@ use Time::HiRes qw(sleep time);
 
 my $top = abs_path("$FindBin::Bin/..");
 my $nginx = $ENV{HOTKEY_NGINX} || '/usr/sbin/nginx';
-my $module = $ENV{HOTKEY_MODULE}
-    || ($ENV{HOTKEY_BUILD} ? abs_path($ENV{HOTKEY_BUILD}) . '/ngx_http_hotkey_module.so'
-                           : "$top/build/ngx_http_hotkey_module.so");
+my $module = module_path();
 
 plan skip_all => "no nginx at $nginx" unless -x $nginx;
 
 # a private copy: others may rebuild build/ while this test runs
-if (-f $module) {
-    my $copy = tempdir('hotkey-so-XXXXXX', TMPDIR => 1, CLEANUP => 1)
-               . '/ngx_http_hotkey_module.so';
-    system('cp', $module, $copy) == 0 or die "cp $module: $?";
-    $module = $copy;
-}
+$module = private_copy($module) if -f $module;
 
 my $root = $> == 0;
-my %given;
-
-sub free_port {
-    for (1 .. 100) {
-        my $s = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => 0,
-                                      Proto => 'tcp', Listen => 1) or next;
-        my $p = $s->sockport;
-        close $s;
-        return $p unless $given{$p}++;
-    }
-    die "no free port";
-}
-
 sub slurp { my ($f) = @_; open my $fh, '<', $f or die "$f: $!"; local $/; <$fh> }
 sub spew  { my ($f, $s) = @_; open my $fh, '>', $f or die "$f: $!"; print $fh $s; close $fh or die }
 

@@ -19,12 +19,15 @@
 #     including a change made after the demo load; nginx is left alone;
 #   - scripts/stop.sh stops both, and is happy to run again.
 #
-# Standalone: core Perl modules only. HOTKEY_MODULE / HOTKEY_BUILD as for
-# t/lib/Hotkey/Test.pm (hotkeyctl is taken from the same build folder).
+# Core Perl modules only; no Hotkey::Test object (only its free_port,
+# build_file, module_path and private_copy). HOTKEY_MODULE / HOTKEY_BUILD
+# as for t/lib/Hotkey/Test.pm (hotkeyctl is taken from the same build folder).
 use strict;
 use warnings;
 use Test::More;
 use FindBin;
+use lib "$FindBin::Bin/lib";
+use Hotkey::Test qw(free_port build_file module_path private_copy);
 use Cwd qw(abs_path);
 use File::Temp qw(tempdir);
 use IO::Socket::INET;
@@ -34,12 +37,8 @@ use Time::HiRes qw(sleep);
 use MIME::Base64 qw(decode_base64);
 
 my $top = abs_path("$FindBin::Bin/..");
-my $module = $ENV{HOTKEY_MODULE}
-    || ($ENV{HOTKEY_BUILD} ? abs_path($ENV{HOTKEY_BUILD}) . '/ngx_http_hotkey_module.so'
-                           : "$top/build/ngx_http_hotkey_module.so");
-
-my $ctl = $ENV{HOTKEY_BUILD} ? abs_path($ENV{HOTKEY_BUILD}) . '/hotkeyctl'
-                             : "$top/build/hotkeyctl";
+my $module = module_path();
+my $ctl = build_file('hotkeyctl');
 
 plan skip_all => "module not built ($module): run make build" unless -f $module;
 plan skip_all => "hotkeyctl not built ($ctl): run make cli" unless -x $ctl;
@@ -49,27 +48,7 @@ for my $bin (qw(redis-server redis-cli curl openssl)) {
 }
 
 # a private copy: others may rebuild build/ while this test runs
-if (-f $module) {
-    my $copy = tempdir('hotkey-so-XXXXXX', TMPDIR => 1, CLEANUP => 1)
-               . '/ngx_http_hotkey_module.so';
-    system('cp', $module, $copy) == 0 or die "cp $module: $?";
-    $module = $copy;
-    (my $ctl_copy = $copy) =~ s{[^/]+$}{hotkeyctl};
-    system('cp', $ctl, $ctl_copy) == 0 or die "cp $ctl: $?";
-    $ctl = $ctl_copy;
-}
-
-my %given;
-sub free_port {
-    for (1 .. 100) {
-        my $s = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => 0,
-                                      Proto => 'tcp', Listen => 1) or next;
-        my $p = $s->sockport;
-        close $s;
-        return $p unless $given{$p}++;
-    }
-    die "no free port";
-}
+($module, $ctl) = private_copy($module, $ctl);
 
 sub slurp { my ($f) = @_; open my $fh, '<', $f or return undef; local $/; <$fh> }
 

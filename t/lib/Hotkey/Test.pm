@@ -37,7 +37,8 @@ package Hotkey::Test;
 #   exported   is_json_error($res, $status, $code, $msg, $name),
 #              is_json_ok($res, $expected, $name), expected_list($iid, \@tasks,
 #              offset/limit/status), ms_to_iso, uuid, hex32, free_port,
-#              json_encode, json_decode; Hotkey::Test::make_task(%t)
+#              json_encode, json_decode, build_file($name), module_path,
+#              private_copy(@files); Hotkey::Test::make_task(%t)
 #
 # HOTKEY_MODULE   path of the .so (default: <top>/build/ngx_http_hotkey_module.so,
 #                 or $HOTKEY_BUILD/ngx_http_hotkey_module.so)
@@ -64,7 +65,8 @@ use Errno qw(EINTR EAGAIN);
 
 our @EXPORT_OK = qw(
     is_json_error is_json_ok free_port uuid hex32 ms_to_iso
-    expected_list json_decode json_encode
+    expected_list json_decode json_encode build_file module_path
+    private_copy
 );
 our %EXPORT_TAGS = (all => \@EXPORT_OK);
 
@@ -87,11 +89,7 @@ sub new {
         workers     => $opt{workers} // 2,
         nginx_bin   => $ENV{HOTKEY_NGINX} || '/usr/sbin/nginx',
         redis_bin   => $ENV{HOTKEY_REDIS} || '/usr/bin/redis-server',
-        module      => $ENV{HOTKEY_MODULE}
-                       || ($ENV{HOTKEY_BUILD}
-                           ? abs_path($ENV{HOTKEY_BUILD})
-                             . '/ngx_http_hotkey_module.so'
-                           : "$TOP/build/ngx_http_hotkey_module.so"),
+        module      => module_path(),
         log_level   => $opt{log_level} || 'info',
         timeout     => $opt{timeout} || 10,
         ports       => {},
@@ -105,6 +103,33 @@ sub new {
     $self->{redis_port} = $self->port('redis');
     push @ALL, $self;
     return $self;
+}
+
+# build_file($name): a file of the build, in $HOTKEY_BUILD (made absolute)
+# when set, else in <top>/build.
+sub build_file {
+    my ($name) = @_;
+    return $ENV{HOTKEY_BUILD} ? abs_path($ENV{HOTKEY_BUILD}) . "/$name"
+                              : "$TOP/build/$name";
+}
+
+# module_path(): the module under test, $HOTKEY_MODULE or the build's .so.
+sub module_path {
+    return $ENV{HOTKEY_MODULE} || build_file('ngx_http_hotkey_module.so');
+}
+
+# private_copy(@files): the files copied into one new temp dir (removed at
+# exit), as others may rebuild build/ while a test runs; returns the copies'
+# paths, in the order given.
+sub private_copy {
+    my $dir = File::Temp::tempdir('hotkey-so-XXXXXX', TMPDIR => 1, CLEANUP => 1);
+    my @copies;
+    for my $f (@_) {
+        (my $copy = $f) =~ s{^.*/}{$dir/};
+        system('cp', $f, $copy) == 0 or die "cp $f: $?";
+        push @copies, $copy;
+    }
+    return wantarray ? @copies : $copies[0];
 }
 
 sub prefix     { $_[0]{prefix} }

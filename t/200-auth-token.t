@@ -410,14 +410,7 @@ is_json_error(send_token(undef, headers => [Authorization => 'Bearer ' . token($
 # ---------------------------------------------------------------- time claims
 
 # whole-second edges: tokens minted for a second S, sent at the start of S
-sub at_second {
-    my ($s) = @_;
-    my $d = $s - time;
-    sleep($d + 0.01) if $d > -0.01;
-    my $late = time - $s;
-    diag(sprintf 'sent %.3fs into the second', $late) if $late > 0.5;
-}
-
+# (at_second of Hotkey::Auth)
 {
     my $now = int(time);
     is_json_error(send_token(token($t, %mint, key => "$K/hs.key", now => $now - 7200, ttl => 3600), port => $port{hs}),

@@ -242,14 +242,6 @@ sub is_iam {
 
 # ---------------------------------------------------------------- X-Sdk-Date skew
 
-sub at_second {
-    my ($s) = @_;
-    my $d = $s - time;
-    sleep($d + 0.01) if $d > -0.01;
-    my $late = time - $s;
-    diag(sprintf 'sent %.3fs into the second', $late) if $late > 0.5;
-}
-
 {
     my $S = int(time) + 2;
     my @off = (-899, 899, -900, 900, -901, 901, -960, 960, -86400);

@@ -341,7 +341,7 @@ sub count_hdr {
                         $PIPE);
     # bob must start with a full bucket: wait until what he spent refills
     sleep 2.1;
-    my $lines0 = do { open my $fh, '<', $plog; my @l = <$fh>; scalar @l };
+    my $lines0 = log_line_count($plog);
     my $res = flood($t, duration => 3, pause => 0.002,
                     clients => [ { tag => 'A', bytes => $A, procs => 3, pipeline => $PIPE },
                                  { tag => 'B', bytes => $B, procs => 3, pipeline => $PIPE } ]);
@@ -374,11 +374,8 @@ sub count_hdr {
            'the two principals together pass more than one bucket allows (not shared)');
     # both workers decided
     my %pids;
-    if (open my $fh, '<', $plog) {
-        my @l = <$fh>;
-        for (@l[$lines0 .. $#l]) {
-            $pids{$1}{$2}++ if /^(\d+) (200|429) "(alice|bob)"/;
-        }
+    for (log_lines_from($plog, $lines0)) {
+        $pids{$1}{$2}++ if /^(\d+) (200|429) "(alice|bob)"/;
     }
     my @w = grep { ($pids{$_}{200} // 0) + ($pids{$_}{429} // 0) > 0 } keys %pids;
     cmp_ok(scalar @w, '>=', 2, 'both workers answered the flood')

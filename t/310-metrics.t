@@ -214,7 +214,7 @@ is($t->request('GET', "$path?limit=2", [ 'X-Auth-Token' => $limited ])->{status}
    'limited caller: its one request');
 
 my $S1 = snapshot('before the mix');
-my $lines0 = do { open my $fh, '<', $plog; my @l = <$fh>; scalar @l };
+my $lines0 = log_line_count($plog);
 my %sent;    # "status code" => n
 sub send_and_check {
     my ($r, $status, $code, $what) = @_;
@@ -322,10 +322,7 @@ my $S2 = snapshot('after the mix');
 
     # both workers answered the mix
     my %pids;
-    if (open my $fh, '<', $plog) {
-        my @l = <$fh>;
-        for (@l[$lines0 .. $#l]) { $pids{$1}++ if m{^(\d+) \d+ /v2/} }
-    }
+    for (log_lines_from($plog, $lines0)) { $pids{$1}++ if m{^(\d+) \d+ /v2/} }
     cmp_ok(scalar keys %pids, '>=', 2, 'the mix was served by both workers')
         or diag(explain \%pids);
 }
@@ -388,17 +385,14 @@ sub redis_evals {
 
 # ------------------------------------------------- every worker shows the same page
 {
-    my $m0 = do { open my $fh, '<', $plog; my @l = <$fh>; scalar @l };
+    my $m0 = log_line_count($plog);
     my %bodies;
     my $a = snapshot('x');
     $bodies{ $last_page->{body} // '' }++ for 1;
     for (1 .. 15) { snapshot('x'); $bodies{ $last_page->{body} // '' }++ }
     is(scalar keys %bodies, 1, '16 pages on 16 connections, no traffic: all the same');
     my %pids;
-    if (open my $fh, '<', $plog) {
-        my @l = <$fh>;
-        for (@l[$m0 .. $#l]) { $pids{$1}++ if m{^(\d+) 200 /metrics} }
-    }
+    for (log_lines_from($plog, $m0)) { $pids{$1}++ if m{^(\d+) 200 /metrics} }
     cmp_ok(scalar keys %pids, '>=', 2, 'the pages came from both workers') or diag(explain \%pids);
 }
 

@@ -14,7 +14,7 @@ package Hotkey::Auth;
 #   my $jwt = craft_jwt(\%header, \%claims, sign => sub { $input -> $sig });
 #   aksk_signature(method => , path => , query => , headers => [[n, v]...],
 #                  signed => 'a;b', body => , date => , sk => )
-#   sdk_date($epoch), at_second_start(), b64url, b64url_dec, openssl(...)
+#   sdk_date($epoch), at_second_start(), at_second($s), b64url, b64url_dec, openssl(...)
 
 use strict;
 use warnings;
@@ -29,7 +29,7 @@ use JSON::PP ();
 
 our @EXPORT_OK = qw(
     auth_server ctl ctl_path token signed_headers craft_jwt jwt_split
-    b64url b64url_dec openssl sh spew slurp sdk_date at_second_start
+    b64url b64url_dec openssl sh spew slurp sdk_date at_second_start at_second
     aksk_canonical aksk_signature pct_encode sign_rs256 sign_hs256
     is_auth_error
 );
@@ -88,8 +88,7 @@ sub b64url_dec {
 sub ctl_path {
     my ($t) = @_;
     return $t->{_hotkeyctl} if $t->{_hotkeyctl};
-    my $src = $ENV{HOTKEY_BUILD} ? "$ENV{HOTKEY_BUILD}/hotkeyctl"
-                                 : $t->top . '/build/hotkeyctl';
+    my $src = Hotkey::Test::build_file('hotkeyctl');
     BAIL_OUT("$src not built (make cli)") unless -x $src;
     for (1 .. 50) {
         my @st = stat $src;
@@ -107,18 +106,18 @@ sub ctl {
 }
 
 # token($t, key => , project => , alg => , actions => , ttl => , kid => ,
-#       sub => , now => , nbf => (offset), iat => ): a JWT from hotkeyctl.
+#       sub => , now => , nbf => (offset), iat => , rate => , burst => ):
+# a JWT from hotkeyctl.
 sub token {
     my ($t, %o) = @_;
     my @a = ('token', '--key', $o{key}, '--project', $o{project});
     push @a, '--alg', $o{alg} if $o{alg};
-    push @a, '--actions', $o{actions} if defined $o{actions};
-    push @a, '--ttl', $o{ttl} if defined $o{ttl};
-    push @a, '--kid', $o{kid} if defined $o{kid};
-    push @a, '--sub', $o{sub} if defined $o{sub};
-    push @a, '--now', $o{now} if defined $o{now};
-    push @a, '--nbf-offset', $o{nbf} if defined $o{nbf};
-    push @a, '--iat', $o{iat} if defined $o{iat};
+    my @flags = (actions => '--actions', ttl => '--ttl', kid => '--kid',
+                 sub => '--sub', now => '--now', nbf => '--nbf-offset',
+                 iat => '--iat', rate => '--rate', burst => '--burst');
+    while (my ($k, $flag) = splice @flags, 0, 2) {
+        push @a, $flag, $o{$k} if defined $o{$k};
+    }
     my ($rc, $out) = ctl($t, @a);
     die "hotkeyctl @a: $out" if $rc;
     chomp $out;
@@ -220,6 +219,16 @@ sub at_second_start {
     my $frac = $now - int($now);
     sleep(1.02 - $frac) if $frac > 0.3;
     return int(time);
+}
+
+# at_second($s): sleeps until just after the start of the epoch second $s
+# (at once when it has begun); says so when that is more than 0.5 s late.
+sub at_second {
+    my ($s) = @_;
+    my $d = $s - time;
+    sleep($d + 0.01) if $d > -0.01;
+    my $late = time - $s;
+    diag(sprintf 'sent %.3fs into the second', $late) if $late > 0.5;
 }
 
 # ---------------------------------------------------------------- AK/SK

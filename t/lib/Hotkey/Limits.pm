@@ -1,7 +1,7 @@
 package Hotkey::Limits;
 
 # Helpers for the rate limit and metrics tests (t/300, t/310), on top of
-# Hotkey::Test.  Core Perl modules only.
+# Hotkey::Test and Hotkey::Auth (hotkeyctl).  Core Perl modules only.
 #
 #   use Hotkey::Limits qw(:all);
 #   my $a = auth_files($t, creds => [ "AK SK projects=* actions=* name=b" ]);
@@ -19,6 +19,8 @@ package Hotkey::Limits;
 #            errors => [ ... ], order => [ sample keys in page order ] }
 #   raw_request('GET', $path, [headers]) -> bytes (Connection: close)
 #   pid_log_counts($file) -> { pid => n }   (log_format '$pid ...')
+#   log_line_count($file) -> n; log_lines_from($file, $n) -> the lines
+#       after the first n (those written since log_line_count said n)
 
 use strict;
 use warnings;
@@ -29,36 +31,16 @@ use Time::HiRes qw(time sleep);
 use IO::Socket::INET;
 use IO::Select;
 use File::Temp ();
+use Hotkey::Test ();
+use Hotkey::Auth ();
 
 our @EXPORT_OK = qw(auth_files mint_token aksk_headers flood parse_prom
-                    raw_request pid_log_counts ctl_path);
+                    raw_request pid_log_counts ctl_path log_line_count
+                    log_lines_from);
 our %EXPORT_TAGS = (all => \@EXPORT_OK);
 
-sub ctl_path {
-    my $top = Hotkey::Test->top;
-    return $ENV{HOTKEY_BUILD} ? "$ENV{HOTKEY_BUILD}/hotkeyctl"
-                              : "$top/build/hotkeyctl";
-}
-
-sub _spew {
-    my ($f, $d) = @_;
-    open my $fh, '>', $f or die "$f: $!";
-    print $fh $d;
-    close $fh or die "$f: $!";
-}
-
-sub _run {
-    my (@cmd) = @_;
-    my $pid = open(my $fh, '-|') // die "fork: $!";
-    if ($pid == 0) {
-        open STDERR, '>&', \*STDOUT;
-        exec @cmd or POSIX::_exit(127);
-    }
-    local $/;
-    my $out = <$fh>;
-    close $fh;
-    return ($? >> 8, $out // '');
-}
+# The hotkeyctl of the build (for a skip_all check before any $t).
+sub ctl_path { Hotkey::Test::build_file('hotkeyctl') }
 
 # auth_files($t, creds => [lines]): an HS256 secret (48 random printable
 # bytes) and a credentials file in <prefix>/conf.
@@ -66,28 +48,19 @@ sub auth_files {
     my ($t, %o) = @_;
     my $dir = $t->prefix . '/conf';
     my $secret = join '', map { ('a' .. 'z', 'A' .. 'Z', 0 .. 9)[rand 62] } 1 .. 48;
-    _spew("$dir/hs256.key", "$secret\n");
-    _spew("$dir/credentials", join('', map { "$_\n" } @{ $o{creds} || [] }));
+    Hotkey::Auth::spew("$dir/hs256.key", "$secret\n");
+    Hotkey::Auth::spew("$dir/credentials", join('', map { "$_\n" } @{ $o{creds} || [] }));
     return { secret => "$dir/hs256.key", creds => "$dir/credentials" };
 }
 
 # mint_token($t, project => , sub => , rate => , burst => , actions => ,
-#            ttl => ): an HS256 JWT from hotkeyctl token.
+#            ttl => , nbf_offset => , now => ): an HS256 JWT from
+# hotkeyctl token, signed with auth_files' secret.
 sub mint_token {
     my ($t, %o) = @_;
-    my @cmd = (ctl_path(), 'token', '--key', $t->prefix . '/conf/hs256.key',
-               '--project', $o{project});
-    push @cmd, '--sub', $o{sub} if defined $o{sub};
-    push @cmd, '--rate', $o{rate} if defined $o{rate};
-    push @cmd, '--burst', $o{burst} if defined $o{burst};
-    push @cmd, '--actions', $o{actions} if defined $o{actions};
-    push @cmd, '--ttl', $o{ttl} if defined $o{ttl};
-    push @cmd, '--nbf-offset', $o{nbf_offset} if defined $o{nbf_offset};
-    push @cmd, "--now", $o{now} if defined $o{now};
-    my ($rc, $out) = _run(@cmd);
-    die "hotkeyctl token failed (rc $rc): $out" if $rc;
-    $out =~ s/\s+\z//;
-    return $out;
+    my $nbf = delete $o{nbf_offset};
+    return Hotkey::Auth::token($t, %o, key => $t->prefix . '/conf/hs256.key',
+                               nbf => $nbf);
 }
 
 # aksk_headers($t, ak => , sk => , path => '/v2/...?...', method => 'GET',
@@ -97,17 +70,8 @@ sub mint_token {
 sub aksk_headers {
     my ($t, %o) = @_;
     my $port = $o{port} || $t->nginx_port;
-    my @cmd = (ctl_path(), 'sign', '--ak', $o{ak}, '--sk', $o{sk},
-               '--method', $o{method} || 'GET',
-               '--url', "http://127.0.0.1:$port$o{path}");
-    my ($rc, $out) = _run(@cmd);
-    die "hotkeyctl sign failed (rc $rc): $out" if $rc;
-    my @h;
-    for (split /\n/, $out) {
-        my ($k, $v) = /^([^:]+):\s*(.*?)\s*$/ or next;
-        push @h, $k, $v;
-    }
-    return @h;
+    return map { @$_ } Hotkey::Auth::signed_headers($t, ak => $o{ak}, sk => $o{sk},
+        method => $o{method} || 'GET', url => "http://127.0.0.1:$port$o{path}");
 }
 
 # The bytes of one request with Connection: close (and Host unless given);
@@ -225,6 +189,22 @@ sub pid_log_counts {
         $n{$1}++ if $l =~ /^(\d+)\s/;
     }
     return \%n;
+}
+
+# The number of lines of a log (0 when it does not exist yet).
+sub log_line_count {
+    my ($file) = @_;
+    open my $fh, '<', $file or return 0;
+    my @l = <$fh>;
+    return scalar @l;
+}
+
+# The lines of a log after its first $n (none when it does not exist).
+sub log_lines_from {
+    my ($file, $n) = @_;
+    open my $fh, '<', $file or return;
+    my @l = <$fh>;
+    return @l[$n .. $#l];
 }
 
 # parse_prom($text): the Prometheus text exposition format (0.0.4).

@@ -232,19 +232,15 @@ chmod 600 "$DIR/conf/credentials"
 
 # ------------------------------------------------------------ nginx
 cp "$MODULE" "$DIR/ngx_http_hotkey_module.so"
-USER_LINE=$(nginx_user_line)
 
 write_conf() {    # static body ('' before we have it)
     local static=$1
     cat >"$DIR/conf/nginx.conf" <<EOF
-load_module $DIR/ngx_http_hotkey_module.so;
-$USER_LINE
+$(nginx_conf_head "$DIR" warn)
 worker_processes $WORKERS;
 $AFFINITY
 daemon off;
 master_process on;
-pid $DIR/logs/nginx.pid;
-error_log $DIR/logs/error.log warn;
 events { worker_connections 4096; }
 http {
     access_log off;

@@ -95,15 +95,11 @@ LIST_PATH="/v2/$PROJECT/instances/$INSTANCE/hotkey-tasks"
 # ------------------------------------------------------------ nginx
 cp "$MODULE" "$DIR/ngx_http_hotkey_module.so"
 cp "$TOP/conf-examples/json-errors.conf" "$DIR/conf/json-errors.conf"
-USER_LINE=$(nginx_user_line)
 cat >"$DIR/conf/nginx.conf" <<EOF
-load_module $DIR/ngx_http_hotkey_module.so;
-$USER_LINE
+$(nginx_conf_head "$DIR" notice)
 worker_processes $WORKERS;
 daemon off;
 master_process on;
-pid $DIR/logs/nginx.pid;
-error_log $DIR/logs/error.log notice;
 events { worker_connections 1024; }
 http {
     access_log off;

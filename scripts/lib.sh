@@ -172,11 +172,15 @@ load_fixed_tasks() {
 
 # ------------------------------------------------------------ nginx
 
-# nginx_user_line: "user root;" when run as root (workers that can use a
-# temp dir whoever owns it), else nothing
-nginx_user_line() {
-    [ "$(id -u)" = 0 ] && echo "user root;"
-    return 0
+# nginx_conf_head <dir> <error_log level>: the first lines of the config of
+# an nginx in the temp dir <dir>: the module (a private copy there), "user
+# root;" when run as root (workers that can use the dir whoever owns it),
+# pid and error log in <dir>/logs
+nginx_conf_head() {
+    echo "load_module $1/ngx_http_hotkey_module.so;"
+    [ "$(id -u)" != 0 ] || echo "user root;"
+    echo "pid $1/logs/nginx.pid;"
+    echo "error_log $1/logs/error.log $2;"
 }
 
 # nginx_temp_paths <dir>: the http{} lines that keep nginx's temp files in

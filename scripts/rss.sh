@@ -57,11 +57,8 @@ redis-cli -p "$rport" HSET "hotkey:{$I}:instance" project_id $P eviction_policy 
 load_fixed_tasks "$rport" "$I" 10
 
 cat >"$dir/conf/nginx.conf" <<EOF
-load_module $dir/ngx_http_hotkey_module.so;
-user root;
+$(nginx_conf_head "$dir" notice)
 worker_processes 1;
-pid $dir/logs/nginx.pid;
-error_log $dir/logs/error.log notice;
 
 events {
     worker_connections 1024;

@@ -95,12 +95,9 @@ sdk_host=$(printf '%s\n' "$sig" | sed -n 's/^Host: //p')
 # ---------------------------------------------------------------- nginx
 
 cat >"$dir/conf/nginx.conf" <<EOF
-load_module $dir/ngx_http_hotkey_module.so;
-user root;
+$(nginx_conf_head "$dir" notice)
 master_process off;
 daemon off;
-pid $dir/logs/nginx.pid;
-error_log $dir/logs/error.log notice;
 
 events {
     worker_connections 1024;

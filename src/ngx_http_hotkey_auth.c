@@ -42,6 +42,7 @@ typedef struct {
 } ngx_http_hotkey_auth_in_t;
 
 
+static void ngx_http_hotkey_auth_check_mode(ngx_conf_t *cf, ngx_str_t *path);
 static void ngx_http_hotkey_keys_cleanup(void *data);
 static void ngx_http_hotkey_creds_cleanup(void *data);
 static ngx_int_t ngx_http_hotkey_auth_headers(ngx_http_request_t *r,
@@ -139,12 +140,34 @@ ngx_http_hotkey_auth_credentials(ngx_conf_t *cf, ngx_command_t *cmd,
         return NGX_CONF_ERROR;
     }
 
+    ngx_http_hotkey_auth_check_mode(cf, &path);
+
     cln->handler = ngx_http_hotkey_creds_cleanup;
     cln->data = creds;
 
     hlcf->creds = creds;
 
     return NGX_CONF_OK;
+}
+
+
+/* secrets others can read are worth a word in the log, not a refusal */
+
+static void
+ngx_http_hotkey_auth_check_mode(ngx_conf_t *cf, ngx_str_t *path)
+{
+    ngx_file_info_t  fi;
+
+    if (ngx_file_info(path->data, &fi) == NGX_FILE_ERROR) {
+        return;
+    }
+
+    if (ngx_file_access(&fi) & 0077) {
+        ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
+                           "\"%V\" holds secret keys and can be read by "
+                           "others than its owner; keep it at mode 0600",
+                           path);
+    }
 }
 
 

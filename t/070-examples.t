@@ -74,6 +74,7 @@ sub auth_files {
         or die "openssl genpkey failed";
     spew($credentials, "AKEXAMPLE0123456789 " . ('s' x 40)
          . " projects=0123456789abcdef0123456789abcdef actions=dcs:instance:listHotKey name=example\n");
+    chmod 0600, $credentials;
     return ($token_keys, $credentials);
 }
 
@@ -200,6 +201,7 @@ SKIP: {
         my ($k, $c) = auth_files();
         spew("$prefix/conf/hotkey/token-keys.pem", slurp($k));
         spew("$prefix/conf/hotkey/credentials", slurp($c));
+        chmod 0600, "$prefix/conf/hotkey/credentials";
         check_ok('docker/nginx.conf', nginx_t($prefix, 'conf/nginx.conf'));
     }
 }

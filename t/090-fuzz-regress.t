@@ -37,7 +37,7 @@ sub run_quiet {
 sub slurp { open my $f, '<', $_[0] or return ''; local $/; <$f> // '' }
 
 # which compiler has working sanitizers?
-my @san = (qw(-fsanitize=address,undefined), qw(-fno-sanitize-recover=all
+my @san = (q(-fsanitize=address,undefined), qw(-fno-sanitize-recover=all
              -fno-omit-frame-pointer));
 open my $p, '>', "$dir/probe.c" or die;
 print $p "#include <stdlib.h>\nint main(void){char *p=malloc(4);free(p);return 0;}\n";

@@ -441,6 +441,14 @@ sub is_iam {
     like($out, qr/\Q${\ $t->prefix}\E\/conf\/none/, '... naming the file');
     ($rc, $out) = $t->nginx_t(auth_server($t, port => free_port(), creds => $creds));
     is($rc, 0, 'the test\'s credentials file (rate, burst, tabs, blank line, comment) passes nginx -t') or diag $out;
+    unlike($out, qr/mode 0600/, '... and, at mode 0600, draws no warning');
+
+    my $open = $t->prefix . '/conf/creds-open';
+    spew($open, "AK1 sk1 projects=* actions=*\n", 0644);
+    ($rc, $out) = $t->nginx_t(auth_server($t, port => free_port(), creds => $open));
+    is($rc, 0, 'a credentials file others can read still loads');
+    like($out, qr/\[warn\].*\Q$open\E.*keep it at mode 0600/,
+         '... with a warning that names it') or diag $out;
 }
 
 # ---------------------------------------------------------------- secrets

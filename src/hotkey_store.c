@@ -114,6 +114,15 @@ hotkey_store_reader_put(redisReader *rd)
 }
 
 
+void
+hotkey_store_reader_drain(void)
+{
+    while (hotkey_nspare) {
+        redisReaderFree(hotkey_spare[--hotkey_nspare]);
+    }
+}
+
+
 size_t
 hotkey_store_list_request_size(size_t project_len)
 {

@@ -32,6 +32,9 @@ redisReader *hotkey_store_reader_create(void);
 redisReader *hotkey_store_reader_get(void);
 void hotkey_store_reader_put(redisReader *rd);
 
+/* frees the spare readers (at process exit) */
+void hotkey_store_reader_drain(void);
+
 /* bytes hotkey_store_list_request() may write */
 size_t hotkey_store_list_request_size(size_t project_len);
 

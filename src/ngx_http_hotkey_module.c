@@ -7,6 +7,7 @@
 
 static ngx_int_t ngx_http_hotkey_add_variables(ngx_conf_t *cf);
 static ngx_int_t ngx_http_hotkey_init(ngx_conf_t *cf);
+static void ngx_http_hotkey_exit_process(ngx_cycle_t *cycle);
 static ngx_int_t ngx_http_hotkey_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 static ngx_int_t ngx_http_hotkey_instance_variable(ngx_http_request_t *r,
@@ -235,7 +236,7 @@ ngx_module_t  ngx_http_hotkey_module = {
     ngx_http_hotkey_cache_init_process,    /* init process */
     NULL,                                  /* init thread */
     NULL,                                  /* exit thread */
-    NULL,                                  /* exit process */
+    ngx_http_hotkey_exit_process,          /* exit process */
     NULL,                                  /* exit master */
     NGX_MODULE_V1_PADDING
 };
@@ -389,6 +390,13 @@ ngx_http_hotkey_init(ngx_conf_t *cf)
     *h = ngx_http_hotkey_log_handler;
 
     return NGX_OK;
+}
+
+
+static void
+ngx_http_hotkey_exit_process(ngx_cycle_t *cycle)
+{
+    hotkey_store_reader_drain();
 }
 
 

@@ -49,7 +49,7 @@ for t in $targets; do
         continue
     fi
 
-    work=$out/work/$t
+    work=$out/scratch/$t
     crashes=$out/crashes/$t
     rm -rf "$work"
     mkdir -p "$work" "$crashes"

@@ -256,14 +256,13 @@ ngx_http_hotkey_auth_headers(ngx_http_request_t *r,
 
     ngx_memzero(in, sizeof(ngx_http_hotkey_auth_in_t));
 
-    n = 0;
-    part = &r->headers_in.headers.part;
-
-    for (part = &r->headers_in.headers.part; part; part = part->next) {
-        n += part->nelts;
-    }
-
     if (aksk) {
+        n = 0;
+
+        for (part = &r->headers_in.headers.part; part; part = part->next) {
+            n += part->nelts;
+        }
+
         in->headers = ngx_palloc(r->pool, n * sizeof(hotkey_aksk_header_t)
                                           + 1);
         if (in->headers == NULL) {

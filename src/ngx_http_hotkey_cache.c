@@ -111,13 +111,6 @@ ngx_http_hotkey_cache_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 }
 
 
-static ngx_shm_zone_t *
-ngx_http_hotkey_cache_zone_ref(ngx_conf_t *cf, ngx_str_t *name)
-{
-    return ngx_shared_memory_add(cf, name, 0, &ngx_http_hotkey_module);
-}
-
-
 char *
 ngx_http_hotkey_cache(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
@@ -136,7 +129,7 @@ ngx_http_hotkey_cache(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return NGX_CONF_OK;
     }
 
-    hlcf->cache = ngx_http_hotkey_cache_zone_ref(cf, &value[1]);
+    hlcf->cache = ngx_http_hotkey_shm_ref(cf, &value[1]);
 
     return hlcf->cache ? NGX_CONF_OK : NGX_CONF_ERROR;
 }
@@ -152,7 +145,7 @@ ngx_http_hotkey_cache_purge(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     value = cf->args->elts;
 
-    hlcf->purge = ngx_http_hotkey_cache_zone_ref(cf, &value[1]);
+    hlcf->purge = ngx_http_hotkey_shm_ref(cf, &value[1]);
     if (hlcf->purge == NULL) {
         return NGX_CONF_ERROR;
     }
@@ -648,13 +641,14 @@ done:
 
 
 /*
- * The leader's fetch failed.  Returns NGX_OK with a stale copy in ctx
- * when stale-if-error allows, NGX_DECLINED otherwise.
+ * The leader gives its lock back without an answer: aborted, or (failed)
+ * the store failed.  Then NGX_OK means a stale copy is in ctx, as
+ * stale-if-error allows; NGX_DECLINED, none.
  */
 
-ngx_int_t
-ngx_http_hotkey_cache_failed(ngx_http_request_t *r,
-    ngx_http_hotkey_ctx_t *ctx)
+static ngx_int_t
+ngx_http_hotkey_cache_unlock(ngx_http_request_t *r,
+    ngx_http_hotkey_ctx_t *ctx, ngx_uint_t failed)
 {
     ngx_int_t                      rc;
     ngx_http_hotkey_loc_conf_t    *hlcf;
@@ -677,13 +671,16 @@ ngx_http_hotkey_cache_failed(ngx_http_request_t *r,
 
     if (cn) {
         cn->lock_until = 0;
-        cn->failed_until = ngx_current_msec + NGX_HTTP_HOTKEY_FAIL_HOLD;
 
-        if (cn->body && !ctx->background
-            && ngx_current_msec < cn->expires + hlcf->cache_stale_error)
-        {
-            ctx->cache_status = NGX_HTTP_HOTKEY_CACHE_STALE;
-            rc = ngx_http_hotkey_cache_copy(r, ctx, cn);
+        if (failed) {
+            cn->failed_until = ngx_current_msec + NGX_HTTP_HOTKEY_FAIL_HOLD;
+
+            if (cn->body && !ctx->background
+                && ngx_current_msec < cn->expires + hlcf->cache_stale_error)
+            {
+                ctx->cache_status = NGX_HTTP_HOTKEY_CACHE_STALE;
+                rc = ngx_http_hotkey_cache_copy(r, ctx, cn);
+            }
         }
 
         ngx_http_hotkey_cache_wake(cn);
@@ -695,33 +692,19 @@ ngx_http_hotkey_cache_failed(ngx_http_request_t *r,
 }
 
 
+ngx_int_t
+ngx_http_hotkey_cache_failed(ngx_http_request_t *r,
+    ngx_http_hotkey_ctx_t *ctx)
+{
+    return ngx_http_hotkey_cache_unlock(r, ctx, 1);
+}
+
+
 void
 ngx_http_hotkey_cache_release(ngx_http_request_t *r,
     ngx_http_hotkey_ctx_t *ctx)
 {
-    ngx_http_hotkey_loc_conf_t    *hlcf;
-    ngx_http_hotkey_cache_zone_t  *cz;
-    ngx_http_hotkey_cache_node_t  *cn;
-
-    hlcf = ngx_http_get_module_loc_conf(r, ngx_http_hotkey_module);
-
-    if (!ctx->leader || hlcf->cache == NULL) {
-        return;
-    }
-
-    ctx->leader = 0;
-    cz = hlcf->cache->data;
-
-    ngx_shmtx_lock(&cz->shpool->mutex);
-
-    cn = ngx_http_hotkey_cache_find(cz, ctx);
-
-    if (cn) {
-        cn->lock_until = 0;
-        ngx_http_hotkey_cache_wake(cn);
-    }
-
-    ngx_shmtx_unlock(&cz->shpool->mutex);
+    (void) ngx_http_hotkey_cache_unlock(r, ctx, 0);
 }
 
 

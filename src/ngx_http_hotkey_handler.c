@@ -301,6 +301,15 @@ ngx_http_hotkey_send_error(ngx_http_request_t *r, hotkey_err_e err,
 }
 
 
+void
+ngx_http_hotkey_set_json_type(ngx_http_request_t *r)
+{
+    r->headers_out.content_type = ngx_http_hotkey_json_type;
+    r->headers_out.content_type_len = ngx_http_hotkey_json_type.len;
+    r->headers_out.content_type_lowcase = NULL;
+}
+
+
 ngx_int_t
 ngx_http_hotkey_send_json(ngx_http_request_t *r, ngx_uint_t status,
     u_char *body, size_t len)
@@ -311,9 +320,7 @@ ngx_http_hotkey_send_json(ngx_http_request_t *r, ngx_uint_t status,
 
     r->headers_out.status = status;
     r->headers_out.content_length_n = len;
-    r->headers_out.content_type = ngx_http_hotkey_json_type;
-    r->headers_out.content_type_len = ngx_http_hotkey_json_type.len;
-    r->headers_out.content_type_lowcase = NULL;
+    ngx_http_hotkey_set_json_type(r);
 
     rc = ngx_http_send_header(r);
 

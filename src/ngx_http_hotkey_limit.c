@@ -117,8 +117,7 @@ ngx_http_hotkey_limit(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return NGX_CONF_ERROR;
     }
 
-    lim->zone = ngx_shared_memory_add(cf, &value[1], 0,
-                                      &ngx_http_hotkey_module);
+    lim->zone = ngx_http_hotkey_shm_ref(cf, &value[1]);
     if (lim->zone == NULL) {
         return NGX_CONF_ERROR;
     }

@@ -150,6 +150,7 @@ ngx_int_t ngx_http_hotkey_serve(ngx_http_request_t *r,
     ngx_http_hotkey_ctx_t *ctx);
 ngx_int_t ngx_http_hotkey_send_error(ngx_http_request_t *r,
     hotkey_err_e err, const char *arg);
+void ngx_http_hotkey_set_json_type(ngx_http_request_t *r);
 ngx_int_t ngx_http_hotkey_send_json(ngx_http_request_t *r,
     ngx_uint_t status, u_char *body, size_t len);
 ngx_int_t ngx_http_hotkey_store_list(ngx_http_request_t *r,
@@ -187,6 +188,7 @@ ngx_int_t ngx_http_hotkey_authenticate(ngx_http_request_t *r,
 
 ngx_shm_zone_t *ngx_http_hotkey_shm_add(ngx_conf_t *cf, ngx_str_t *arg,
     ngx_http_hotkey_shm_zone_t *zone, const char **err);
+ngx_shm_zone_t *ngx_http_hotkey_shm_ref(ngx_conf_t *cf, ngx_str_t *name);
 ngx_int_t ngx_http_hotkey_shm_init(ngx_shm_zone_t *shm_zone, void *data,
     size_t size, ngx_rbtree_insert_pt insert, const char *what);
 

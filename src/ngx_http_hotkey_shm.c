@@ -51,6 +51,15 @@ ngx_http_hotkey_shm_add(ngx_conf_t *cf, ngx_str_t *arg,
 }
 
 
+/* a zone used by name; its size comes from the directive defining it */
+
+ngx_shm_zone_t *
+ngx_http_hotkey_shm_ref(ngx_conf_t *cf, ngx_str_t *name)
+{
+    return ngx_shared_memory_add(cf, name, 0, &ngx_http_hotkey_module);
+}
+
+
 ngx_int_t
 ngx_http_hotkey_shm_init(ngx_shm_zone_t *shm_zone, void *data, size_t size,
     ngx_rbtree_insert_pt insert, const char *what)

@@ -23,9 +23,6 @@ static void ngx_http_hotkey_reader_cleanup(void *data);
 #define NGX_HTTP_HOTKEY_REPLY_MAX  (4 * 1024 * 1024)
 
 
-static ngx_str_t  ngx_http_hotkey_json_type = ngx_string("application/json");
-
-
 ngx_int_t
 ngx_http_hotkey_store_list(ngx_http_request_t *r, ngx_http_hotkey_ctx_t *ctx)
 {
@@ -291,9 +288,7 @@ ngx_http_hotkey_set_answer(ngx_http_request_t *r, ngx_http_hotkey_ctx_t *ctx,
     u->headers_in.content_length_n = len;
     u->state->status = status;
 
-    r->headers_out.content_type = ngx_http_hotkey_json_type;
-    r->headers_out.content_type_len = ngx_http_hotkey_json_type.len;
-    r->headers_out.content_type_lowcase = NULL;
+    ngx_http_hotkey_set_json_type(r);
 
     /* the answer, not the store's bytes, is what the filter passes on */
 

@@ -461,7 +461,7 @@ ngx_http_hotkey_auth_aksk(ngx_http_request_t *r, ngx_http_hotkey_ctx_t *ctx,
                                      ctx->route.project_len))
     {
         return ngx_http_hotkey_auth_fail(ctx, HOTKEY_ERR_FORBIDDEN,
-                             hotkey_action_name(HOTKEY_ACTION_LIST_HOTKEY),
+                             hotkey_action_name(ctx->op->action),
                              NGX_HTTP_HOTKEY_AUTH_FORBIDDEN);
     }
 
@@ -472,12 +472,14 @@ ngx_http_hotkey_auth_aksk(ngx_http_request_t *r, ngx_http_hotkey_ctx_t *ctx,
 static ngx_int_t
 ngx_http_hotkey_auth_permit(ngx_http_hotkey_ctx_t *ctx, unsigned actions)
 {
-    if (actions & HOTKEY_ACTION_LIST_HOTKEY) {
+    /* the operation's own action, as its row in the table says */
+
+    if (actions & ctx->op->action) {
         return NGX_OK;
     }
 
     return ngx_http_hotkey_auth_fail(ctx, HOTKEY_ERR_FORBIDDEN,
-                             hotkey_action_name(HOTKEY_ACTION_LIST_HOTKEY),
+                             hotkey_action_name(ctx->op->action),
                              NGX_HTTP_HOTKEY_AUTH_FORBIDDEN);
 }
 

@@ -1,3 +1,8 @@
+/*
+ * The list route's query string: each known parameter percent-decoded,
+ * then checked as api.md section 3 decides.
+ */
+
 #include <string.h>
 #include <sys/types.h>
 

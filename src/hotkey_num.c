@@ -1,3 +1,8 @@
+/*
+ * Decimal numbers without printf: the store's commands, cache keys and
+ * JSON answers are written on the hot path.
+ */
+
 #include <string.h>
 
 #include "hotkey_num.h"

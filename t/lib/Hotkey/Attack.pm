@@ -269,7 +269,7 @@ sub ask {
 
 sub close {
     my ($self) = @_;
-    close $self->{sock} if $self->{sock};
+    CORE::close($self->{sock}) if $self->{sock};
     delete $self->{sock};
 }
 
@@ -277,7 +277,7 @@ sub reset {
     my ($self) = @_;
     return unless $self->{sock};
     setsockopt($self->{sock}, SOL_SOCKET, SO_LINGER, pack('ii', 1, 0));
-    close $self->{sock};
+    CORE::close($self->{sock});
     delete $self->{sock};
 }
 

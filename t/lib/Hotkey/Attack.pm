@@ -113,16 +113,21 @@ sub idle_check {
 }
 
 # SIGKILL to the master and every child: a worker that spins does not
-# leave on quit.  The master dies first, so that it does not log the
-# workers' deaths.
+# leave on quit.  The master is stopped first (it can no longer respawn a
+# worker that crashed), then its process group (the daemon's, holding the
+# workers) and the children it had are killed; it dies before them, so it
+# does not log their deaths.
 sub hard_stop {
     my ($t) = @_;
     my $m = $t->{nginx_master} // $t->master_pid;
     return unless $m;
+    kill 'STOP', $m;
     my @kids = $t->worker_pids($m);
+    my $pgid = (_stat($m))[2];    # field 5: the process group
     kill 'KILL', $m;
     my $end = time + 3;
     sleep 0.02 while Hotkey::Test::_alive($m) && time < $end;
+    kill 'KILL', -$pgid if $pgid && $pgid == $m;
     kill 'KILL', @kids if @kids;
     $end = time + 3;
     sleep 0.02 while grep({ Hotkey::Test::_alive($_) } @kids) && time < $end;

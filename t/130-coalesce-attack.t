@@ -231,7 +231,7 @@ scenario('purge while waiting', sub {
         location = /purge { hotkey_cache_purge storm; }
     }
 EOF
-    my @workers = worker_list($t2);
+    my @workers = wait_workers($t2);
     my $RUN = 4;
     my $dir = $t2->prefix;
     my @kids;

@@ -61,7 +61,7 @@ EOF
 # returns { worker index => [ conns ] }.
 sub conns_by_worker {
     my ($t, $max, $want) = @_;
-    my @w = worker_list($t);
+    my @w = wait_workers($t);
     my %idx = map { $w[$_] => $_ } 0 .. $#w;
     my %by;
     for (1 .. $max) {
@@ -124,7 +124,7 @@ sub coalesced_round {
     my @bad;
     my $rounds = 0;
     for my $round (1 .. 4) {
-        last if @{ $by->{0} } < 3 || @{ $by->{1} } < 2;
+        last if @{ $by->{0} || [] } < 3 || @{ $by->{1} || [] } < 2;
         my @w0 = splice @{ $by->{0} }, 0, 3;
         my @w1 = splice @{ $by->{1} }, 0, 2;
         my $q = 'limit=' . (2 + $round);
@@ -154,7 +154,7 @@ sub coalesced_round {
     $t->add_instance($iid, project => $pid);
     my @tasks = $t->add_tasks($iid, map { { status => 'success' } } 1 .. 12);
     $t->start_nginx(conf($t, ''));
-    my @w = worker_list($t);
+    my @w = wait_workers($t);
     is(scalar(@w), 66, "$n: nginx runs 66 workers");
     my $by = conns_by_worker($t, 1500, sub {
         my $h = shift;

@@ -194,7 +194,7 @@ EOF
        "$n: first request: 200 MISS");
     my $stored = time;
     sleep 1.3;                              # expired, in the stale window
-    my ($worker) = worker_list($t);
+    my ($worker) = wait_workers($t);
     my $c = Hotkey::Attack::Conn->new($t, port => $port{stale});
     sleep 0.2;                              # accepted by the worker
     kill 'STOP', $worker;

@@ -8,6 +8,7 @@ package Hotkey::Attack;
 #   use Hotkey::Attack qw(:all);
 #   worker_list($t)          -> the nginx worker pids, in spawn order (the
 #                               first one is worker 0)
+#   wait_workers($t)        -> worker_list once all $t->{workers} are up
 #   cpu_secs($pid)           -> utime + stime of a process, in seconds
 #   cpu_growth($secs, @pids) -> { pid => cpu seconds used over $secs }
 #   idle_check($t, $name)    -> a test: every worker used < 0.2 s of CPU over
@@ -44,7 +45,7 @@ use Time::HiRes qw(time sleep);
 use Hotkey::Test ();
 
 our @EXPORT_OK = qw(
-    worker_list cpu_secs cpu_growth idle_check hard_stop pause_store
+    worker_list wait_workers cpu_secs cpu_growth idle_check hard_stop pause_store
     resume_store store_calls slow_store junk_store collide_bin
     find_collision murmur_range
 );
@@ -82,6 +83,19 @@ sub worker_list {
     return map { $_->[0] } sort { $a->[1] <=> $b->[1] || $a->[0] <=> $b->[0] } @w;
 }
 
+# worker_list once every worker has named itself (a child takes a moment
+# after the fork to set its title): at most 10 s.
+sub wait_workers {
+    my ($t) = @_;
+    my @w = worker_list($t);
+    my $end = time + 10;
+    while (@w < $t->{workers} && time < $end) {
+        sleep 0.05;
+        @w = worker_list($t);
+    }
+    return @w;
+}
+
 sub cpu_secs {
     my ($pid) = @_;
     my @f = _stat($pid) or return undef;
@@ -103,7 +117,7 @@ sub cpu_growth {
 # A test: every worker of $t is idle (< 0.2 s of CPU over 1 s).
 sub idle_check {
     my ($t, $name) = @_;
-    my @w = worker_list($t);
+    my @w = wait_workers($t);
     my $g = cpu_growth(1, @w);
     my @busy = grep { $g->{$_} >= 0.2 } @w;
     my $ok = ok(@w && !@busy, $name);

@@ -432,7 +432,10 @@ ngx_http_hotkey_header_filter(ngx_http_request_t *r)
 
     hlcf = ngx_http_get_module_loc_conf(r, ngx_http_hotkey_module);
 
-    if (r != r->main || !hlcf->request_id) {
+    if (r != r->main
+        || !(hlcf->request_id == NGX_CONF_UNSET ? hlcf->enable
+                                                : hlcf->request_id))
+    {
         return ngx_http_next_header_filter(r);
     }
 
@@ -555,7 +558,11 @@ ngx_http_hotkey_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_http_hotkey_loc_conf_t *conf = child;
 
     ngx_conf_merge_value(conf->enable, prev->enable, 0);
-    ngx_conf_merge_value(conf->request_id, prev->request_id, conf->enable);
+    /* unset stays unset: it then follows this location's hotkey_api */
+
+    if (conf->request_id == NGX_CONF_UNSET) {
+        conf->request_id = prev->request_id;
+    }
     ngx_conf_merge_value(conf->auth, prev->auth, 1);
 
     ngx_conf_merge_ptr_value(conf->upstream.local, prev->upstream.local,

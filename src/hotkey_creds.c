@@ -44,6 +44,10 @@ static int hotkey_creds_projects(hotkey_creds_ctx_t *ctx, const char *p,
     size_t len, hotkey_cred_t *c);
 static int hotkey_creds_actions(hotkey_creds_ctx_t *ctx, const char *p,
     size_t len, hotkey_cred_t *c);
+static int hotkey_creds_schemes(hotkey_creds_ctx_t *ctx, const char *p,
+    size_t len, hotkey_cred_t *c);
+static int hotkey_creds_scope(hotkey_creds_ctx_t *ctx, const char *what,
+    const char *p, size_t len, char *out);
 static int hotkey_creds_only(const char *p, size_t len, const char *set);
 static int hotkey_creds_number(const char *p, size_t len, unsigned max,
     unsigned *n);
@@ -256,10 +260,7 @@ hotkey_creds_line(hotkey_creds_ctx_t *ctx, hotkey_creds_field_t *f,
     c->ak_len = f[0].len;
     memcpy(c->sk, f[1].p, f[1].len);
     c->sk_len = f[1].len;
-
-    if (hotkey_hmac_key_init(&c->hmac, c->sk, c->sk_len) != 0) {
-        return hotkey_creds_error(ctx, "out of memory");
-    }
+    c->schemes = HOTKEY_AKSK_SCHEMES_ALL;
 
     seen = 0;
 
@@ -272,6 +273,13 @@ hotkey_creds_line(hotkey_creds_ctx_t *ctx, hotkey_creds_field_t *f,
     if ((seen & 3) != 3) {
         return hotkey_creds_error(ctx, "\"projects=\" and \"actions=\" are"
                                   " required");
+    }
+
+    if (hotkey_akkeys_init(&c->keys, c->schemes, c->ak, c->ak_len, c->sk,
+                           c->sk_len) != 0)
+    {
+        return hotkey_creds_error(ctx, "cannot derive the keys of this"
+                                  " access key (out of memory?)");
     }
 
     if (c->name[0] == '\0') {
@@ -289,7 +297,8 @@ hotkey_creds_option(hotkey_creds_ctx_t *ctx, hotkey_creds_field_t *f,
     size_t                 i, klen;
     const char            *eq, *v;
     static const char *const  keys[] = {
-        "projects", "actions", "name", "rate", "burst", NULL
+        "projects", "actions", "name", "rate", "burst", "schemes",
+        "region", "service", NULL
     };
 
     eq = memchr(f->p, '=', f->len);
@@ -345,6 +354,15 @@ hotkey_creds_option(hotkey_creds_ctx_t *ctx, hotkey_creds_field_t *f,
         }
 
         return 0;
+
+    case 5:
+        return hotkey_creds_schemes(ctx, v, f->len, c);
+
+    case 6:
+        return hotkey_creds_scope(ctx, "region", v, f->len, c->region);
+
+    case 7:
+        return hotkey_creds_scope(ctx, "service", v, f->len, c->service);
 
     default:
         if (hotkey_creds_number(v, f->len, HOTKEY_CREDS_RATE_MAX, &c->burst)
@@ -438,6 +456,64 @@ hotkey_creds_actions(hotkey_creds_ctx_t *ctx, const char *p, size_t len,
 
 
 static int
+hotkey_creds_schemes(hotkey_creds_ctx_t *ctx, const char *p, size_t len,
+    hotkey_cred_t *c)
+{
+    int          s;
+    size_t       slen;
+    const char  *end, *comma;
+
+    if (len == 1 && *p == '*') {
+        return 0;
+    }
+
+    c->schemes = 0;
+    end = p + len;
+
+    for ( ;; ) {
+        comma = memchr(p, ',', end - p);
+        slen = (comma ? comma : end) - p;
+
+        s = hotkey_akscheme_parse(p, slen);
+        if (s < 0) {
+            return hotkey_creds_error(ctx, "unknown signing scheme \"%.*s\""
+                                      " (SDK-HMAC-SHA256, SDK-HMAC-SM3,"
+                                      " V11-HMAC-SHA256,"
+                                      " SDK-ECDSA-P256-SHA256, SDK-SM2-SM3"
+                                      " or a single \"*\")", (int) slen, p);
+        }
+
+        c->schemes |= 1u << s;
+
+        if (comma == NULL) {
+            return 0;
+        }
+
+        p = comma + 1;
+    }
+}
+
+
+static int
+hotkey_creds_scope(hotkey_creds_ctx_t *ctx, const char *what, const char *p,
+    size_t len, char *out)
+{
+    if (len == 0 || len > HOTKEY_CREDS_SCOPE_MAX
+        || !hotkey_creds_only(p, len, "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                              "abcdefghijklmnopqrstuvwxyz0123456789-_."))
+    {
+        return hotkey_creds_error(ctx, "invalid %s (1 to 64 of A-Z a-z 0-9"
+                                  " - _ .)", what);
+    }
+
+    memcpy(out, p, len);
+    out[len] = '\0';
+
+    return 0;
+}
+
+
+static int
 hotkey_creds_only(const char *p, size_t len, const char *set)
 {
     size_t  i;
@@ -505,6 +581,7 @@ hotkey_creds_free(hotkey_creds_t *cs)
 
     for (i = 0; i < cs->n; i++) {
         free(cs->creds[i].projects);
+        hotkey_akkeys_free(&cs->creds[i].keys);
     }
 
     if (cs->creds) {

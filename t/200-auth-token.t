@@ -346,7 +346,8 @@ hs_ok(craft_jwt(\%hs_hdr, { %claims, actions => ['foo:bar:baz', 'dcs:instance:li
 is_json_error(send_token(undef), 401, 'DCS.1003', $NO_TOKEN, 'no token -> 401 DCS.1003');
 is_json_error(send_token(undef, port => $port{hs}), 401, 'DCS.1003', $NO_TOKEN, 'no token (HS256 server) -> 401 DCS.1003');
 is_json_error(send_token(undef, headers => [Authorization => 'Bearer ' . token($t, %mint, key => "$K/es.pem", kid => $kid{ec})]),
-              401, 'DCS.1003', $NO_TOKEN, 'a valid token in Authorization: Bearer (not X-Auth-Token) -> 401 DCS.1003');
+              401, 'APIGW.0301', 'Incorrect IAM authentication information: unsupported signing algorithm',
+              'a valid token in Authorization: Bearer (not X-Auth-Token) -> 401 APIGW.0301 unsupported signing algorithm');
 {
     my $huge = 'A' x 20000;
     my $bin = join '', map { chr } grep { $_ != 10 && $_ != 13 && $_ != 0x7f } 1 .. 255;

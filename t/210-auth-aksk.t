@@ -302,7 +302,6 @@ sub is_iam {
                ["SDK-HMAC-SHA256 Access=, SignedHeaders=$sh, Signature=$sg", 'empty Access'],
                ["SDK-HMAC-SHA256 Access=$ak SignedHeaders=$sh Signature=$sg", 'no commas'],
                ["SDK-HMAC-SHA256 Access=$ak, SignedHeaders=$sh, Signature=$sg, Extra=1", 'an unknown parameter'],
-               ["SDK-HMAC-SHA256Access=$ak, SignedHeaders=$sh, Signature=$sg", 'no space after the scheme'],
                ["SDK-HMAC-SHA256 Access=$ak, SignedHeaders=$sh, Signature=$sg,", 'a trailing comma'],
                ["SDK-HMAC-SHA256 Access=" . ('A' x 200) . ", SignedHeaders=$sh, Signature=$sg", 'Access of 200 bytes'],
                ["SDK-HMAC-SHA256 " . ('x' x 30000), '30000 bytes of junk'])
@@ -310,8 +309,21 @@ sub is_iam {
         my $r = send_signed(set_hdr($good, 'Authorization', $c->[0]));
         is_json_error($r, 401, 'APIGW.0301', $MALFORMED, "Authorization with $c->[1] -> 401 malformed authorization header");
     }
-    is_json_error(send_signed(set_hdr($good, 'Authorization', 'Basic dXNlcjpwYXNz')), 401, 'DCS.1003',
-                  'No token in the request.', 'Authorization: Basic (not AK/SK) -> 401 DCS.1003');
+    # api.md section 5: a scheme the gateway does not verify is a
+    # signature all the same
+    my $UNSUPPORTED = 'Incorrect IAM authentication information: unsupported signing algorithm';
+    for my $c (['Basic dXNlcjpwYXNz', 'Basic'], ['Bearer abc.def.ghi', 'Bearer'],
+               ["SDK-HMAC-SHA256Access=$ak, SignedHeaders=$sh, Signature=$sg", 'no space after the scheme'],
+               ["sdk-hmac-sha256 Access=$ak, SignedHeaders=$sh, Signature=$sg", 'a lowercase scheme'],
+               ["AWS4-HMAC-SHA256 Credential=$ak/20191115/us-east-1/s3/aws4_request, SignedHeaders=$sh, Signature=$sg",
+                'AWS4-HMAC-SHA256'],
+               ["SDK-HMAC-SHA512 Access=$ak, SignedHeaders=$sh, Signature=$sg", 'SDK-HMAC-SHA512 (no SDK signs with it)'],
+               ['  x', 'one letter after blanks'],
+               ['Z' x 30000, '30000 bytes of one word'])
+    {
+        is_json_error(send_signed(set_hdr($good, 'Authorization', $c->[0])), 401, 'APIGW.0301',
+                      $UNSUPPORTED, "Authorization: $c->[1] -> 401 APIGW.0301 unsupported signing algorithm");
+    }
     is_json_error(send_signed(set_hdr($good, 'Authorization', '')), 401, 'DCS.1003',
                   'No token in the request.', 'empty Authorization -> 401 DCS.1003');
     is_json_error(send_signed(drop_hdr($good, 'Authorization')), 401, 'DCS.1003',

@@ -24,6 +24,8 @@ typedef struct {
     size_t       len;
 } hotkey_creds_field_t;
 
+typedef unsigned (*hotkey_creds_item_pt)(const char *p, size_t len);
+
 typedef struct {
     const char  *file;
     size_t       line;
@@ -42,10 +44,9 @@ static int hotkey_creds_option(hotkey_creds_ctx_t *ctx,
     hotkey_creds_field_t *f, hotkey_cred_t *c, unsigned *seen);
 static int hotkey_creds_projects(hotkey_creds_ctx_t *ctx, const char *p,
     size_t len, hotkey_cred_t *c);
-static int hotkey_creds_actions(hotkey_creds_ctx_t *ctx, const char *p,
-    size_t len, hotkey_cred_t *c);
-static int hotkey_creds_schemes(hotkey_creds_ctx_t *ctx, const char *p,
-    size_t len, hotkey_cred_t *c);
+static int hotkey_creds_bits(hotkey_creds_ctx_t *ctx, const char *p,
+    size_t len, hotkey_creds_item_pt item, const char *what, unsigned *out);
+static unsigned hotkey_creds_scheme_bit(const char *p, size_t len);
 static int hotkey_creds_scope(hotkey_creds_ctx_t *ctx, const char *what,
     const char *p, size_t len, char *out);
 static int hotkey_creds_only(const char *p, size_t len, const char *set);
@@ -334,7 +335,8 @@ hotkey_creds_option(hotkey_creds_ctx_t *ctx, hotkey_creds_field_t *f,
         return hotkey_creds_projects(ctx, v, f->len, c);
 
     case 1:
-        return hotkey_creds_actions(ctx, v, f->len, c);
+        return hotkey_creds_bits(ctx, v, f->len, hotkey_action_parse,
+                                 "action", &c->actions);
 
     case 2:
         if (f->len == 0 || f->len > HOTKEY_CREDS_NAME_MAX) {
@@ -356,7 +358,14 @@ hotkey_creds_option(hotkey_creds_ctx_t *ctx, hotkey_creds_field_t *f,
         return 0;
 
     case 5:
-        return hotkey_creds_schemes(ctx, v, f->len, c);
+        if (f->len == 1 && *v == '*') {
+            return 0;
+        }
+
+        c->schemes = 0;
+
+        return hotkey_creds_bits(ctx, v, f->len, hotkey_creds_scheme_bit,
+                                 "signing scheme", &c->schemes);
 
     case 6:
         return hotkey_creds_scope(ctx, "region", v, f->len, c->region);
@@ -424,11 +433,13 @@ hotkey_creds_projects(hotkey_creds_ctx_t *ctx, const char *p, size_t len,
 }
 
 
+/* a comma-separated list of names, each giving bits (0: unknown) */
+
 static int
-hotkey_creds_actions(hotkey_creds_ctx_t *ctx, const char *p, size_t len,
-    hotkey_cred_t *c)
+hotkey_creds_bits(hotkey_creds_ctx_t *ctx, const char *p, size_t len,
+    hotkey_creds_item_pt item, const char *what, unsigned *out)
 {
-    size_t       alen;
+    size_t       n;
     unsigned     bits;
     const char  *end, *comma;
 
@@ -436,15 +447,15 @@ hotkey_creds_actions(hotkey_creds_ctx_t *ctx, const char *p, size_t len,
 
     for ( ;; ) {
         comma = memchr(p, ',', end - p);
-        alen = (comma ? comma : end) - p;
+        n = (comma ? comma : end) - p;
 
-        bits = hotkey_action_parse(p, alen);
+        bits = item(p, n);
         if (bits == 0) {
-            return hotkey_creds_error(ctx, "unknown action \"%.*s\"",
-                                      (int) alen, p);
+            return hotkey_creds_error(ctx, "unknown %s \"%.*s\"", what,
+                                      (int) n, p);
         }
 
-        c->actions |= bits;
+        *out |= bits;
 
         if (comma == NULL) {
             return 0;
@@ -455,42 +466,14 @@ hotkey_creds_actions(hotkey_creds_ctx_t *ctx, const char *p, size_t len,
 }
 
 
-static int
-hotkey_creds_schemes(hotkey_creds_ctx_t *ctx, const char *p, size_t len,
-    hotkey_cred_t *c)
+static unsigned
+hotkey_creds_scheme_bit(const char *p, size_t len)
 {
-    int          s;
-    size_t       slen;
-    const char  *end, *comma;
+    int  s;
 
-    if (len == 1 && *p == '*') {
-        return 0;
-    }
+    s = hotkey_akscheme_parse(p, len);
 
-    c->schemes = 0;
-    end = p + len;
-
-    for ( ;; ) {
-        comma = memchr(p, ',', end - p);
-        slen = (comma ? comma : end) - p;
-
-        s = hotkey_akscheme_parse(p, slen);
-        if (s < 0) {
-            return hotkey_creds_error(ctx, "unknown signing scheme \"%.*s\""
-                                      " (SDK-HMAC-SHA256, SDK-HMAC-SM3,"
-                                      " V11-HMAC-SHA256,"
-                                      " SDK-ECDSA-P256-SHA256, SDK-SM2-SM3"
-                                      " or a single \"*\")", (int) slen, p);
-        }
-
-        c->schemes |= 1u << s;
-
-        if (comma == NULL) {
-            return 0;
-        }
-
-        p = comma + 1;
-    }
+    return s < 0 ? 0 : 1u << s;
 }
 
 

@@ -116,32 +116,39 @@ req_init(req_t *q, const vec_t *v)
 }
 
 
-static hotkey_aksk_rc_e
-verify_at(const req_t *q, time_t now)
+/* the request of q, its body hashed as the scheme s hashes */
+
+static void
+request_of(const req_t *q, int s, hotkey_aksk_request_t *r, char *hash)
 {
-    int                    s;
-    char                   hash[2 * HOTKEY_MD_LEN + 1];
-    unsigned char          md[HOTKEY_MD_LEN];
-    hotkey_aksk_request_t  r;
-    const hotkey_cred_t   *c;
+    unsigned char  md[HOTKEY_MD_LEN];
 
-    memset(&r, 0, sizeof(r));
-    r.method = q->method;
-    r.method_len = strlen(q->method);
-    r.path = q->path;
-    r.path_len = strlen(q->path);
-    r.query = q->query;
-    r.query_len = q->query ? strlen(q->query) : 0;
-    r.headers = q->h;
-    r.nheaders = 3;
-
-    s = hotkey_aksk_scheme(q->auth, strlen(q->auth));
+    memset(r, 0, sizeof(*r));
+    r->method = q->method;
+    r->method_len = strlen(q->method);
+    r->path = q->path;
+    r->path_len = strlen(q->path);
+    r->query = q->query;
+    r->query_len = q->query ? strlen(q->query) : 0;
+    r->headers = q->h;
+    r->nheaders = 3;
 
     if (q->body && s >= 0) {
         hotkey_digest(hotkey_akscheme_md(s), q->body, strlen(q->body), md);
         hotkey_codec_hex(md, sizeof(md), hash);
-        r.body_hash = hash;
+        r->body_hash = hash;
     }
+}
+
+
+static hotkey_aksk_rc_e
+verify_at(const req_t *q, time_t now)
+{
+    char                   hash[2 * HOTKEY_MD_LEN + 1];
+    hotkey_aksk_request_t  r;
+    const hotkey_cred_t   *c;
+
+    request_of(q, hotkey_aksk_scheme(q->auth, strlen(q->auth)), &r, hash);
 
     return hotkey_aksk_verify(&r, q->auth, strlen(q->auth), creds, now,
                               HOTKEY_AKSK_SKEW_DEFAULT, &c);
@@ -342,21 +349,11 @@ test_signers(void)
     char                   canon[1024], hash[65];
     size_t                 len;
     req_t                  q;
-    unsigned char          md[HOTKEY_MD_LEN];
     hotkey_aksk_request_t  r;
 
     for (s = 0; s < HOTKEY_AKSK_SCHEME_COUNT; s++) {
         req_init(&q, &vectors[1]);
-        memset(&r, 0, sizeof(r));
-        r.method = "PUT";
-        r.method_len = 3;
-        r.path = PATH;
-        r.path_len = strlen(PATH);
-        r.headers = q.h;
-        r.nheaders = 3;
-        hotkey_digest(hotkey_akscheme_md(s), S(PUT_BODY), md);
-        hotkey_codec_hex(md, sizeof(md), hash);
-        r.body_hash = hash;
+        request_of(&q, s, &r, hash);
 
         ok(hotkey_aksk_canonical_request(&r, hotkey_akscheme_md(s),
                                          S("content-type;host;x-sdk-date"),

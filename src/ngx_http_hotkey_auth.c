@@ -193,7 +193,7 @@ ngx_http_hotkey_creds_cleanup(void *data)
 
 
 /*
- * NGX_OK: the caller may list; ctx->principal is set.  NGX_DECLINED:
+ * NGX_OK: the caller may list; ctx->auth.principal is set.  NGX_DECLINED:
  * ctx->error (and ctx->error_arg) say what to answer.  NGX_AGAIN: the
  * body of a signed request is being read.
  */
@@ -383,17 +383,17 @@ ngx_http_hotkey_auth_token(ngx_http_request_t *r, ngx_http_hotkey_ctx_t *ctx,
     }
 
     if (cl->sub[0]) {
-        ctx->principal.data = (u_char *) cl->sub;
-        ctx->principal.len = ngx_strlen(cl->sub);
+        ctx->auth.principal.data = (u_char *) cl->sub;
+        ctx->auth.principal.len = ngx_strlen(cl->sub);
 
     } else {
-        ctx->principal.data = (u_char *) cl->project_id;
-        ctx->principal.len = ngx_strlen(cl->project_id);
+        ctx->auth.principal.data = (u_char *) cl->project_id;
+        ctx->auth.principal.len = ngx_strlen(cl->project_id);
     }
 
-    ctx->rate = cl->rate;
-    ctx->rate_period = cl->rate_period;
-    ctx->burst = cl->burst;
+    ctx->auth.rate = cl->rate;
+    ctx->auth.rate_period = cl->rate_period;
+    ctx->auth.burst = cl->burst;
 
     return ngx_http_hotkey_auth_permit(ctx, cl->actions);
 }
@@ -433,7 +433,7 @@ ngx_http_hotkey_auth_aksk(ngx_http_request_t *r, ngx_http_hotkey_ctx_t *ctx,
         return rc;
     }
 
-    req.body_hash = ctx->body_sha256[0] ? ctx->body_sha256 : NULL;
+    req.body_hash = ctx->auth.body_sha256[0] ? ctx->auth.body_sha256 : NULL;
 
     arc = hotkey_aksk_verify(&req, (char *) auth->value.data,
                              auth->value.len, hlcf->creds->creds, ngx_time(),
@@ -462,11 +462,11 @@ ngx_http_hotkey_auth_aksk(ngx_http_request_t *r, ngx_http_hotkey_ctx_t *ctx,
                                    NGX_HTTP_HOTKEY_AUTH_AKSK_MALFORMED);
     }
 
-    ctx->principal.data = (u_char *) cred->name;
-    ctx->principal.len = ngx_strlen(cred->name);
-    ctx->rate = cred->rate;
-    ctx->rate_period = cred->rate_period;
-    ctx->burst = cred->burst;
+    ctx->auth.principal.data = (u_char *) cred->name;
+    ctx->auth.principal.len = ngx_strlen(cred->name);
+    ctx->auth.rate = cred->rate;
+    ctx->auth.rate_period = cred->rate_period;
+    ctx->auth.burst = cred->burst;
 
     if (!hotkey_cred_project_allowed(cred, ctx->route.project,
                                      ctx->route.project_len))
@@ -502,7 +502,7 @@ ngx_http_hotkey_auth_fail(ngx_http_hotkey_ctx_t *ctx, hotkey_err_e err,
     ctx->error = err;
     ctx->error_set = 1;
     ctx->error_arg = arg;
-    ctx->auth_reason = why;
+    ctx->auth.reason = why;
 
     return NGX_DECLINED;
 }
@@ -511,7 +511,7 @@ ngx_http_hotkey_auth_fail(ngx_http_hotkey_ctx_t *ctx, hotkey_err_e err,
 /*
  * The body was read into memory before authentication (see handler).
  * Its hex digest, in the hash of the request's scheme, goes into
- * ctx->body_sha256 (SHA-256 and SM3 hex alike are 64 digits).
+ * ctx->auth.body_sha256 (SHA-256 and SM3 hex alike are 64 digits).
  */
 
 static ngx_int_t
@@ -523,7 +523,7 @@ ngx_http_hotkey_body_hash(ngx_http_request_t *r, ngx_http_hotkey_ctx_t *ctx,
     EVP_MD_CTX   *c;
     ngx_chain_t  *cl;
 
-    ctx->body_sha256[0] = '\0';
+    ctx->auth.body_sha256[0] = '\0';
 
     if (r->request_body == NULL || r->request_body->bufs == NULL) {
         return NGX_OK;
@@ -560,7 +560,7 @@ ngx_http_hotkey_body_hash(ngx_http_request_t *r, ngx_http_hotkey_ctx_t *ctx,
         return NGX_ERROR;
     }
 
-    *ngx_hex_dump((u_char *) ctx->body_sha256, out, sizeof(out)) = '\0';
+    *ngx_hex_dump((u_char *) ctx->auth.body_sha256, out, sizeof(out)) = '\0';
 
     return NGX_OK;
 }

@@ -242,26 +242,27 @@ ngx_http_hotkey_rate_limit(ngx_http_request_t *r, ngx_http_hotkey_ctx_t *ctx)
     hlcf = ngx_http_get_module_loc_conf(r, ngx_http_hotkey_module);
     lim = hlcf->limit;
 
-    if (lim == NULL || ctx->principal.len == 0) {
+    if (lim == NULL || ctx->auth.principal.len == 0) {
         return NGX_OK;
     }
 
-    principal = ctx->principal;
+    principal = ctx->auth.principal;
     if (principal.len > NGX_HTTP_HOTKEY_PRINCIPAL_MAX) {
         principal.len = NGX_HTTP_HOTKEY_PRINCIPAL_MAX;
     }
 
-    if (ctx->rate) {
-        st.rate = ctx->rate;
-        st.period = (ngx_uint_t) ctx->rate_period * 1000;
+    if (ctx->auth.rate) {
+        st.rate = ctx->auth.rate;
+        st.period = (ngx_uint_t) ctx->auth.rate_period * 1000;
 
     } else {
         st.rate = lim->rate;
         st.period = lim->period;
     }
 
-    st.burst = ctx->burst ? ngx_min(ctx->burst, NGX_HTTP_HOTKEY_BURST_MAX)
-                          : lim->burst;
+    st.burst = ctx->auth.burst
+               ? ngx_min(ctx->auth.burst, NGX_HTTP_HOTKEY_BURST_MAX)
+               : lim->burst;
 
     hash = ngx_murmur_hash2(principal.data, principal.len);
     t = lim->zone->data;

@@ -149,8 +149,8 @@ ngx_http_hotkey_log_handler(ngx_http_request_t *r)
         ngx_atomic_fetch_add(&m->cache[ctx->cache.status], 1);
     }
 
-    if (ctx->auth_reason) {
-        ngx_atomic_fetch_add(&m->auth_failures[ctx->auth_reason], 1);
+    if (ctx->auth.reason) {
+        ngx_atomic_fetch_add(&m->auth_failures[ctx->auth.reason], 1);
     }
 
     if (ctx->error_set && ctx->error == HOTKEY_ERR_THROTTLED) {

@@ -323,12 +323,12 @@ ngx_http_hotkey_variable(ngx_http_request_t *r, ngx_http_variable_value_t *v,
         break;
 
     case 1:
-        if (ctx->principal.len == 0) {
+        if (ctx->auth.principal.len == 0) {
             return NGX_OK;
         }
 
-        v->data = ctx->principal.data;
-        v->len = ctx->principal.len;
+        v->data = ctx->auth.principal.data;
+        v->len = ctx->auth.principal.len;
         break;
 
     default:

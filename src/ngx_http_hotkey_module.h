@@ -88,6 +88,18 @@ typedef struct {
 } ngx_http_hotkey_main_conf_t;
 
 
+/* the caller, once authenticated, and why it was not */
+
+typedef struct {
+    ngx_http_hotkey_auth_reason_e  reason;
+    ngx_str_t                   principal;
+    unsigned                    rate;
+    unsigned                    rate_period;
+    unsigned                    burst;
+    char                        body_sha256[65];
+} ngx_http_hotkey_auth_ctx_t;
+
+
 /* what the cache knows of one request */
 
 typedef struct {
@@ -141,14 +153,7 @@ struct ngx_http_hotkey_ctx_s {
     hotkey_err_e                error;
     const char                 *error_arg;
 
-    /* the caller, once authenticated */
-    ngx_http_hotkey_auth_reason_e  auth_reason;
-    ngx_str_t                   principal;
-    unsigned                    rate;
-    unsigned                    rate_period;
-    unsigned                    burst;
-    char                        body_sha256[65];
-
+    ngx_http_hotkey_auth_ctx_t   auth;
     ngx_http_hotkey_cache_ctx_t  cache;
     ngx_http_hotkey_store_ctx_t  store;
 

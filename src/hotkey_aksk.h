@@ -167,8 +167,9 @@ int hotkey_aksk_sign(hotkey_aksk_scheme_e s, const char *ak, size_t ak_len,
  * signed headers and in the request, its format, its freshness
  * (|now - date| <= skew), the access key, the scheme allowed for it,
  * V11's scope, the canonical request (r->body_hash in the scheme's
- * hash), the signature (an HMAC compared in constant time).  On HOTKEY_AKSK_OK *cred is the caller's credential
- * (its name, projects, actions and rate overrides).
+ * hash), the signature (an HMAC compared in constant time, or the
+ * scheme's public-key check).  On HOTKEY_AKSK_OK *cred is the caller's
+ * credential (its name, projects, actions and rate overrides).
  */
 hotkey_aksk_rc_e hotkey_aksk_verify(const hotkey_aksk_request_t *r,
     const char *auth, size_t auth_len, const hotkey_creds_t *creds,

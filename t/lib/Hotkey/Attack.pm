@@ -23,6 +23,12 @@ package Hotkey::Attack;
 #                               to the real Redis after $delay seconds
 #   junk_store($t, $name, $junk)    -> a fake store answering with the real
 #                               Redis reply followed by $junk
+#   gate_store($t, $name, pace => s) -> a fake store in one process (any
+#                               number of connections) that holds every
+#                               command until gate_open($t, $name), then
+#                               forwards them to the real Redis in arrival
+#                               order, one every pace seconds
+#   gate_held($t, $name)     -> the commands it holds now
 #   collide_bin($t)          -> t/tools/collide.c built into the prefix
 #   find_collision($t, $pre, $suf)  -> (a, b, hash): numbers whose strings
 #                               "$pre$a$suf" and "$pre$b$suf" have the same
@@ -59,7 +65,8 @@ use Hotkey::Test ();
 our @EXPORT_OK = qw(
     worker_list wait_workers cpu_secs cpu_growth idle_check hard_stop pause_store
     resume_store store_calls slow_store junk_store collide_bin
-    find_collision murmur_range set_worker_connections
+    find_collision murmur_range set_worker_connections gate_store
+    gate_held gate_open
 );
 our %EXPORT_TAGS = (all => \@EXPORT_OK);
 
@@ -209,6 +216,100 @@ sub junk_store {
     return $t->start_fake($name, reply => sub {
         return Hotkey::Test::_proxy($rp, $_[0]) . $junk;
     });
+}
+
+sub _gate_file { $_[0]->prefix . "/logs/gate-$_[1]" }
+
+sub gate_store {
+    my ($t, $name, %o) = @_;
+    my $pace = $o{pace} // 0;
+    my $rp = $t->redis_port;
+    my $port = $t->port($name);
+    my $f = _gate_file($t, $name);
+    unlink "$f.open", "$f.held";
+    my $srv = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => $port,
+                                    Proto => 'tcp', Listen => 4096, ReuseAddr => 1)
+        or die "gate store $name: listen on $port: $!";
+    my $pid = fork // die "fork: $!";
+    if ($pid == 0) {
+        $SIG{TERM} = sub { POSIX::_exit(0) };
+        $SIG{PIPE} = 'IGNORE';
+        require IO::Select;
+        $srv->blocking(0);
+        my $sel = IO::Select->new($srv);
+        my (%buf, @pending, $rs, $open);
+        my $held = -1;
+        while (1) {
+            # the gate closes again when the file goes (a new round)
+            $open = -e "$f.open";
+            my $busy = @pending && $open;
+            for my $h ($sel->can_read($busy ? 0 : 0.02)) {
+                if ($h == $srv) {
+                    while (my $c = $srv->accept) { binmode $c; $sel->add($c) }
+                    next;
+                }
+                my $n = sysread($h, my $d, 65536);
+                if (!$n) { $sel->remove($h); close $h; delete $buf{"$h"}; next }
+                $buf{"$h"} .= $d;
+                while (my $cmd = Hotkey::Test::_parse_cmd(\$buf{"$h"})) {
+                    push @pending, [$h, $cmd];
+                }
+            }
+            if (@pending != $held) {
+                $held = @pending;
+                if (open my $o, '>', "$f.tmp") { print $o $held; close $o; rename "$f.tmp", "$f.held" }
+            }
+            next unless $open;
+            while (my $p = shift @pending) {
+                my ($h, $cmd) = @$p;
+                my $reply = _gate_ask(\$rs, $rp, $cmd);
+                syswrite($h, $reply) if $h->opened;
+                Time::HiRes::sleep($pace) if $pace;
+                last if $pace;    # read what came meanwhile
+            }
+        }
+    }
+    close $srv;
+    $t->{fakes}{$name} = $pid;
+    return $port;
+}
+
+# one command over a kept connection to the real Redis; its whole reply
+sub _gate_ask {
+    my ($rs, $rp, $cmd) = @_;
+    $$rs ||= IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $rp,
+                                   Proto => 'tcp', Timeout => 2) or return '';
+    my $s = $$rs;
+    binmode $s;
+    my $req = Hotkey::Test::_resp_cmd(@$cmd);
+    while (length $req) {
+        my $n = syswrite($s, $req);
+        if (!defined $n) { undef $$rs; return '' }
+        substr($req, 0, $n, '');
+    }
+    my $buf = '';
+    my $sel = IO::Select->new($s);
+    while ($sel->can_read(5)) {
+        my $n = sysread($s, my $d, 65536);
+        if (!$n) { undef $$rs; last }
+        $buf .= $d;
+        my $pos = 0;
+        last if Hotkey::Test::_resp_end(\$buf, \$pos) && $pos == length $buf;
+    }
+    return $buf;
+}
+
+sub gate_held {
+    my ($t, $name) = @_;
+    open my $fh, '<', _gate_file($t, $name) . '.held' or return 0;
+    my $n = <$fh>;
+    return $n // 0;
+}
+
+sub gate_open {
+    my ($t, $name) = @_;
+    open my $fh, '>', _gate_file($t, $name) . '.open' or die $!;
+    close $fh;
 }
 
 # --------------------------------------------------------------- collisions

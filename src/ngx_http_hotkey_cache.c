@@ -14,6 +14,26 @@
 #define NGX_HTTP_HOTKEY_CACHE_MAGIC  0x484b4331     /* "HKC1" */
 
 
+/*
+ * Per worker slot, the tickets settled since the worker last looked: a
+ * woken worker resumes the groups of those tickets only.  When more
+ * settle than fit, "overflow" makes it look at all of its groups.
+ */
+
+#define NGX_HTTP_HOTKEY_RING  32
+
+struct ngx_http_hotkey_ring_s {
+    ngx_uint_t                  n;
+    ngx_uint_t                  overflow;
+    ngx_atomic_uint_t           tickets[NGX_HTTP_HOTKEY_RING];
+};
+
+
+typedef struct {
+    ngx_http_hotkey_ring_t     *rings[NGX_HTTP_HOTKEY_MAX_SLOTS];
+} ngx_http_hotkey_cache_sh_t;
+
+
 typedef struct {
     u_char                     *body;
     uint32_t                    body_len;
@@ -48,6 +68,10 @@ static ngx_int_t ngx_http_hotkey_cache_store(ngx_http_hotkey_table_t *t,
     ngx_http_hotkey_loc_conf_t *hlcf, u_char *body, size_t len);
 static uint64_t ngx_http_hotkey_cache_give_back(ngx_http_hotkey_ctx_t *ctx,
     ngx_http_hotkey_tnode_t *tn, ngx_uint_t failed);
+static ngx_http_hotkey_ring_t *ngx_http_hotkey_cache_ring(
+    ngx_http_hotkey_table_t *t);
+static uint64_t ngx_http_hotkey_cache_settle(ngx_http_hotkey_table_t *t,
+    ngx_http_hotkey_centry_t *e);
 static void ngx_http_hotkey_cache_lead_cleanup(void *data);
 static void ngx_http_hotkey_cache_make_key(ngx_http_hotkey_ctx_t *ctx);
 static ngx_int_t ngx_http_hotkey_cache_bypass(ngx_http_request_t *r);
@@ -60,7 +84,8 @@ ngx_http_hotkey_table_kind_t  ngx_http_hotkey_cache_kind = {
     sizeof(ngx_http_hotkey_centry_t),
     ngx_http_hotkey_centry_busy,
     ngx_http_hotkey_centry_idle,
-    ngx_http_hotkey_centry_release
+    ngx_http_hotkey_centry_release,
+    sizeof(ngx_http_hotkey_cache_sh_t)
 };
 
 
@@ -415,8 +440,9 @@ ngx_http_hotkey_cache_hit(ngx_http_request_t *r, ngx_http_hotkey_ctx_t *ctx,
 
     if ((ngx_msec_int_t) (e->lock_until - now) > 0) {
 
-        if (!ngx_http_hotkey_can_wait()) {
-
+        if (!ngx_http_hotkey_can_wait()
+            || ngx_http_hotkey_cache_ring(cc->table) == NULL)
+        {
             /* this worker cannot be woken: ask the store itself */
 
             cc->status = NGX_HTTP_HOTKEY_CACHE_MISS;
@@ -547,7 +573,6 @@ static uint64_t
 ngx_http_hotkey_cache_give_back(ngx_http_hotkey_ctx_t *ctx,
     ngx_http_hotkey_tnode_t *tn, ngx_uint_t failed)
 {
-    uint64_t                   bits;
     ngx_http_hotkey_centry_t  *e;
 
     if (tn == NULL) {
@@ -566,10 +591,94 @@ ngx_http_hotkey_cache_give_back(ngx_http_hotkey_ctx_t *ctx,
         e->failed_until = ngx_current_msec + NGX_HTTP_HOTKEY_FAIL_HOLD;
     }
 
+    return ngx_http_hotkey_cache_settle(ctx->cache.table, e);
+}
+
+
+/* this worker's ring in the zone, made the first time it waits there */
+
+static ngx_http_hotkey_ring_t *
+ngx_http_hotkey_cache_ring(ngx_http_hotkey_table_t *t)
+{
+    ngx_http_hotkey_cache_sh_t  *csh;
+
+    csh = t->sh->data;
+
+    if (csh->rings[ngx_worker] == NULL) {
+        csh->rings[ngx_worker] = ngx_slab_calloc_locked(t->shpool,
+                                             sizeof(ngx_http_hotkey_ring_t));
+    }
+
+    return csh->rings[ngx_worker];
+}
+
+
+/*
+ * Under the lock: the entry's key is settled; each worker waiting on it
+ * is told its ticket.  Returns the workers to wake.
+ */
+
+static uint64_t
+ngx_http_hotkey_cache_settle(ngx_http_hotkey_table_t *t,
+    ngx_http_hotkey_centry_t *e)
+{
+    uint64_t                     bits;
+    ngx_uint_t                   i;
+    ngx_http_hotkey_ring_t      *ring;
+    ngx_http_hotkey_cache_sh_t  *csh;
+
     bits = e->waiters;
     e->waiters = 0;
+    csh = t->sh->data;
+
+    for (i = 0; i < NGX_HTTP_HOTKEY_MAX_SLOTS; i++) {
+        if (!(bits & ((uint64_t) 1 << i)) || csh->rings[i] == NULL) {
+            continue;
+        }
+
+        ring = csh->rings[i];
+
+        if (ring->n < NGX_HTTP_HOTKEY_RING) {
+            ring->tickets[ring->n++] = e->ticket;
+
+        } else {
+            ring->overflow = 1;
+        }
+    }
 
     return bits;
+}
+
+
+/*
+ * For a woken worker, under the lock: the tickets settled for it since it
+ * last looked (at most "max"); *overflow when some did not fit.
+ */
+
+ngx_uint_t
+ngx_http_hotkey_cache_settled_tickets(ngx_http_hotkey_table_t *t,
+    ngx_atomic_uint_t *tickets, ngx_uint_t max, ngx_uint_t *overflow)
+{
+    ngx_uint_t                   n;
+    ngx_http_hotkey_ring_t      *ring;
+    ngx_http_hotkey_cache_sh_t  *csh;
+
+    csh = t->sh->data;
+    ring = csh->rings[ngx_worker];
+    *overflow = 0;
+
+    if (ring == NULL) {
+        return 0;
+    }
+
+    n = ngx_min(ring->n, max);
+    ngx_memcpy(tickets, ring->tickets, n * sizeof(ngx_atomic_uint_t));
+
+    *overflow = ring->overflow || ring->n > max;
+    ring->n = 0;
+    ring->overflow = 0;
+
+    return n;
 }
 
 
@@ -669,8 +778,7 @@ ngx_http_hotkey_cache_update(ngx_http_request_t *r,
         {
             e = ngx_http_hotkey_tnode_data(tn);
             ngx_memcpy(e->instance, ctx->route.instance, 36);
-            bits = e->waiters;
-            e->waiters = 0;
+            bits = ngx_http_hotkey_cache_settle(t, e);
         }
     }
 
@@ -896,7 +1004,7 @@ ngx_http_hotkey_cache_drop_instance(ngx_http_hotkey_table_t *t, u_char *id)
             continue;
         }
 
-        bits |= e->waiters;
+        bits |= ngx_http_hotkey_cache_settle(t, e);
         ngx_http_hotkey_table_delete(t, tn);
         n++;
     }

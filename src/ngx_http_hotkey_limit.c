@@ -57,7 +57,8 @@ static ngx_http_hotkey_table_kind_t  ngx_http_hotkey_limit_kind = {
     sizeof(ngx_http_hotkey_limit_node_t),
     NULL,
     ngx_http_hotkey_limit_idle,
-    NULL
+    NULL,
+    0
 };
 
 

@@ -52,6 +52,7 @@ typedef enum {
 
 
 typedef struct ngx_http_hotkey_keys_s   ngx_http_hotkey_keys_t;
+typedef struct ngx_http_hotkey_ring_s   ngx_http_hotkey_ring_t;
 typedef struct ngx_http_hotkey_creds_s  ngx_http_hotkey_creds_t;
 typedef struct ngx_http_hotkey_limit_s  ngx_http_hotkey_limit_t;
 
@@ -202,6 +203,8 @@ ngx_int_t ngx_http_hotkey_cache_lead_guard(ngx_http_request_t *r,
     ngx_http_hotkey_ctx_t *ctx);
 ngx_int_t ngx_http_hotkey_cache_settled(ngx_http_hotkey_table_t *t,
     uint32_t hash, u_char *key, size_t len, ngx_atomic_uint_t ticket);
+ngx_uint_t ngx_http_hotkey_cache_settled_tickets(ngx_http_hotkey_table_t *t,
+    ngx_atomic_uint_t *tickets, ngx_uint_t max, ngx_uint_t *overflow);
 ngx_uint_t ngx_http_hotkey_cache_drop_instance(ngx_http_hotkey_table_t *t,
     u_char *id);
 const char *ngx_http_hotkey_cache_status_label(ngx_uint_t status);

@@ -133,6 +133,13 @@ ngx_http_hotkey_table_create(ngx_shm_zone_t *shm_zone,
         return NGX_ERROR;
     }
 
+    if (t->kind->shared) {
+        t->sh->data = ngx_slab_calloc(t->shpool, t->kind->shared);
+        if (t->sh->data == NULL) {
+            return NGX_ERROR;
+        }
+    }
+
     t->sh->magic = t->kind->magic;
     t->sh->version = NGX_HTTP_HOTKEY_TABLE_VERSION;
     ngx_rbtree_init(&t->sh->rbtree, &t->sh->sentinel,

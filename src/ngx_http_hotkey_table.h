@@ -44,6 +44,9 @@ typedef struct {
     /* frees what the payload holds beside the node, if anything */
     void                      (*release)(ngx_http_hotkey_table_t *t,
                                          ngx_http_hotkey_tnode_t *tn);
+
+    /* bytes of the kind's own shared state, zeroed at creation */
+    size_t                      shared;
 } ngx_http_hotkey_table_kind_t;
 
 
@@ -56,6 +59,7 @@ typedef struct {
     ngx_uint_t                  nodes;
     ngx_atomic_uint_t           gen;        /* bumped by every purge */
     ngx_atomic_uint_t           seq;        /* the last ticket given */
+    void                       *data;       /* the kind's shared state */
 } ngx_http_hotkey_table_sh_t;
 
 

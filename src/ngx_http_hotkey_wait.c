@@ -6,11 +6,12 @@
  * cache entry records which workers wait (a bit each); whoever settles the
  * key wakes them: its own worker through a posted event, the others
  * through one eventfd per worker, made by the master before the fork and
- * read only by worker processes.  A woken worker first takes every group
- * whose key settled off the tree, then resumes their waiters: a waiter
- * that has to wait again joins a new group, never the list being walked,
- * and a group whose key is still held is left alone.  A timer per waiter,
- * set to the end of the holder's lock, covers a holder that died.
+ * read only by worker processes; the zone keeps, per worker, the tickets
+ * that settled for it.  A woken worker first takes the groups of those
+ * tickets off its trees, then resumes their waiters: a waiter that has to
+ * wait again joins a new group, never the list being walked, and the
+ * other groups are not even looked at.  A timer per waiter, set to the
+ * end of the holder's lock, covers a holder that died.
  */
 
 #include "ngx_http_hotkey_module.h"
@@ -19,29 +20,48 @@
 
 
 typedef struct {
-    ngx_http_hotkey_tnode_t     tn;         /* first: the local tree's */
+    ngx_http_hotkey_tnode_t     tn;         /* first: by table and key */
+    ngx_http_hotkey_tnode_t     tk;         /* by table and ticket */
     ngx_queue_t                 waiters;
     ngx_http_hotkey_table_t    *table;
     ngx_atomic_uint_t           ticket;
+    u_char                      tkey[sizeof(void *)
+                                     + sizeof(ngx_atomic_uint_t)];
     u_char                      key[sizeof(void *)
                                     + NGX_HTTP_HOTKEY_KEY_MAX];
 } ngx_http_hotkey_wgroup_t;
 
 
+#define ngx_http_hotkey_wgroup_of_tk(n)                                      \
+    ((ngx_http_hotkey_wgroup_t *)                                            \
+         ((u_char *) (n) - offsetof(ngx_http_hotkey_wgroup_t, tk)))
+
+
 static ngx_http_hotkey_wgroup_t *ngx_http_hotkey_wgroup_get(
     ngx_http_hotkey_cache_ctx_t *cc);
 static void ngx_http_hotkey_wgroup_free(ngx_http_hotkey_wgroup_t *g);
+static void ngx_http_hotkey_wgroup_ticket(ngx_http_hotkey_wgroup_t *g,
+    ngx_atomic_uint_t ticket);
+static ngx_http_hotkey_wgroup_t *ngx_http_hotkey_wgroup_by_ticket(
+    ngx_http_hotkey_table_t *t, ngx_atomic_uint_t ticket);
+static void ngx_http_hotkey_wgroup_ready(ngx_http_hotkey_wgroup_t *g,
+    ngx_queue_t *ready);
+static void ngx_http_hotkey_cache_told(ngx_http_hotkey_table_t *t,
+    ngx_queue_t *ready);
 static void ngx_http_hotkey_cache_unwait(ngx_http_hotkey_ctx_t *ctx);
 static void ngx_http_hotkey_cache_wait_cleanup(void *data);
 static void ngx_http_hotkey_cache_wait_timeout(ngx_event_t *ev);
 static void ngx_http_hotkey_cache_resume(ngx_http_hotkey_ctx_t *ctx);
-static void ngx_http_hotkey_cache_settle(ngx_queue_t *ready);
+static void ngx_http_hotkey_cache_settle(ngx_http_hotkey_table_t *t,
+    ngx_queue_t *ready);
 static void ngx_http_hotkey_cache_wake_handler(ngx_event_t *ev);
 static void ngx_http_hotkey_cache_close_fds(void *data);
 
 
 static ngx_rbtree_t        ngx_http_hotkey_groups;
 static ngx_rbtree_node_t   ngx_http_hotkey_groups_sentinel;
+static ngx_rbtree_t        ngx_http_hotkey_tickets;
+static ngx_rbtree_node_t   ngx_http_hotkey_tickets_sentinel;
 static ngx_event_t         ngx_http_hotkey_wake_event;
 static int                *ngx_http_hotkey_wake_fds;
 static ngx_uint_t          ngx_http_hotkey_nwake;
@@ -116,7 +136,16 @@ ngx_http_hotkey_wgroup_get(ngx_http_hotkey_cache_ctx_t *cc)
     tn = ngx_http_hotkey_rbtree_find(&ngx_http_hotkey_groups, cc->hash, key,
                                      len);
     if (tn) {
-        return (ngx_http_hotkey_wgroup_t *) tn;
+        g = (ngx_http_hotkey_wgroup_t *) tn;
+
+        /* the lock changed hands: all of the group waits on the new one */
+
+        if (g->ticket != cc->ticket) {
+            ngx_rbtree_delete(&ngx_http_hotkey_tickets, &g->tk.node);
+            ngx_http_hotkey_wgroup_ticket(g, cc->ticket);
+        }
+
+        return g;
     }
 
     g = ngx_alloc(sizeof(ngx_http_hotkey_wgroup_t), ngx_cycle->log);
@@ -129,12 +158,47 @@ ngx_http_hotkey_wgroup_get(ngx_http_hotkey_cache_ctx_t *cc)
     g->tn.key = g->key;
     g->tn.key_len = (uint32_t) len;
     g->table = cc->table;
-    g->ticket = cc->ticket;
     ngx_queue_init(&g->waiters);
 
     ngx_rbtree_insert(&ngx_http_hotkey_groups, &g->tn.node);
+    ngx_http_hotkey_wgroup_ticket(g, cc->ticket);
 
     return g;
+}
+
+
+/* the ticket tree's key: the table and the ticket, hashed by the ticket */
+
+static void
+ngx_http_hotkey_wgroup_ticket(ngx_http_hotkey_wgroup_t *g,
+    ngx_atomic_uint_t ticket)
+{
+    g->ticket = ticket;
+    ngx_memcpy(g->tkey, &g->table, sizeof(void *));
+    ngx_memcpy(g->tkey + sizeof(void *), &ticket, sizeof(ticket));
+
+    g->tk.node.key = (uint32_t) ticket;
+    g->tk.key = g->tkey;
+    g->tk.key_len = sizeof(g->tkey);
+
+    ngx_rbtree_insert(&ngx_http_hotkey_tickets, &g->tk.node);
+}
+
+
+static ngx_http_hotkey_wgroup_t *
+ngx_http_hotkey_wgroup_by_ticket(ngx_http_hotkey_table_t *t,
+    ngx_atomic_uint_t ticket)
+{
+    u_char                    key[sizeof(void *) + sizeof(ticket)];
+    ngx_http_hotkey_tnode_t  *tn;
+
+    ngx_memcpy(key, &t, sizeof(void *));
+    ngx_memcpy(key + sizeof(void *), &ticket, sizeof(ticket));
+
+    tn = ngx_http_hotkey_rbtree_find(&ngx_http_hotkey_tickets,
+                                     (uint32_t) ticket, key, sizeof(key));
+
+    return tn ? ngx_http_hotkey_wgroup_of_tk(tn) : NULL;
 }
 
 
@@ -142,7 +206,29 @@ static void
 ngx_http_hotkey_wgroup_free(ngx_http_hotkey_wgroup_t *g)
 {
     ngx_rbtree_delete(&ngx_http_hotkey_groups, &g->tn.node);
+    ngx_rbtree_delete(&ngx_http_hotkey_tickets, &g->tk.node);
     ngx_free(g);
+}
+
+
+/* the group's waiters to "ready", and the group gone */
+
+static void
+ngx_http_hotkey_wgroup_ready(ngx_http_hotkey_wgroup_t *g, ngx_queue_t *ready)
+{
+    ngx_queue_t                  *q;
+    ngx_http_hotkey_cache_ctx_t  *cc;
+
+    for (q = ngx_queue_head(&g->waiters);
+         q != ngx_queue_sentinel(&g->waiters);
+         q = ngx_queue_next(q))
+    {
+        cc = ngx_queue_data(q, ngx_http_hotkey_cache_ctx_t, wait);
+        cc->group = NULL;
+    }
+
+    ngx_queue_add(ready, &g->waiters);
+    ngx_http_hotkey_wgroup_free(g);
 }
 
 
@@ -246,17 +332,47 @@ ngx_http_hotkey_wake(uint64_t bits)
 }
 
 
-/* moves the waiters of every settled key to "ready", freeing its group */
+/*
+ * What the zone's ring says settled for this worker: those groups only.
+ * When more settled than the ring held, every group of the zone is
+ * looked at.
+ */
 
 static void
-ngx_http_hotkey_cache_settle(ngx_queue_t *ready)
+ngx_http_hotkey_cache_told(ngx_http_hotkey_table_t *t, ngx_queue_t *ready)
 {
-    ngx_int_t                     settled;
-    ngx_queue_t                  *q;
-    ngx_rbtree_node_t            *node, *next, *root, *sentinel;
-    ngx_http_hotkey_wgroup_t     *g;
-    ngx_http_hotkey_table_t      *t;
-    ngx_http_hotkey_cache_ctx_t  *cc;
+    ngx_uint_t                 i, n, overflow;
+    ngx_atomic_uint_t          tickets[32];
+    ngx_http_hotkey_wgroup_t  *g;
+
+    ngx_shmtx_lock(&t->shpool->mutex);
+
+    n = ngx_http_hotkey_cache_settled_tickets(t, tickets, 32, &overflow);
+
+    ngx_shmtx_unlock(&t->shpool->mutex);
+
+    for (i = 0; i < n; i++) {
+        g = ngx_http_hotkey_wgroup_by_ticket(t, tickets[i]);
+
+        if (g) {
+            ngx_http_hotkey_wgroup_ready(g, ready);
+        }
+    }
+
+    if (overflow) {
+        ngx_http_hotkey_cache_settle(t, ready);
+    }
+}
+
+
+/* every group of the zone whose key settled: its waiters to "ready" */
+
+static void
+ngx_http_hotkey_cache_settle(ngx_http_hotkey_table_t *t, ngx_queue_t *ready)
+{
+    ngx_int_t                  settled;
+    ngx_rbtree_node_t         *node, *next, *root, *sentinel;
+    ngx_http_hotkey_wgroup_t  *g;
 
     root = ngx_http_hotkey_groups.root;
     sentinel = ngx_http_hotkey_groups.sentinel;
@@ -265,36 +381,27 @@ ngx_http_hotkey_cache_settle(ngx_queue_t *ready)
         return;
     }
 
+    ngx_shmtx_lock(&t->shpool->mutex);
+
     for (node = ngx_rbtree_min(root, sentinel); node; node = next) {
         next = ngx_rbtree_next(&ngx_http_hotkey_groups, node);
         g = (ngx_http_hotkey_wgroup_t *) node;
-        t = g->table;
 
-        ngx_shmtx_lock(&t->shpool->mutex);
+        if (g->table != t) {
+            continue;
+        }
 
         settled = ngx_http_hotkey_cache_settled(t, (uint32_t) node->key,
                                                 g->key + sizeof(void *),
                                                 g->tn.key_len
                                                 - sizeof(void *),
                                                 g->ticket);
-
-        ngx_shmtx_unlock(&t->shpool->mutex);
-
-        if (!settled) {
-            continue;
+        if (settled) {
+            ngx_http_hotkey_wgroup_ready(g, ready);
         }
-
-        for (q = ngx_queue_head(&g->waiters);
-             q != ngx_queue_sentinel(&g->waiters);
-             q = ngx_queue_next(q))
-        {
-            cc = ngx_queue_data(q, ngx_http_hotkey_cache_ctx_t, wait);
-            cc->group = NULL;
-        }
-
-        ngx_queue_add(ready, &g->waiters);
-        ngx_http_hotkey_wgroup_free(g);
     }
+
+    ngx_shmtx_unlock(&t->shpool->mutex);
 }
 
 
@@ -302,9 +409,12 @@ static void
 ngx_http_hotkey_cache_wake_handler(ngx_event_t *ev)
 {
     uint64_t                      n;
+    ngx_uint_t                    i;
     ngx_queue_t                   ready, *q;
+    ngx_shm_zone_t              **zones;
     ngx_connection_t             *c;
     ngx_http_hotkey_ctx_t        *ctx;
+    ngx_http_hotkey_main_conf_t  *hmcf;
     ngx_http_hotkey_cache_ctx_t  *cc;
 
     if (ev != &ngx_http_hotkey_wake_event) {
@@ -317,7 +427,13 @@ ngx_http_hotkey_cache_wake_handler(ngx_event_t *ev)
 
     ngx_queue_init(&ready);
 
-    ngx_http_hotkey_cache_settle(&ready);
+    hmcf = ngx_http_cycle_get_module_main_conf(ngx_cycle,
+                                               ngx_http_hotkey_module);
+    zones = hmcf->zones.elts;
+
+    for (i = 0; i < hmcf->zones.nelts; i++) {
+        ngx_http_hotkey_cache_told(zones[i]->data, &ready);
+    }
 
     /*
      * A waiter's request may end while others are resumed (a connection
@@ -411,6 +527,9 @@ ngx_http_hotkey_cache_init_process(ngx_cycle_t *cycle)
     ngx_http_hotkey_main_conf_t  *hmcf;
 
     ngx_rbtree_init(&ngx_http_hotkey_groups, &ngx_http_hotkey_groups_sentinel,
+                    ngx_http_hotkey_rbtree_insert);
+    ngx_rbtree_init(&ngx_http_hotkey_tickets,
+                    &ngx_http_hotkey_tickets_sentinel,
                     ngx_http_hotkey_rbtree_insert);
 
     ngx_http_hotkey_wake_event.handler = ngx_http_hotkey_cache_wake_handler;

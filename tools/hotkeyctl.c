@@ -24,6 +24,7 @@
 #include "hotkey_jwk.h"
 #include "hotkey_jwt.h"
 #include "hotkey_jwtsign.h"
+#include "hotkey_scripts.h"
 
 
 #define HOTKEYCTL_HEADERS_MAX  (HOTKEY_AKSK_SIGNED_MAX - 2)
@@ -42,6 +43,7 @@ static int hotkeyctl_token(int argc, char **argv);
 static int hotkeyctl_sign(int argc, char **argv);
 
 static int hotkeyctl_jwks(int argc, char **argv);
+static int hotkeyctl_script(int argc, char **argv);
 static int hotkeyctl_help(int argc, char **argv);
 
 
@@ -122,15 +124,45 @@ static const char  hotkeyctl_jwks_usage[] =
 "                      RFC 7638 thumbprint, the kid the gateway gives a\n"
 "                      PEM key)\n";
 
+static const char  hotkeyctl_script_usage[] =
+"usage: hotkeyctl script NAME\n"
+"Prints the Lua script the gateway runs in the store for NAME: list,\n"
+"create, details, delete, autoscan_get, autoscan_put (e.g. for\n"
+"redis-cli SCRIPT LOAD, or to read what an operation does).\n";
+
 static const hotkeyctl_cmd_t  hotkeyctl_cmds[] = {
     { "token", hotkeyctl_token, "mint a signed JWT", hotkeyctl_token_usage },
     { "sign", hotkeyctl_sign, "sign a request with AK/SK (any SDK scheme)",
       hotkeyctl_sign_usage },
     { "jwks", hotkeyctl_jwks, "print a JWKS document for public keys",
       hotkeyctl_jwks_usage },
+    { "script", hotkeyctl_script, "print one of the store's Lua scripts",
+      hotkeyctl_script_usage },
     { "help", hotkeyctl_help, "help on a command", NULL },
     { NULL, NULL, NULL, NULL }
 };
+
+
+static int
+hotkeyctl_script(int argc, char **argv)
+{
+    int                     i;
+    const hotkey_script_t  *sc;
+
+    for (i = 0; argc == 2 && i < HOTKEY_SCRIPT_LAST; i++) {
+        sc = hotkey_script((hotkey_script_e) i);
+
+        if (strcmp(sc->name, argv[1]) == 0) {
+            fwrite(sc->body, 1, sc->len, stdout);
+            fputc('\n', stdout);
+            return 0;
+        }
+    }
+
+    fputs(hotkeyctl_script_usage, stderr);
+
+    return 2;
+}
 
 
 static void

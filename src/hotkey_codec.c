@@ -230,7 +230,7 @@ hotkey_parse_uint(const char *p, size_t len, size_t max_digits,
     size_t    i;
     uint64_t  v;
 
-    if (len == 0 || len > max_digits || max_digits > 19) {
+    if (len == 0 || len > max_digits || max_digits > 20) {
         return -1;
     }
 
@@ -238,6 +238,12 @@ hotkey_parse_uint(const char *p, size_t len, size_t max_digits,
 
     for (i = 0; i < len; i++) {
         if (p[i] < '0' || p[i] > '9') {
+            return -1;
+        }
+
+        /* only a 20th digit can pass UINT64_MAX */
+
+        if (v > (UINT64_MAX - (uint64_t) (p[i] - '0')) / 10) {
             return -1;
         }
 

@@ -59,8 +59,8 @@ ssize_t hotkey_codec_pct_decode(const char *p, const char *end, char *buf,
     size_t size);
 
 /*
- * Decimal digits only (no sign, no space), at most max_digits of them,
- * value <= max.  0 or -1.
+ * Decimal digits only (no sign, no space), at most max_digits (<= 20) of
+ * them, value <= max (no overflow past UINT64_MAX).  0 or -1.
  */
 int hotkey_parse_uint(const char *p, size_t len, size_t max_digits,
     uint64_t max, uint64_t *out);

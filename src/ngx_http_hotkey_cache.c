@@ -410,6 +410,7 @@ static ngx_int_t
 ngx_http_hotkey_cache_hit(ngx_http_request_t *r, ngx_http_hotkey_ctx_t *ctx,
     ngx_http_hotkey_tnode_t *tn, ngx_msec_t now)
 {
+    ngx_msec_t                    stale;
     ngx_http_hotkey_centry_t     *e;
     ngx_http_hotkey_loc_conf_t   *hlcf;
     ngx_http_hotkey_cache_ctx_t  *cc;
@@ -423,10 +424,11 @@ ngx_http_hotkey_cache_hit(ngx_http_request_t *r, ngx_http_hotkey_ctx_t *ctx,
         return ngx_http_hotkey_cache_copy(r, ctx, e);
     }
 
-    if (e->body && (ngx_msec_int_t) (e->expires
-                                     + hlcf->cache_stale_revalidate - now)
-                   > 0)
-    {
+    /* stale copies only while every write reaches this node */
+
+    stale = ngx_http_hotkey_sub_ok() ? hlcf->cache_stale_revalidate : 0;
+
+    if (e->body && (ngx_msec_int_t) (e->expires + stale - now) > 0) {
         if ((ngx_msec_int_t) (e->lock_until - now) > 0) {
             cc->status = NGX_HTTP_HOTKEY_CACHE_UPDATING;
 
@@ -460,6 +462,7 @@ ngx_http_hotkey_cache_hit(ngx_http_request_t *r, ngx_http_hotkey_ctx_t *ctx,
         /* the store failed the request we waited for: share its fate */
 
         if (e->body
+            && ngx_http_hotkey_sub_ok()
             && (ngx_msec_int_t) (e->expires + hlcf->cache_stale_error - now)
                > 0)
         {
@@ -830,6 +833,7 @@ ngx_http_hotkey_cache_unlock(ngx_http_request_t *r,
         e = ngx_http_hotkey_tnode_data(tn);
 
         if (e->body
+            && ngx_http_hotkey_sub_ok()
             && (ngx_msec_int_t) (e->expires + hlcf->cache_stale_error
                                  - ngx_current_msec)
                > 0)

@@ -162,8 +162,13 @@ ngx_http_hotkey_checked(ngx_http_request_t *r, ngx_http_hotkey_ctx_t *ctx)
 
     if (ctx->op->body) {
         rc = ngx_http_hotkey_body_args(r, ctx);
+
+        if (rc == NGX_DECLINED) {
+            return ngx_http_hotkey_send_error(r, ctx->error, ctx->error_arg);
+        }
+
         if (rc != NGX_OK) {
-            return rc;
+            return ngx_http_hotkey_send_error(r, HOTKEY_ERR_INTERNAL, NULL);
         }
     }
 
@@ -175,44 +180,46 @@ ngx_http_hotkey_checked(ngx_http_request_t *r, ngx_http_hotkey_ctx_t *ctx)
 }
 
 
-/* the PUT body, parsed: NGX_OK, or the answer to send */
+/* the PUT body, parsed: NGX_OK; NGX_DECLINED: ctx->error says; NGX_ERROR */
 
 static ngx_int_t
 ngx_http_hotkey_body_args(ngx_http_request_t *r, ngx_http_hotkey_ctx_t *ctx)
 {
+    ngx_int_t       rc;
     ngx_str_t       body;
     const char     *field;
-    hotkey_body_e   rc;
 
-    switch (ngx_http_hotkey_request_body(r, &body, HOTKEY_BODY_MAX)) {
+    rc = ngx_http_hotkey_request_body(r, &body, HOTKEY_BODY_MAX);
 
-    case NGX_OK:
-        break;
-
-    case NGX_DECLINED:
-        return ngx_http_hotkey_send_error(r, HOTKEY_ERR_BAD_BODY, NULL);
-
-    default:
-        return ngx_http_hotkey_send_error(r, HOTKEY_ERR_INTERNAL, NULL);
+    if (rc == NGX_DECLINED) {
+        ctx->error = HOTKEY_ERR_BAD_BODY;
+        return NGX_DECLINED;
     }
 
-    rc = hotkey_autoscan_parse((char *) body.data, body.len,
-                               &ctx->args.autoscan, &field);
+    if (rc != NGX_OK) {
+        return NGX_ERROR;
+    }
 
-    switch (rc) {
-
+    switch (hotkey_autoscan_parse((char *) body.data, body.len,
+                                  &ctx->args.autoscan, &field))
+    {
     case HOTKEY_BODY_OK:
         return NGX_OK;
 
     case HOTKEY_BODY_EMPTY:
-        return ngx_http_hotkey_send_error(r, HOTKEY_ERR_EMPTY_BODY, NULL);
+        ctx->error = HOTKEY_ERR_EMPTY_BODY;
+        break;
 
     case HOTKEY_BODY_INVALID:
-        return ngx_http_hotkey_send_error(r, HOTKEY_ERR_BAD_BODY, NULL);
+        ctx->error = HOTKEY_ERR_BAD_BODY;
+        break;
 
     default:
-        return ngx_http_hotkey_send_error(r, HOTKEY_ERR_BODY_PARAM, field);
+        ctx->error = HOTKEY_ERR_BODY_PARAM;
+        ctx->error_arg = field;
     }
+
+    return NGX_DECLINED;
 }
 
 

@@ -7,6 +7,7 @@
 
 static ngx_int_t ngx_http_hotkey_add_variables(ngx_conf_t *cf);
 static ngx_int_t ngx_http_hotkey_init(ngx_conf_t *cf);
+static ngx_int_t ngx_http_hotkey_init_process(ngx_cycle_t *cycle);
 static void ngx_http_hotkey_exit_process(ngx_cycle_t *cycle);
 static ngx_int_t ngx_http_hotkey_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
@@ -49,6 +50,13 @@ static ngx_command_t  ngx_http_hotkey_commands[] = {
       ngx_http_hotkey_store,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
+      NULL },
+
+    { ngx_string("hotkey_store_subscribe"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_hotkey_loc_conf_t, subscribe),
       NULL },
 
     { ngx_string("hotkey_store_connect_timeout"),
@@ -245,7 +253,7 @@ ngx_module_t  ngx_http_hotkey_module = {
     NGX_HTTP_MODULE,                       /* module type */
     NULL,                                  /* init master */
     ngx_http_hotkey_cache_init_module,     /* init module */
-    ngx_http_hotkey_cache_init_process,    /* init process */
+    ngx_http_hotkey_init_process,          /* init process */
     NULL,                                  /* init thread */
     NULL,                                  /* exit thread */
     ngx_http_hotkey_exit_process,          /* exit process */
@@ -459,9 +467,22 @@ ngx_http_hotkey_header_filter(ngx_http_request_t *r)
 }
 
 
+static ngx_int_t
+ngx_http_hotkey_init_process(ngx_cycle_t *cycle)
+{
+    if (ngx_http_hotkey_cache_init_process(cycle) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    return ngx_http_hotkey_sub_init_process(cycle);
+}
+
+
 static void
 ngx_http_hotkey_exit_process(ngx_cycle_t *cycle)
 {
+    ngx_http_hotkey_sub_exit_process(cycle);
+
     hotkey_store_reader_drain();
 }
 
@@ -477,7 +498,10 @@ ngx_http_hotkey_create_main_conf(ngx_conf_t *cf)
     }
 
     if (ngx_array_init(&hmcf->zones, cf->pool, 2, sizeof(ngx_shm_zone_t *))
-        != NGX_OK)
+        != NGX_OK
+        || ngx_array_init(&hmcf->stores, cf->pool, 2,
+                          sizeof(ngx_http_upstream_srv_conf_t *))
+           != NGX_OK)
     {
         return NULL;
     }
@@ -505,6 +529,7 @@ ngx_http_hotkey_create_loc_conf(ngx_conf_t *cf)
 
     conf->enable = NGX_CONF_UNSET;
     conf->request_id = NGX_CONF_UNSET;
+    conf->subscribe = NGX_CONF_UNSET;
     conf->auth = NGX_CONF_UNSET;
 
     conf->keys = NGX_CONF_UNSET_PTR;
@@ -564,6 +589,7 @@ ngx_http_hotkey_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         conf->request_id = prev->request_id;
     }
     ngx_conf_merge_value(conf->auth, prev->auth, 1);
+    ngx_conf_merge_value(conf->subscribe, prev->subscribe, 1);
 
     ngx_conf_merge_ptr_value(conf->upstream.local, prev->upstream.local,
                              NULL);
@@ -624,6 +650,13 @@ ngx_http_hotkey_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "\"hotkey_api\" is on but no \"hotkey_store\" "
                            "is set for this location");
+        return NGX_CONF_ERROR;
+    }
+
+    if (conf->cache && conf->subscribe
+        && ngx_http_hotkey_sub_add_store(cf, conf->upstream.upstream)
+           != NGX_OK)
+    {
         return NGX_CONF_ERROR;
     }
 

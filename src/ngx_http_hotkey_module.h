@@ -60,6 +60,7 @@ typedef struct ngx_http_hotkey_limit_s  ngx_http_hotkey_limit_t;
 typedef struct {
     ngx_flag_t                  enable;
     ngx_flag_t                  request_id;
+    ngx_flag_t                  subscribe;
     ngx_flag_t                  auth;
     ngx_http_upstream_conf_t    upstream;
 
@@ -83,6 +84,8 @@ typedef struct {
 
 typedef struct {
     ngx_array_t                 zones;      /* ngx_shm_zone_t *, caches */
+    ngx_array_t                 stores;     /* upstreams cached locations
+                                               use, followed for writes */
     int                        *wake_fds;
     ngx_uint_t                  nwake;
     ngx_int_t                   request_id; /* $request_id's index */
@@ -212,6 +215,11 @@ void ngx_http_hotkey_cache_invalidate(ngx_http_request_t *r,
     ngx_http_hotkey_ctx_t *ctx);
 void ngx_http_hotkey_cache_drop_all(ngx_cycle_t *cycle, u_char *id);
 ngx_int_t ngx_http_hotkey_can_wait(void);
+ngx_int_t ngx_http_hotkey_sub_ok(void);
+ngx_int_t ngx_http_hotkey_sub_add_store(ngx_conf_t *cf,
+    ngx_http_upstream_srv_conf_t *uscf);
+ngx_int_t ngx_http_hotkey_sub_init_process(ngx_cycle_t *cycle);
+void ngx_http_hotkey_sub_exit_process(ngx_cycle_t *cycle);
 void ngx_http_hotkey_wake(uint64_t bits);
 ngx_int_t ngx_http_hotkey_cache_headers(ngx_http_request_t *r,
     ngx_http_hotkey_ctx_t *ctx);

@@ -49,6 +49,7 @@ $t->write_conf(<<"CONF");
             hotkey_api on;
             hotkey_auth off;
             hotkey_store st;
+            hotkey_store_subscribe off;   # the gate counts every command it holds
             hotkey_store_read_timeout 60s;
             hotkey_cache many;
             hotkey_cache_valid 120s;

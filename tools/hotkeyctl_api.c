@@ -469,6 +469,23 @@ hka_unchunk(char *p, size_t n)
 }
 
 
+/* the status line and header fields, one per line, and a blank line */
+static void
+hka_print_head(const char *p)
+{
+    size_t  n;
+
+    while (*p) {
+        n = strcspn(p, "\r\n");
+        printf("%.*s\n", (int) n, p);
+        p += n;
+        p += *p == '\r' && p[1] == '\n' ? 2 : *p ? 1 : 0;
+    }
+
+    printf("\n");
+}
+
+
 static int
 hka_print(hka_opts_t *o, hka_buf_t *b)
 {
@@ -491,11 +508,12 @@ hka_print(hka_opts_t *o, hka_buf_t *b)
         blen = hka_unchunk(body, blen);
     }
 
-    if (o->include || line_end == NULL) {
-        printf("%s\n\n", b->data);
+    if (o->include) {
+        hka_print_head(b->data);
 
     } else {
-        printf("%.*s\n", (int) (line_end - b->data), b->data);
+        printf("%.*s\n", (int) (line_end ? line_end - b->data
+                                          : (long) strlen(b->data)), b->data);
     }
 
     fwrite(body, 1, blen, stdout);

@@ -34,6 +34,7 @@ fuzz_drain(redisReader *rd, int *broken)
     size_t                  len, size;
     const char             *why;
     const hotkey_op_t      *op;
+    hotkey_answer_t         ans;
     hotkey_store_result_e   res;
 
     for (n = 0; n < 64 && !*broken; n++) {
@@ -57,7 +58,8 @@ fuzz_drain(redisReader *rd, int *broken)
             abort();
         }
 
-        res = hotkey_store_reply(op, reply, &fuzz_rt, body, &len, &why);
+        res = hotkey_store_reply(op, reply, &fuzz_rt, body, &ans, &why);
+        len = ans.len;
 
         if ((res == HOTKEY_STORE_OK && len > size)
             || (res != HOTKEY_STORE_OK && (len != 0 || why == NULL)))

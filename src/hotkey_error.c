@@ -21,6 +21,15 @@ static const hotkey_error_t  hotkey_errors[HOTKEY_ERR_LAST] = {
     { 400, "DCS.4061", "Invalid instance ID format." },
     { 400, "DCS.4062", "Invalid %s parameter in the request." },
     { 400, "DCS.4070", "Invalid task ID format." },
+    { 400, "DCS.4004", "Empty request body." },
+    { 400, "DCS.4005", "The message body contains invalid characters or is "
+                       "not in JSON format." },
+    { 400, "DCS.4063", "Invalid %s parameter in the request." },
+    { 400, "DCS.4026", "This operation is not allowed when the DCS instance "
+                       "is in the current state." },
+    { 400, "DCS.4941", "The hotkey id does not exist." },
+    { 400, "DCS.4957", "This operation is not allowed when the task is in "
+                       "the current state." },
     { 400, "DCS.4922", "Does not support hotkey analyze." },
     { 401, "DCS.1001", "Invalid token." },
     { 401, "DCS.1002", "Token expired." },

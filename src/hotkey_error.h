@@ -13,6 +13,12 @@ typedef enum {
     HOTKEY_ERR_INSTANCE_ID,         /* 400 DCS.4061 */
     HOTKEY_ERR_PARAM,               /* 400 DCS.4062, with a name */
     HOTKEY_ERR_TASK_ID,             /* 400 DCS.4070 */
+    HOTKEY_ERR_EMPTY_BODY,          /* 400 DCS.4004 */
+    HOTKEY_ERR_BAD_BODY,            /* 400 DCS.4005 */
+    HOTKEY_ERR_BODY_PARAM,          /* 400 DCS.4063, with a name */
+    HOTKEY_ERR_INSTANCE_BUSY,       /* 400 DCS.4026 */
+    HOTKEY_ERR_NO_TASK,             /* 400 DCS.4941 */
+    HOTKEY_ERR_TASK_BUSY,           /* 400 DCS.4957 */
     HOTKEY_ERR_NOT_ANALYSABLE,      /* 400 DCS.4922 */
     HOTKEY_ERR_TOKEN_INVALID,       /* 401 DCS.1001 */
     HOTKEY_ERR_TOKEN_EXPIRED,       /* 401 DCS.1002 */

@@ -1,6 +1,6 @@
 /*
- * The operations table.  A route appears here once it is served; until
- * then its path answers 404 DCS.4001 like any other unknown path.
+ * The operations table.  A path with no row answers 404 DCS.4001 like any
+ * other unknown path; a path with rows, 405 for the other methods.
  */
 
 #include <string.h>
@@ -13,14 +13,41 @@ static const char *hotkey_op_parse_list(const char *query, size_t len,
     hotkey_args_t *a);
 
 
-static const hotkey_op_t  hotkey_ops[] = {
+static const hotkey_op_t  hotkey_ops[HOTKEY_OP_LAST] = {
 
-    { HOTKEY_OP_LIST, "ListHotkeyScanTasks", HOTKEY_ROUTE_LIST,
+    { HOTKEY_OP_LIST, "ListHotKeyScanTasks", HOTKEY_ROUTE_LIST,
       HOTKEY_M_GET | HOTKEY_M_HEAD, HOTKEY_ACTION_LIST_HOTKEY,
-      hotkey_op_parse_list, HOTKEY_CACHE_USE_READ },
+      hotkey_op_parse_list, 0, HOTKEY_SCRIPT_LIST, HOTKEY_CACHE_USE_READ,
+      200, HOTKEY_ERR_INTERNAL },
+
+    { HOTKEY_OP_CREATE, "CreateHotkeyScanTask", HOTKEY_ROUTE_CREATE,
+      HOTKEY_M_POST, HOTKEY_ACTION_ANALYZE,
+      NULL, 0, HOTKEY_SCRIPT_CREATE, HOTKEY_CACHE_USE_INVALIDATE,
+      200, HOTKEY_ERR_INSTANCE_BUSY },
+
+    { HOTKEY_OP_DETAILS, "ShowHotkeyTaskDetails", HOTKEY_ROUTE_TASK,
+      HOTKEY_M_GET | HOTKEY_M_HEAD, HOTKEY_ACTION_LIST_HOTKEY,
+      NULL, 0, HOTKEY_SCRIPT_DETAILS, HOTKEY_CACHE_USE_READ,
+      200, HOTKEY_ERR_INTERNAL },
+
+    { HOTKEY_OP_DELETE, "DeleteHotkeyScanTask", HOTKEY_ROUTE_TASK,
+      HOTKEY_M_DELETE, HOTKEY_ACTION_ANALYZE,
+      NULL, 0, HOTKEY_SCRIPT_DELETE, HOTKEY_CACHE_USE_INVALIDATE,
+      204, HOTKEY_ERR_TASK_BUSY },
+
+    { HOTKEY_OP_AUTOSCAN_GET, "ShowHotkeyAutoscanConfig",
+      HOTKEY_ROUTE_AUTOSCAN, HOTKEY_M_GET | HOTKEY_M_HEAD,
+      HOTKEY_ACTION_GET_AUTOSCAN,
+      NULL, 0, HOTKEY_SCRIPT_AUTOSCAN_GET, HOTKEY_CACHE_USE_READ,
+      200, HOTKEY_ERR_INTERNAL },
+
+    { HOTKEY_OP_AUTOSCAN_PUT, "UpdateHotkeyAutoScanConfig",
+      HOTKEY_ROUTE_AUTOSCAN, HOTKEY_M_PUT, HOTKEY_ACTION_UPDATE_AUTOSCAN,
+      NULL, 1, HOTKEY_SCRIPT_AUTOSCAN_PUT, HOTKEY_CACHE_USE_INVALIDATE,
+      200, HOTKEY_ERR_INTERNAL }
 };
 
-#define HOTKEY_NOPS  (sizeof(hotkey_ops) / sizeof(hotkey_ops[0]))
+#define HOTKEY_NOPS  HOTKEY_OP_LAST
 
 
 static const struct {
@@ -118,4 +145,11 @@ hotkey_op_allow(hotkey_route_e route)
     *p = '\0';
 
     return allow[route];
+}
+
+
+const hotkey_op_t *
+hotkey_op_get(hotkey_op_e id)
+{
+    return &hotkey_ops[id];
 }

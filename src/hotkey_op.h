@@ -12,9 +12,17 @@
 
 #include "hotkey_route.h"
 #include "hotkey_args.h"
+#include "hotkey_body.h"
+#include "hotkey_error.h"
+#include "hotkey_scripts.h"
 
 typedef enum {
-    HOTKEY_OP_LIST = 0,             /* ListHotkeyScanTasks */
+    HOTKEY_OP_LIST = 0,             /* ListHotKeyScanTasks */
+    HOTKEY_OP_CREATE,               /* CreateHotkeyScanTask */
+    HOTKEY_OP_DETAILS,              /* ShowHotkeyTaskDetails */
+    HOTKEY_OP_DELETE,               /* DeleteHotkeyScanTask */
+    HOTKEY_OP_AUTOSCAN_GET,         /* ShowHotkeyAutoscanConfig */
+    HOTKEY_OP_AUTOSCAN_PUT,         /* UpdateHotkeyAutoScanConfig */
     HOTKEY_OP_LAST
 } hotkey_op_e;
 
@@ -27,6 +35,9 @@ typedef enum {
 /* what an operation's request carries, parsed and checked */
 typedef struct {
     hotkey_list_args_t   list;
+    hotkey_autoscan_t    autoscan;      /* the PUT body */
+    char                 id[37];        /* a new task's id */
+    int64_t              now;           /* ms: of a write */
 } hotkey_args_t;
 
 /*
@@ -42,8 +53,12 @@ typedef struct {
     hotkey_route_e        route;
     unsigned              methods;      /* HOTKEY_M_*; GET brings HEAD */
     unsigned              action;       /* HOTKEY_ACTION_* */
-    hotkey_args_parse_pt  parse;
+    hotkey_args_parse_pt  parse;        /* the query; NULL: not read */
+    unsigned              body;         /* the body is read and parsed */
+    hotkey_script_e       script;
     hotkey_cache_use_e    cache;
+    unsigned              success;      /* 200, or 204 with no body */
+    hotkey_err_e          conflict;     /* the script's "conflict" */
 } hotkey_op_t;
 
 /*
@@ -57,5 +72,8 @@ unsigned hotkey_op_methods(hotkey_route_e route);
 
 /* the "Allow" header value for a route, e.g. "GET, HEAD" */
 const char *hotkey_op_allow(hotkey_route_e route);
+
+/* the operation of an id */
+const hotkey_op_t *hotkey_op_get(hotkey_op_e id);
 
 #endif

@@ -1,8 +1,6 @@
 /*
- * The store's scripts, the RESP commands that run them, and their replies
- * turned into the API's JSON.  Every value that goes into an answer is
- * checked against its format first (ids, statuses, times), so the answer
- * is written directly, with nothing to escape.
+ * The RESP commands that run the store's scripts (hotkey_scripts.c), and
+ * hiredis readers bounded for their replies.
  */
 
 #include <stdlib.h>
@@ -12,46 +10,29 @@
 
 #include "hotkey_store.h"
 #include "hotkey_route.h"
-#include "hotkey_time.h"
 #include "hotkey_num.h"
 
 
 #define HOTKEY_KEY_PREFIX  "hotkey:{"
 #define HOTKEY_UUID_LEN    36
-#define HOTKEY_RECORD_MAX  256      /* JSON bytes of one list record */
-
-
-/*
- * KEYS[1] instance hash, KEYS[2] index zset; ARGV project, first, last,
- * task key prefix.  Stops early when the instance is not listable, so
- * that nothing of it is read for a caller of another project.
- */
-static const char  hotkey_list_script[] =
-    "local i=redis.call('HMGET',KEYS[1],'project_id','eviction_policy') "
-    "if i[1]~=ARGV[1] or (i[2]~='allkeys-lfu' and i[2]~='volatile-lfu') "
-    "then return i end "
-    "local r={i[1],i[2],redis.call('ZCARD',KEYS[2])} "
-    "local ids=redis.call('ZREVRANGE',KEYS[2],ARGV[2],ARGV[3]) "
-    "for k=1,#ids do "
-    "local t=redis.call('HMGET',ARGV[4]..ids[k],'id','status','scan_type',"
-    "'created_at','started_at','finished_at') "
-    "t[7]=ids[k] r[k+3]=t end "
-    "return r";
 
 
 #define HOTKEY_STORE_SPARE_READERS  64
 
 
-typedef struct {
-    const char  *body;
-    size_t       len;
-    size_t       nargs;         /* after the script: numkeys, keys, argv */
-    char         sha[41];
-} hotkey_script_t;
+/* per process: the SHA-1 of each script, in hex, once computed */
 
+static char  hotkey_script_shas[HOTKEY_SCRIPT_LAST][41];
 
-static hotkey_script_t  hotkey_scripts[HOTKEY_OP_LAST] = {
-    { hotkey_list_script, sizeof(hotkey_list_script) - 1, 7, "" }
+/* the parts of each script's command after the script: numkeys, keys, argv */
+
+static const size_t  hotkey_script_nargs[HOTKEY_SCRIPT_LAST] = {
+    1 + 2 + 4,      /* list */
+    1 + 5 + 6,      /* create */
+    1 + 3 + 1,      /* details */
+    1 + 4 + 4,      /* delete */
+    1 + 2 + 1,      /* autoscan get */
+    1 + 2 + 5       /* autoscan put */
 };
 
 
@@ -194,36 +175,93 @@ hotkey_resp_key(char *p, const char *instance, const char *what)
 
 
 static const char *
-hotkey_script_sha(hotkey_script_t *sc)
+hotkey_script_sha(hotkey_script_e id)
 {
-    size_t          i;
-    unsigned int    n;
-    unsigned char   md[EVP_MAX_MD_SIZE];
-    static char     hex[] = "0123456789abcdef";
+    char                   *sha;
+    size_t                  i, n;
+    unsigned char           md[EVP_MAX_MD_SIZE];
+    const hotkey_script_t  *sc;
+    static const char       hex[] = "0123456789abcdef";
 
-    if (sc->sha[0]) {
-        return sc->sha;
+    sha = hotkey_script_shas[id];
+
+    if (sha[0]) {
+        return sha;
     }
 
-    if (EVP_Q_digest(NULL, "SHA1", NULL, sc->body, sc->len, md, &i) == 0) {
+    sc = hotkey_script(id);
+
+    if (EVP_Q_digest(NULL, "SHA1", NULL, sc->body, sc->len, md, &n) == 0
+        || n != 20)
+    {
         return NULL;
     }
 
-    for (n = 0; n < 20; n++) {
-        sc->sha[2 * n] = hex[md[n] >> 4];
-        sc->sha[2 * n + 1] = hex[md[n] & 0xf];
+    for (i = 0; i < 20; i++) {
+        sha[2 * i] = hex[md[i] >> 4];
+        sha[2 * i + 1] = hex[md[i] & 0xf];
     }
 
-    sc->sha[40] = '\0';
+    sha[40] = '\0';
 
-    return sc->sha;
+    return sha;
 }
 
 
 size_t
 hotkey_store_request_size(const hotkey_op_t *op, size_t project_len)
 {
-    return hotkey_scripts[op->id].len + project_len + 8 * 80 + 64;
+    return hotkey_script(op->script)->len + project_len + 20 * 128;
+}
+
+
+/* "hotkey:{<instance>}:" */
+
+static size_t
+hotkey_store_prefix(char *buf, const char *instance)
+{
+    char  *p;
+
+    p = buf;
+    memcpy(p, HOTKEY_KEY_PREFIX, sizeof(HOTKEY_KEY_PREFIX) - 1);
+    p += sizeof(HOTKEY_KEY_PREFIX) - 1;
+    memcpy(p, instance, HOTKEY_UUID_LEN);
+    p += HOTKEY_UUID_LEN;
+    *p++ = '}';
+    *p++ = ':';
+
+    return p - buf;
+}
+
+
+/* the key "hotkey:{<instance>}:task:<task>" and what follows it */
+
+static char *
+hotkey_resp_task_key(char *p, const hotkey_route_t *rt, const char *id,
+    const char *what)
+{
+    char  buf[160];
+
+    return hotkey_resp_bulk(p, buf,
+                            hotkey_store_task_key(buf, rt->instance, id, what));
+}
+
+
+size_t
+hotkey_store_task_key(char *buf, const char *instance, const char *id,
+    const char *what)
+{
+    size_t  n, w;
+
+    n = hotkey_store_prefix(buf, instance);
+    memcpy(buf + n, "task:", 5);
+    memcpy(buf + n + 5, id, HOTKEY_UUID_LEN);
+    n += 5 + HOTKEY_UUID_LEN;
+
+    w = strlen(what);
+    memcpy(buf + n, what, w);
+
+    return n + w;
 }
 
 
@@ -231,7 +269,7 @@ static char *
 hotkey_store_list_args(char *p, const hotkey_route_t *rt,
     const hotkey_list_args_t *a)
 {
-    char        what[32];
+    char         what[32];
     const char  *status;
 
     p = hotkey_resp_bulk(p, "2", 1);
@@ -256,20 +294,89 @@ hotkey_store_list_args(char *p, const hotkey_route_t *rt,
 }
 
 
+static char *
+hotkey_store_create_args(char *p, const hotkey_route_t *rt,
+    const hotkey_args_t *a)
+{
+    char  prefix[64];
+
+    p = hotkey_resp_bulk(p, "5", 1);
+    p = hotkey_resp_key(p, rt->instance, "instance");
+    p = hotkey_resp_key(p, rt->instance, "tasks");
+    p = hotkey_resp_key(p, rt->instance, "tasks:waiting");
+    p = hotkey_resp_key(p, rt->instance, "tasks:running");
+    p = hotkey_resp_key(p, rt->instance, "queue");
+    p = hotkey_resp_bulk(p, rt->project, rt->project_len);
+    p = hotkey_resp_bulk(p, a->id, HOTKEY_UUID_LEN);
+    p = hotkey_resp_uint(p, (uint64_t) a->now);
+    p = hotkey_resp_bulk(p, "manual", 6);
+    p = hotkey_resp_bulk(p, prefix, hotkey_store_prefix(prefix, rt->instance));
+
+    return hotkey_resp_bulk(p, rt->instance, HOTKEY_UUID_LEN);
+}
+
+
+static char *
+hotkey_store_task_args(char *p, const hotkey_op_t *op,
+    const hotkey_route_t *rt)
+{
+    char  prefix[64];
+
+    p = hotkey_resp_bulk(p, op->id == HOTKEY_OP_DELETE ? "4" : "3", 1);
+    p = hotkey_resp_key(p, rt->instance, "instance");
+    p = hotkey_resp_task_key(p, rt, rt->task, "");
+    p = hotkey_resp_task_key(p, rt, rt->task, ":keys");
+
+    if (op->id == HOTKEY_OP_DETAILS) {
+        return hotkey_resp_bulk(p, rt->project, rt->project_len);
+    }
+
+    p = hotkey_resp_key(p, rt->instance, "tasks");
+    p = hotkey_resp_bulk(p, rt->project, rt->project_len);
+    p = hotkey_resp_bulk(p, rt->task, HOTKEY_UUID_LEN);
+    p = hotkey_resp_bulk(p, prefix, hotkey_store_prefix(prefix, rt->instance));
+
+    return hotkey_resp_bulk(p, rt->instance, HOTKEY_UUID_LEN);
+}
+
+
+static char *
+hotkey_store_autoscan_args(char *p, const hotkey_op_t *op,
+    const hotkey_route_t *rt, const hotkey_args_t *a)
+{
+    char  times[HOTKEY_TIMES_MAX * 6];
+
+    p = hotkey_resp_bulk(p, "2", 1);
+    p = hotkey_resp_key(p, rt->instance, "instance");
+    p = hotkey_resp_key(p, rt->instance, "autoscan");
+    p = hotkey_resp_bulk(p, rt->project, rt->project_len);
+
+    if (op->id == HOTKEY_OP_AUTOSCAN_GET) {
+        return p;
+    }
+
+    p = hotkey_resp_bulk(p, a->autoscan.enable ? "1" : "0", 1);
+    p = hotkey_resp_bulk(p, times, hotkey_times_write(times, &a->autoscan));
+    p = hotkey_resp_uint(p, (uint64_t) a->now);
+
+    return hotkey_resp_bulk(p, rt->instance, HOTKEY_UUID_LEN);
+}
+
+
 size_t
 hotkey_store_request(char *buf, const hotkey_op_t *op,
     const hotkey_route_t *rt, const hotkey_args_t *a, int eval)
 {
-    char             *p;
-    const char       *sha;
-    hotkey_script_t  *sc;
+    char                   *p;
+    const char             *sha;
+    const hotkey_script_t  *sc;
 
-    sc = &hotkey_scripts[op->id];
-    sha = eval ? NULL : hotkey_script_sha(sc);
+    sc = hotkey_script(op->script);
+    sha = eval ? NULL : hotkey_script_sha(op->script);
 
     p = buf;
     *p++ = '*';
-    p = hotkey_uint_write(p, 2 + sc->nargs);
+    p = hotkey_uint_write(p, 2 + hotkey_script_nargs[op->script]);
     *p++ = '\r';
     *p++ = '\n';
 
@@ -284,263 +391,23 @@ hotkey_store_request(char *buf, const hotkey_op_t *op,
 
     switch (op->id) {
 
-    case HOTKEY_OP_LIST:
+    case HOTKEY_OP_CREATE:
+        p = hotkey_store_create_args(p, rt, a);
+        break;
+
+    case HOTKEY_OP_DETAILS:
+    case HOTKEY_OP_DELETE:
+        p = hotkey_store_task_args(p, op, rt);
+        break;
+
+    case HOTKEY_OP_AUTOSCAN_GET:
+    case HOTKEY_OP_AUTOSCAN_PUT:
+        p = hotkey_store_autoscan_args(p, op, rt, a);
+        break;
+
     default:
         p = hotkey_store_list_args(p, rt, &a->list);
     }
 
     return p - buf;
-}
-
-
-static int
-hotkey_reply_str_is(const redisReply *e, const char *s, size_t len)
-{
-    return e->type == REDIS_REPLY_STRING && (size_t) e->len == len
-           && memcmp(e->str, s, len) == 0;
-}
-
-
-static int
-hotkey_reply_lfu(const redisReply *e)
-{
-    return hotkey_reply_str_is(e, "allkeys-lfu", 11)
-           || hotkey_reply_str_is(e, "volatile-lfu", 12);
-}
-
-
-static char *
-hotkey_json_str(char *p, const char *name, const char *v, size_t len)
-{
-    size_t  n;
-
-    n = strlen(name);
-
-    *p++ = ',';
-    *p++ = '"';
-    memcpy(p, name, n);
-    p += n;
-    memcpy(p, "\":\"", 3);
-    p += 3;
-    memcpy(p, v, len);
-    p += len;
-    *p++ = '"';
-
-    return p;
-}
-
-
-/* a store time (ms) as the API's; absent and not required: left out */
-
-static char *
-hotkey_json_time(char *p, const char *name, const redisReply *e,
-    int required)
-{
-    char     buf[HOTKEY_TIME_LEN + 1];
-    int64_t  ms;
-
-    if (e->type == REDIS_REPLY_NIL) {
-        return required ? NULL : p;
-    }
-
-    if (e->type != REDIS_REPLY_STRING
-        || hotkey_ms_parse(e->str, e->len, &ms) != 0)
-    {
-        return NULL;
-    }
-
-    hotkey_ms_format(ms, buf);
-
-    return hotkey_json_str(p, name, buf, HOTKEY_TIME_LEN);
-}
-
-
-static char *
-hotkey_json_record(char *p, const redisReply *t)
-{
-    const redisReply  *id, *st, *type;
-
-    if (t->type != REDIS_REPLY_ARRAY || t->elements != 7) {
-        return NULL;
-    }
-
-    /* the record must be the one its index entry names */
-
-    id = t->element[0];
-    st = t->element[1];
-    type = t->element[2];
-
-    if (id->type != REDIS_REPLY_STRING || !hotkey_uuid_valid(id->str, id->len)
-        || !hotkey_reply_str_is(t->element[6], id->str, id->len))
-    {
-        return NULL;
-    }
-
-    if (st->type != REDIS_REPLY_STRING
-        || hotkey_status_parse(st->str, st->len) == HOTKEY_STATUS_ANY
-        || !(hotkey_reply_str_is(type, "manual", 6)
-             || hotkey_reply_str_is(type, "auto", 4)))
-    {
-        return NULL;
-    }
-
-    memcpy(p, "{\"id\":\"", 7);
-    memcpy(p + 7, id->str, HOTKEY_UUID_LEN);
-    p += 7 + HOTKEY_UUID_LEN;
-    *p++ = '"';
-
-    p = hotkey_json_str(p, "status", st->str, st->len);
-    p = hotkey_json_str(p, "scan_type", type->str, type->len);
-
-    p = hotkey_json_time(p, "created_at", t->element[3], 1);
-    if (p == NULL) {
-        return NULL;
-    }
-
-    p = hotkey_json_time(p, "started_at", t->element[4], 0);
-    if (p == NULL) {
-        return NULL;
-    }
-
-    p = hotkey_json_time(p, "finished_at", t->element[5], 0);
-    if (p == NULL) {
-        return NULL;
-    }
-
-    *p++ = '}';
-
-    return p;
-}
-
-
-static hotkey_store_result_e
-hotkey_list_json(const redisReply *r, const char *instance, char *out,
-    size_t *len, const char **why)
-{
-    char    *p;
-    size_t   i;
-
-    if (r->element[2]->type != REDIS_REPLY_INTEGER
-        || r->element[2]->integer < 0)
-    {
-        *why = "count is not a non-negative integer";
-        return HOTKEY_STORE_BAD_REPLY;
-    }
-
-    p = out;
-    memcpy(p, "{\"instance_id\":\"", 16);
-    memcpy(p + 16, instance, HOTKEY_UUID_LEN);
-    p += 16 + HOTKEY_UUID_LEN;
-    memcpy(p, "\",\"count\":", 10);
-    p = hotkey_uint_write(p + 10, (uint64_t) r->element[2]->integer);
-    memcpy(p, ",\"records\":[", 12);
-    p += 12;
-
-    for (i = 3; i < r->elements; i++) {
-        if (i > 3) {
-            *p++ = ',';
-        }
-
-        p = hotkey_json_record(p, r->element[i]);
-        if (p == NULL) {
-            *why = "a task record is missing or malformed";
-            return HOTKEY_STORE_BAD_REPLY;
-        }
-    }
-
-    *p++ = ']';
-    *p++ = '}';
-    *len = p - out;
-
-    return HOTKEY_STORE_OK;
-}
-
-
-static hotkey_store_result_e
-hotkey_store_list_reply(const redisReply *r, const hotkey_route_t *rt,
-    char *out, size_t *len, const char **why)
-{
-    if (r->type != REDIS_REPLY_ARRAY || r->elements < 2
-        || (r->element[0]->type != REDIS_REPLY_STRING
-            && r->element[0]->type != REDIS_REPLY_NIL)
-        || (r->element[1]->type != REDIS_REPLY_STRING
-            && r->element[1]->type != REDIS_REPLY_NIL))
-    {
-        return HOTKEY_STORE_BAD_REPLY;
-    }
-
-    if (!hotkey_reply_str_is(r->element[0], rt->project, rt->project_len)) {
-        return r->elements == 2 ? HOTKEY_STORE_NO_INSTANCE
-                                : HOTKEY_STORE_BAD_REPLY;
-    }
-
-    if (!hotkey_reply_lfu(r->element[1])) {
-        return r->elements == 2 ? HOTKEY_STORE_NOT_ANALYSABLE
-                                : HOTKEY_STORE_BAD_REPLY;
-    }
-
-    if (r->elements < 3 || r->elements > 3 + HOTKEY_LIMIT_MAX) {
-        return HOTKEY_STORE_BAD_REPLY;
-    }
-
-    return hotkey_list_json(r, rt->instance, out, len, why);
-}
-
-
-size_t
-hotkey_store_answer_size(const hotkey_op_t *op, const redisReply *r)
-{
-    size_t  n;
-
-    n = (r->type == REDIS_REPLY_ARRAY) ? r->elements : 0;
-
-    switch (op->id) {
-
-    case HOTKEY_OP_LIST:
-    default:
-        return 128 + HOTKEY_UUID_LEN + n * HOTKEY_RECORD_MAX;
-    }
-}
-
-
-static int
-hotkey_reply_error_is(const redisReply *r, const char *prefix)
-{
-    size_t  n;
-
-    n = strlen(prefix);
-
-    return (size_t) r->len >= n && memcmp(r->str, prefix, n) == 0;
-}
-
-
-hotkey_store_result_e
-hotkey_store_reply(const hotkey_op_t *op, const redisReply *r,
-    const hotkey_route_t *rt, char *out, size_t *len, const char **why)
-{
-    *len = 0;
-    *why = "unexpected reply";
-
-    if (r->type == REDIS_REPLY_ERROR) {
-        *why = "error reply";
-
-        if (hotkey_reply_error_is(r, "NOSCRIPT")) {
-            return HOTKEY_STORE_NOSCRIPT;
-        }
-
-        if (hotkey_reply_error_is(r, "MOVED ")
-            || hotkey_reply_error_is(r, "ASK "))
-        {
-            return HOTKEY_STORE_REDIRECT;
-        }
-
-        return HOTKEY_STORE_BAD_REPLY;
-    }
-
-    switch (op->id) {
-
-    case HOTKEY_OP_LIST:
-    default:
-        return hotkey_store_list_reply(r, rt, out, len, why);
-    }
 }

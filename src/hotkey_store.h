@@ -1,7 +1,8 @@
 /*
  * The task store's protocol: one script per operation (EVALSHA, EVAL when
- * the store has not seen it), and its reply turned into the API's JSON.
- * Plain C over hiredis's reply reader; the Redis schema is in README.md.
+ * the store has not seen it; hotkey_store.c), and its reply turned into
+ * the API's JSON (hotkey_reply.c).  Plain C over hiredis's reply reader;
+ * the Redis schema is in README.md.
  */
 
 #ifndef HOTKEY_STORE_H
@@ -49,16 +50,27 @@ size_t hotkey_store_request_size(const hotkey_op_t *op, size_t project_len);
 size_t hotkey_store_request(char *buf, const hotkey_op_t *op,
     const hotkey_route_t *rt, const hotkey_args_t *a, int eval);
 
+/* "hotkey:{<instance>}:task:<id><what>" into buf (160 bytes) */
+size_t hotkey_store_task_key(char *buf, const char *instance, const char *id,
+    const char *what);
+
+/* what a reply became */
+typedef struct {
+    size_t               len;       /* of the JSON answer */
+    unsigned             status;    /* HTTP: 200, or 204 without a body */
+    unsigned             fleeting:1; /* may change any moment: not cached */
+} hotkey_answer_t;
+
 /* bytes the answer to this reply may take in hotkey_store_reply() */
 size_t hotkey_store_answer_size(const hotkey_op_t *op, const redisReply *r);
 
 /*
  * Converts the script's reply.  On HOTKEY_STORE_OK the JSON answer is in
- * out (hotkey_store_answer_size() bytes), *len long; otherwise *why says
- * what the reply was, for the error log.
+ * out (hotkey_store_answer_size() bytes); otherwise *why says what the
+ * reply was, for the error log.
  */
 hotkey_store_result_e hotkey_store_reply(const hotkey_op_t *op,
-    const redisReply *r, const hotkey_route_t *rt, char *out, size_t *len,
-    const char **why);
+    const redisReply *r, const hotkey_route_t *rt, char *out,
+    hotkey_answer_t *ans, const char **why);
 
 #endif

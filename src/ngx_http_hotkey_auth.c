@@ -56,6 +56,8 @@ static ngx_int_t ngx_http_hotkey_auth_fail(ngx_http_hotkey_ctx_t *ctx,
     hotkey_err_e err, const char *arg, ngx_http_hotkey_auth_reason_e why);
 static ngx_int_t ngx_http_hotkey_auth_permit(ngx_http_hotkey_ctx_t *ctx,
     unsigned actions);
+static ngx_int_t ngx_http_hotkey_body_hash_buf(EVP_MD_CTX *c,
+    ngx_buf_t *b);
 static ngx_int_t ngx_http_hotkey_body_hash(ngx_http_request_t *r,
     ngx_http_hotkey_ctx_t *ctx, hotkey_md_e md);
 
@@ -509,8 +511,9 @@ ngx_http_hotkey_auth_fail(ngx_http_hotkey_ctx_t *ctx, hotkey_err_e err,
 
 
 /*
- * The body was read into memory before authentication (see handler).
- * Its hex digest, in the hash of the request's scheme, goes into
+ * The body was read before authentication (see handler), into memory or,
+ * past client_body_buffer_size, into nginx's temporary file.  Its hex
+ * digest, in the hash of the request's scheme, goes into
  * ctx->auth.body_sha256 (SHA-256 and SM3 hex alike are 64 digits).
  */
 
@@ -519,7 +522,6 @@ ngx_http_hotkey_body_hash(ngx_http_request_t *r, ngx_http_hotkey_ctx_t *ctx,
     hotkey_md_e md)
 {
     u_char        out[HOTKEY_MD_LEN];
-    size_t        len;
     EVP_MD_CTX   *c;
     ngx_chain_t  *cl;
 
@@ -529,28 +531,13 @@ ngx_http_hotkey_body_hash(ngx_http_request_t *r, ngx_http_hotkey_ctx_t *ctx,
         return NGX_OK;
     }
 
-    len = 0;
-
-    for (cl = r->request_body->bufs; cl; cl = cl->next) {
-        if (cl->buf->in_file) {
-            return ngx_http_hotkey_auth_fail(ctx, HOTKEY_ERR_AKSK,
-                                   "request too large to verify",
-                                   NGX_HTTP_HOTKEY_AUTH_AKSK_MALFORMED);
-        }
-
-        len += cl->buf->last - cl->buf->pos;
-    }
-
-    if (len == 0) {
-        return NGX_OK;
-    }
-
     c = hotkey_digest_begin(md);
+    if (c == NULL) {
+        return NGX_ERROR;
+    }
 
     for (cl = r->request_body->bufs; cl; cl = cl->next) {
-        if (hotkey_digest_update(c, cl->buf->pos,
-                                 cl->buf->last - cl->buf->pos) != 0)
-        {
+        if (ngx_http_hotkey_body_hash_buf(c, cl->buf) != NGX_OK) {
             EVP_MD_CTX_free(c);
             return NGX_ERROR;
         }
@@ -561,6 +548,32 @@ ngx_http_hotkey_body_hash(ngx_http_request_t *r, ngx_http_hotkey_ctx_t *ctx,
     }
 
     *ngx_hex_dump((u_char *) ctx->auth.body_sha256, out, sizeof(out)) = '\0';
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_hotkey_body_hash_buf(EVP_MD_CTX *c, ngx_buf_t *b)
+{
+    u_char   buf[4096];
+    off_t    pos;
+    ssize_t  n;
+
+    if (!b->in_file) {
+        return hotkey_digest_update(c, b->pos, b->last - b->pos) == 0
+               ? NGX_OK : NGX_ERROR;
+    }
+
+    for (pos = b->file_pos; pos < b->file_last; pos += n) {
+        n = ngx_read_file(b->file, buf,
+                          (size_t) ngx_min(b->file_last - pos,
+                                           (off_t) sizeof(buf)),
+                          pos);
+        if (n <= 0 || hotkey_digest_update(c, buf, n) != 0) {
+            return NGX_ERROR;
+        }
+    }
 
     return NGX_OK;
 }

@@ -225,12 +225,16 @@ ngx_http_hotkey_cache_lock_time(ngx_http_hotkey_loc_conf_t *hlcf)
 }
 
 
-/* project|instance|offset|limit|status: ids are valid, so it fits */
+/*
+ * project|instance|offset|limit|status for a list, project|instance|T|id
+ * for a task's details, project|instance|A for the settings: the ids are
+ * valid, so it fits.
+ */
 
 static void
 ngx_http_hotkey_cache_make_key(ngx_http_hotkey_ctx_t *ctx)
 {
-    u_char                    *p;
+    u_char                       *p;
     ngx_http_hotkey_cache_ctx_t  *cc;
 
     cc = &ctx->cache;
@@ -239,13 +243,28 @@ ngx_http_hotkey_cache_make_key(ngx_http_hotkey_ctx_t *ctx)
     *p++ = '|';
     p = ngx_cpymem(p, ctx->route.instance, ctx->route.instance_len);
     *p++ = '|';
-    p = (u_char *) hotkey_uint_write((char *) p,
-                                     (uint64_t) ctx->args.list.offset);
-    *p++ = '|';
-    p = (u_char *) hotkey_uint_write((char *) p,
-                                     (uint64_t) ctx->args.list.limit);
-    *p++ = '|';
-    *p++ = (u_char) ('0' + ctx->args.list.status);
+
+    switch (ctx->op->id) {
+
+    case HOTKEY_OP_DETAILS:
+        *p++ = 'T';
+        *p++ = '|';
+        p = ngx_cpymem(p, ctx->route.task, ctx->route.task_len);
+        break;
+
+    case HOTKEY_OP_AUTOSCAN_GET:
+        *p++ = 'A';
+        break;
+
+    default:
+        p = (u_char *) hotkey_uint_write((char *) p,
+                                         (uint64_t) ctx->args.list.offset);
+        *p++ = '|';
+        p = (u_char *) hotkey_uint_write((char *) p,
+                                         (uint64_t) ctx->args.list.limit);
+        *p++ = '|';
+        *p++ = (u_char) ('0' + ctx->args.list.status);
+    }
 
     cc->key_len = p - cc->key;
     cc->hash = ngx_murmur_hash2(cc->key, cc->key_len);
@@ -612,7 +631,10 @@ ngx_http_hotkey_cache_update(ngx_http_request_t *r,
         return;
     }
 
-    valid = (status == NGX_HTTP_OK) ? hlcf->cache_valid
+    /* no body: an answer that may change any moment, not kept */
+
+    valid = (body == NULL) ? 0
+            : (status == NGX_HTTP_OK) ? hlcf->cache_valid
             : (status == NGX_HTTP_NOT_FOUND || status == NGX_HTTP_BAD_REQUEST)
               ? hlcf->cache_errors_valid : 0;
 
@@ -840,7 +862,8 @@ ngx_http_hotkey_cache_status_variable(ngx_http_request_t *r,
 
 
 /*
- * Drops every entry of an instance.  An entry with a leader in flight
+ * Drops every entry of an instance (NULL: of all).  An entry with a leader
+ * in flight
  * goes too: its leader's answer then finds another ticket (or none) and
  * is not stored, and its waiters are woken to ask again.
  */
@@ -869,7 +892,7 @@ ngx_http_hotkey_cache_drop_instance(ngx_http_hotkey_table_t *t, u_char *id)
         tn = ngx_queue_data(q, ngx_http_hotkey_tnode_t, queue);
         e = ngx_http_hotkey_tnode_data(tn);
 
-        if (ngx_memcmp(e->instance, id, 36) != 0) {
+        if (id && ngx_memcmp(e->instance, id, 36) != 0) {
             continue;
         }
 
@@ -883,6 +906,40 @@ ngx_http_hotkey_cache_drop_instance(ngx_http_hotkey_table_t *t, u_char *id)
     ngx_http_hotkey_wake(bits);
 
     return n;
+}
+
+
+/* a write went through: this node's answers of the instance go at once */
+
+void
+ngx_http_hotkey_cache_invalidate(ngx_http_request_t *r,
+    ngx_http_hotkey_ctx_t *ctx)
+{
+    ngx_http_hotkey_cache_drop_all((ngx_cycle_t *) ngx_cycle,
+                                   (u_char *) ctx->route.instance);
+}
+
+
+/* the instance's entries in every cache zone; NULL: every entry */
+
+void
+ngx_http_hotkey_cache_drop_all(ngx_cycle_t *cycle, u_char *id)
+{
+    ngx_uint_t                    i;
+    ngx_shm_zone_t              **zones;
+    ngx_http_hotkey_main_conf_t  *hmcf;
+
+    hmcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_hotkey_module);
+
+    if (hmcf == NULL) {
+        return;
+    }
+
+    zones = hmcf->zones.elts;
+
+    for (i = 0; i < hmcf->zones.nelts; i++) {
+        (void) ngx_http_hotkey_cache_drop_instance(zones[i]->data, id);
+    }
 }
 
 

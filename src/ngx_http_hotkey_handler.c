@@ -6,6 +6,8 @@
 
 #include "ngx_http_hotkey_module.h"
 
+#include <openssl/rand.h>
+
 
 static ngx_int_t ngx_http_hotkey_operation(ngx_http_request_t *r,
     ngx_http_hotkey_ctx_t *ctx);
@@ -17,6 +19,10 @@ static ngx_int_t ngx_http_hotkey_discard_and_fail(ngx_http_request_t *r,
     hotkey_err_e err);
 static void ngx_http_hotkey_body_read(ngx_http_request_t *r);
 static ngx_int_t ngx_http_hotkey_checked(ngx_http_request_t *r,
+    ngx_http_hotkey_ctx_t *ctx);
+static ngx_int_t ngx_http_hotkey_body_args(ngx_http_request_t *r,
+    ngx_http_hotkey_ctx_t *ctx);
+static ngx_int_t ngx_http_hotkey_write_args(ngx_http_request_t *r,
     ngx_http_hotkey_ctx_t *ctx);
 
 
@@ -55,7 +61,7 @@ ngx_http_hotkey_handler(ngx_http_request_t *r)
 
     /* a signed request's body is part of its signature */
 
-    if (r->headers_in.authorization
+    if ((r->headers_in.authorization || ctx->op->body)
         && (r->headers_in.content_length_n > 0 || r->headers_in.chunked))
     {
         r->request_body_in_single_buf = 1;
@@ -140,12 +146,180 @@ ngx_http_hotkey_checked(ngx_http_request_t *r, ngx_http_hotkey_ctx_t *ctx)
         return ngx_http_hotkey_send_error(r, HOTKEY_ERR_INSTANCE_ID, NULL);
     }
 
-    bad = ctx->op->parse((char *) r->args.data, r->args.len, &ctx->args);
-    if (bad) {
-        return ngx_http_hotkey_send_error(r, HOTKEY_ERR_PARAM, bad);
+    if (ctx->route.task
+        && !hotkey_uuid_valid(ctx->route.task, ctx->route.task_len))
+    {
+        return ngx_http_hotkey_send_error(r, HOTKEY_ERR_TASK_ID, NULL);
+    }
+
+    if (ctx->op->parse) {
+        bad = ctx->op->parse((char *) r->args.data, r->args.len,
+                             &ctx->args);
+        if (bad) {
+            return ngx_http_hotkey_send_error(r, HOTKEY_ERR_PARAM, bad);
+        }
+    }
+
+    if (ctx->op->body) {
+        rc = ngx_http_hotkey_body_args(r, ctx);
+        if (rc != NGX_OK) {
+            return rc;
+        }
+    }
+
+    if (ngx_http_hotkey_write_args(r, ctx) != NGX_OK) {
+        return ngx_http_hotkey_send_error(r, HOTKEY_ERR_INTERNAL, NULL);
     }
 
     return ngx_http_hotkey_serve(r, ctx);
+}
+
+
+/* the PUT body, parsed: NGX_OK, or the answer to send */
+
+static ngx_int_t
+ngx_http_hotkey_body_args(ngx_http_request_t *r, ngx_http_hotkey_ctx_t *ctx)
+{
+    ngx_str_t       body;
+    const char     *field;
+    hotkey_body_e   rc;
+
+    switch (ngx_http_hotkey_request_body(r, &body, HOTKEY_BODY_MAX)) {
+
+    case NGX_OK:
+        break;
+
+    case NGX_DECLINED:
+        return ngx_http_hotkey_send_error(r, HOTKEY_ERR_BAD_BODY, NULL);
+
+    default:
+        return ngx_http_hotkey_send_error(r, HOTKEY_ERR_INTERNAL, NULL);
+    }
+
+    rc = hotkey_autoscan_parse((char *) body.data, body.len,
+                               &ctx->args.autoscan, &field);
+
+    switch (rc) {
+
+    case HOTKEY_BODY_OK:
+        return NGX_OK;
+
+    case HOTKEY_BODY_EMPTY:
+        return ngx_http_hotkey_send_error(r, HOTKEY_ERR_EMPTY_BODY, NULL);
+
+    case HOTKEY_BODY_INVALID:
+        return ngx_http_hotkey_send_error(r, HOTKEY_ERR_BAD_BODY, NULL);
+
+    default:
+        return ngx_http_hotkey_send_error(r, HOTKEY_ERR_BODY_PARAM, field);
+    }
+}
+
+
+/* a write's time, and a new task's id (a random, version 4 UUID) */
+
+static ngx_int_t
+ngx_http_hotkey_write_args(ngx_http_request_t *r, ngx_http_hotkey_ctx_t *ctx)
+{
+    u_char      rnd[16], *p;
+    ngx_uint_t  i;
+    ngx_time_t  *tp;
+
+    static u_char  hex[] = "0123456789abcdef";
+
+    tp = ngx_timeofday();
+    ctx->args.now = (int64_t) tp->sec * 1000 + tp->msec;
+
+    if (ctx->op->id != HOTKEY_OP_CREATE) {
+        return NGX_OK;
+    }
+
+    if (RAND_bytes(rnd, sizeof(rnd)) != 1) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "hotkey: RAND_bytes() failed");
+        return NGX_ERROR;
+    }
+
+    rnd[6] = (rnd[6] & 0x0f) | 0x40;
+    rnd[8] = (rnd[8] & 0x3f) | 0x80;
+
+    p = (u_char *) ctx->args.id;
+
+    for (i = 0; i < 16; i++) {
+        if (i == 4 || i == 6 || i == 8 || i == 10) {
+            *p++ = '-';
+        }
+
+        *p++ = hex[rnd[i] >> 4];
+        *p++ = hex[rnd[i] & 0xf];
+    }
+
+    *p = '\0';
+
+    return NGX_OK;
+}
+
+
+/*
+ * The request body in one piece of memory, from nginx's buffers or its
+ * temporary file.  NGX_DECLINED when it is longer than max.
+ */
+
+ngx_int_t
+ngx_http_hotkey_request_body(ngx_http_request_t *r, ngx_str_t *body,
+    size_t max)
+{
+    off_t         len;
+    u_char       *p;
+    ssize_t       n;
+    ngx_buf_t    *b;
+    ngx_chain_t  *cl;
+
+    body->len = 0;
+    body->data = (u_char *) "";
+
+    if (r->request_body == NULL || r->request_body->bufs == NULL) {
+        return NGX_OK;
+    }
+
+    len = 0;
+
+    for (cl = r->request_body->bufs; cl; cl = cl->next) {
+        b = cl->buf;
+        len += b->in_file ? b->file_last - b->file_pos : b->last - b->pos;
+    }
+
+    if (len > (off_t) max) {
+        return NGX_DECLINED;
+    }
+
+    p = ngx_pnalloc(r->pool, (size_t) len + 1);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    body->data = p;
+
+    for (cl = r->request_body->bufs; cl; cl = cl->next) {
+        b = cl->buf;
+
+        if (!b->in_file) {
+            p = ngx_cpymem(p, b->pos, b->last - b->pos);
+            continue;
+        }
+
+        n = ngx_read_file(b->file, p, (size_t) (b->file_last - b->file_pos),
+                          b->file_pos);
+        if (n != b->file_last - b->file_pos) {
+            return NGX_ERROR;
+        }
+
+        p += n;
+    }
+
+    body->len = p - body->data;
+
+    return NGX_OK;
 }
 
 

@@ -168,6 +168,8 @@ extern ngx_module_t  ngx_http_hotkey_module;
 ngx_int_t ngx_http_hotkey_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_hotkey_serve(ngx_http_request_t *r,
     ngx_http_hotkey_ctx_t *ctx);
+ngx_int_t ngx_http_hotkey_request_body(ngx_http_request_t *r,
+    ngx_str_t *body, size_t max);
 ngx_int_t ngx_http_hotkey_send_error(ngx_http_request_t *r,
     hotkey_err_e err, const char *arg);
 void ngx_http_hotkey_set_json_type(ngx_http_request_t *r);
@@ -203,6 +205,9 @@ ngx_int_t ngx_http_hotkey_cache_settled(ngx_http_hotkey_table_t *t,
 ngx_uint_t ngx_http_hotkey_cache_drop_instance(ngx_http_hotkey_table_t *t,
     u_char *id);
 const char *ngx_http_hotkey_cache_status_label(ngx_uint_t status);
+void ngx_http_hotkey_cache_invalidate(ngx_http_request_t *r,
+    ngx_http_hotkey_ctx_t *ctx);
+void ngx_http_hotkey_cache_drop_all(ngx_cycle_t *cycle, u_char *id);
 ngx_int_t ngx_http_hotkey_can_wait(void);
 void ngx_http_hotkey_wake(uint64_t bits);
 ngx_int_t ngx_http_hotkey_cache_headers(ngx_http_request_t *r,

@@ -26,6 +26,8 @@ static void ngx_http_hotkey_finalize_request(ngx_http_request_t *r,
 static void ngx_http_hotkey_reader_cleanup(void *data);
 static ngx_int_t ngx_http_hotkey_store_retry(ngx_http_request_t *r,
     ngx_http_hotkey_ctx_t *ctx);
+static ngx_int_t ngx_http_hotkey_reply_error(ngx_http_request_t *r,
+    ngx_http_hotkey_ctx_t *ctx, hotkey_err_e err);
 
 
 #define NGX_HTTP_HOTKEY_REPLY_MAX  (4 * 1024 * 1024)
@@ -271,10 +273,10 @@ static ngx_int_t
 ngx_http_hotkey_reply(ngx_http_request_t *r, ngx_http_hotkey_ctx_t *ctx,
     redisReply *reply)
 {
-    size_t                  len;
     u_char                 *body;
     const char             *why;
     hotkey_err_e            err;
+    hotkey_answer_t         ans;
     hotkey_store_result_e   res;
 
     body = ngx_pnalloc(r->pool, hotkey_store_answer_size(ctx->op, reply));
@@ -283,18 +285,25 @@ ngx_http_hotkey_reply(ngx_http_request_t *r, ngx_http_hotkey_ctx_t *ctx,
     }
 
     res = hotkey_store_reply(ctx->op, reply, &ctx->route, (char *) body,
-                             &len, &why);
+                             &ans, &why);
+
+    if (res == HOTKEY_STORE_NOSCRIPT) {
+        return NGX_AGAIN;
+    }
+
+    ngx_http_hotkey_scripts_loaded |= 1 << ctx->op->id;
 
     switch (res) {
 
     case HOTKEY_STORE_OK:
-        ngx_http_hotkey_scripts_loaded |= 1 << ctx->op->id;
-        ngx_http_hotkey_cache_update(r, ctx, NGX_HTTP_OK, body, len);
-        ngx_http_hotkey_set_answer(r, ctx, NGX_HTTP_OK, body, len);
-        return NGX_OK;
+        if (ctx->op->cache == HOTKEY_CACHE_USE_INVALIDATE) {
+            ngx_http_hotkey_cache_invalidate(r, ctx);
+        }
 
-    case HOTKEY_STORE_NOSCRIPT:
-        return NGX_AGAIN;
+        ngx_http_hotkey_cache_update(r, ctx, ans.status,
+                                     ans.fleeting ? NULL : body, ans.len);
+        ngx_http_hotkey_set_answer(r, ctx, ans.status, body, ans.len);
+        return NGX_OK;
 
     case HOTKEY_STORE_NO_INSTANCE:
         err = HOTKEY_ERR_NO_INSTANCE;
@@ -302,6 +311,14 @@ ngx_http_hotkey_reply(ngx_http_request_t *r, ngx_http_hotkey_ctx_t *ctx,
 
     case HOTKEY_STORE_NOT_ANALYSABLE:
         err = HOTKEY_ERR_NOT_ANALYSABLE;
+        break;
+
+    case HOTKEY_STORE_NO_TASK:
+        err = HOTKEY_ERR_NO_TASK;
+        break;
+
+    case HOTKEY_STORE_CONFLICT:
+        err = ctx->op->conflict;
         break;
 
     default:
@@ -319,7 +336,16 @@ ngx_http_hotkey_reply(ngx_http_request_t *r, ngx_http_hotkey_ctx_t *ctx,
         }
     }
 
-    ngx_http_hotkey_scripts_loaded |= 1 << ctx->op->id;
+    return ngx_http_hotkey_reply_error(r, ctx, err);
+}
+
+
+static ngx_int_t
+ngx_http_hotkey_reply_error(ngx_http_request_t *r, ngx_http_hotkey_ctx_t *ctx,
+    hotkey_err_e err)
+{
+    size_t   len;
+    u_char  *body;
 
     body = ngx_pnalloc(r->pool, HOTKEY_ERROR_BODY_MAX);
     if (body == NULL) {
@@ -331,10 +357,11 @@ ngx_http_hotkey_reply(ngx_http_request_t *r, ngx_http_hotkey_ctx_t *ctx,
     ctx->error = err;
     ctx->error_set = 1;
 
-    if (err != HOTKEY_ERR_INTERNAL) {
-        ngx_http_hotkey_cache_update(r, ctx, hotkey_error_status(err), body,
-                                     len);
-    }
+    /* what the store decided is an answer; its failure is not */
+
+    ngx_http_hotkey_cache_update(r, ctx, hotkey_error_status(err),
+                                 err == HOTKEY_ERR_INTERNAL ? NULL : body,
+                                 len);
 
     ngx_http_hotkey_set_answer(r, ctx, hotkey_error_status(err), body, len);
 

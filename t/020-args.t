@@ -245,9 +245,9 @@ for my $c (@bad_instance) {
     is_json_error($r, 400, 'DCS.4062', 'Invalid offset parameter in the request.',
                   'instance of another project with a bad offset: 400 before the store');
 
-    $r = $t->get("/v2/$pid/instances/$iid/hotkey-task?limit=0");
+    $r = $t->get("/v2/$pid/instances/$iid/hotkey-tasks/?limit=0");
     is_json_error($r, 404, 'DCS.4001', 'The requested URL does not exist.',
-                  'bad path (hotkey-task) with a bad limit: 404 first');
+                  'bad path (hotkey-tasks/) with a bad limit: 404 first');
     $r = $t->get('/v2/' . uc($pid) . '/instances/' . uc($iid) . '/hotkey-taskz?limit=0');
     is_json_error($r, 404, 'DCS.4001', 'The requested URL does not exist.',
                   'bad path with bad IDs and a bad limit: 404 first');

@@ -44,12 +44,13 @@ my @not_routes = (
     ["$P/instances/", 'empty instance'],
     [$I, 'no action segment'],
     ["$I/", 'instance and slash'],
-    ["$I/hotkey-task", 'singular hotkey-task'],
+    ["$I/hotkey-task/", 'hotkey-task/ with no id'],
     ["$I/hotkey-tasks/", 'trailing slash'],
     ["$I/hotkey-tasks/x", 'extra segment'],
     ["$I/hotkey-tasks/" . uuid(), 'extra uuid segment'],
-    ["$I/hotkey-task/" . uuid(), 'task details (not served yet)'],
-    ["$I/hotkey/autoscan", 'autoscan (not served yet)'],
+    ["$I/hotkey-task/" . uuid() . '/x', 'task details plus a segment'],
+    ["$I/hotkey/autoscanx", 'hotkey/autoscanx'],
+    ["$I/hotkey", 'hotkey alone'],
     ["$I/hotkey-tasksx", 'hotkey-tasksx'],
     ["$I/hotkey-tasks.json", 'hotkey-tasks.json'],
     ["$I/hotkey-tasks;x", 'hotkey-tasks;x'],
@@ -138,6 +139,29 @@ for my $m (qw(POST PUT DELETE PATCH OPTIONS PROPFIND FOO)) {
     is_json_ok($rs->[1], $ok_list, 'the next request after a chunked body is served');
     my $h = $t->request('OPTIONS', $route);
     ok(defined $h->{headers}{allow}, 'OPTIONS gets Allow too');
+}
+
+# every path of the API: the other methods get 405 with that path's Allow
+{
+    my $tid = uuid();
+    my @paths = (
+        ["$I/hotkey-task", 'POST', [qw(GET HEAD PUT DELETE PATCH)]],
+        ["$I/hotkey-task/$tid", 'GET, HEAD, DELETE', [qw(POST PUT PATCH)]],
+        ["$I/hotkey/autoscan", 'GET, HEAD, PUT', [qw(POST DELETE PATCH)]],
+    );
+    for my $c (@paths) {
+        my ($path, $allow, $methods) = @$c;
+        for my $m (@$methods) {
+            my $r = $t->request($m, $path);
+            if ($m eq 'HEAD') {
+                is($r->{status}, 405, "HEAD $path -> 405");
+                is($r->{headers}{allow}, $allow, "HEAD $path: Allow: $allow");
+                next;
+            }
+            is_json_error($r, 405, 'DCS.5001', $NA, "$m $path -> 405 DCS.5001");
+            is($r->{headers}{allow}, $allow, "$m $path: Allow: $allow");
+        }
+    }
 }
 
 # ------------------------------------------------------------ weird requests

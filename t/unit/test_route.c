@@ -61,7 +61,7 @@ main(void)
     ok(hotkey_op_find(HOTKEY_ROUTE_LIST, HOTKEY_M_POST) == NULL,
        "POST on the list path is no operation");
     is_str(hotkey_op_find(HOTKEY_ROUTE_LIST, HOTKEY_M_GET)->name,
-           "ListHotkeyScanTasks", "the list operation's name");
+           "ListHotKeyScanTasks", "the list operation's name");
 
     ok(hotkey_uuid_valid(I, 36), "uuid");
     ok(!hotkey_uuid_valid("5560DF16-cebf-4473-95c4-d1b573c16e79", 36),

@@ -54,6 +54,7 @@ convert(const char *resp, char **body)
     size_t                 len, size;
     const char            *why;
     redisReply            *r;
+    hotkey_answer_t        ans;
     hotkey_store_result_e  res;
 
     *body = NULL;
@@ -65,7 +66,8 @@ convert(const char *resp, char **body)
 
     size = hotkey_store_answer_size(list_op(), r);
     *body = malloc(size + 1);
-    res = hotkey_store_reply(list_op(), r, &rt, *body, &len, &why);
+    res = hotkey_store_reply(list_op(), r, &rt, *body, &ans, &why);
+    len = ans.len;
     freeReplyObject(r);
 
     if (res != HOTKEY_STORE_OK || len > size) {

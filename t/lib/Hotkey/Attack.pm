@@ -23,11 +23,29 @@ package Hotkey::Attack;
 #                               to the real Redis after $delay seconds
 #   junk_store($t, $name, $junk)    -> a fake store answering with the real
 #                               Redis reply followed by $junk
+#   gate_store($t, $name, pace => s) -> a fake store in one process (any
+#                               number of connections) that holds every
+#                               command until gate_open($t, $name), then
+#                               forwards them to the real Redis in arrival
+#                               order, one every pace seconds
+#   gate_held($t, $name)     -> the commands it holds now
 #   collide_bin($t)          -> t/tools/collide.c built into the prefix
 #   find_collision($t, $pre, $suf)  -> (a, b, hash): numbers whose strings
 #                               "$pre$a$suf" and "$pre$b$suf" have the same
 #                               32-bit murmur2 hash (nginx's ngx_murmur_hash2)
 #   murmur_range($t, $pre, $suf, $from, $to) -> { n => hash }
+#   set_worker_connections($t, $n) -> rewrites the written nginx.conf's
+#                               worker_connections (call start_nginx()
+#                               without a snippet afterwards)
+#   Hotkey::Attack::H2->new($t, port => ) : an HTTP/2 (h2c, prior
+#       knowledge) connection, frames written by hand so that a test can
+#       reset one stream or drop the connection at a chosen moment:
+#       ->get($path) -> stream id (no wait)
+#       ->rst($id)   -> RST_STREAM (CANCEL) of one stream
+#       ->pump(timeout => s, until => sub { ... })  reads frames
+#       ->response($id) -> { status, body, json, done, reset }
+#       ->wait_done(\@ids, timeout => s) -> ids still unanswered
+#       ->close, ->reset (close with RST)
 #   Hotkey::Attack::Conn->new($t, port => ) : a keepalive HTTP connection
 #       ->send($method, $path, [headers])  (no wait)
 #       ->recv(timeout => s)  -> a response as Hotkey::Test returns it
@@ -47,7 +65,8 @@ use Hotkey::Test ();
 our @EXPORT_OK = qw(
     worker_list wait_workers cpu_secs cpu_growth idle_check hard_stop pause_store
     resume_store store_calls slow_store junk_store collide_bin
-    find_collision murmur_range
+    find_collision murmur_range set_worker_connections gate_store
+    gate_held gate_open
 );
 our %EXPORT_TAGS = (all => \@EXPORT_OK);
 
@@ -199,6 +218,100 @@ sub junk_store {
     });
 }
 
+sub _gate_file { $_[0]->prefix . "/logs/gate-$_[1]" }
+
+sub gate_store {
+    my ($t, $name, %o) = @_;
+    my $pace = $o{pace} // 0;
+    my $rp = $t->redis_port;
+    my $port = $t->port($name);
+    my $f = _gate_file($t, $name);
+    unlink "$f.open", "$f.held";
+    my $srv = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => $port,
+                                    Proto => 'tcp', Listen => 4096, ReuseAddr => 1)
+        or die "gate store $name: listen on $port: $!";
+    my $pid = fork // die "fork: $!";
+    if ($pid == 0) {
+        $SIG{TERM} = sub { POSIX::_exit(0) };
+        $SIG{PIPE} = 'IGNORE';
+        require IO::Select;
+        $srv->blocking(0);
+        my $sel = IO::Select->new($srv);
+        my (%buf, @pending, $rs, $open);
+        my $held = -1;
+        while (1) {
+            # the gate closes again when the file goes (a new round)
+            $open = -e "$f.open";
+            my $busy = @pending && $open;
+            for my $h ($sel->can_read($busy ? 0 : 0.02)) {
+                if ($h == $srv) {
+                    while (my $c = $srv->accept) { binmode $c; $sel->add($c) }
+                    next;
+                }
+                my $n = sysread($h, my $d, 65536);
+                if (!$n) { $sel->remove($h); close $h; delete $buf{"$h"}; next }
+                $buf{"$h"} .= $d;
+                while (my $cmd = Hotkey::Test::_parse_cmd(\$buf{"$h"})) {
+                    push @pending, [$h, $cmd];
+                }
+            }
+            if (@pending != $held) {
+                $held = @pending;
+                if (open my $o, '>', "$f.tmp") { print $o $held; close $o; rename "$f.tmp", "$f.held" }
+            }
+            next unless $open;
+            while (my $p = shift @pending) {
+                my ($h, $cmd) = @$p;
+                my $reply = _gate_ask(\$rs, $rp, $cmd);
+                syswrite($h, $reply) if $h->opened;
+                Time::HiRes::sleep($pace) if $pace;
+                last if $pace;    # read what came meanwhile
+            }
+        }
+    }
+    close $srv;
+    $t->{fakes}{$name} = $pid;
+    return $port;
+}
+
+# one command over a kept connection to the real Redis; its whole reply
+sub _gate_ask {
+    my ($rs, $rp, $cmd) = @_;
+    $$rs ||= IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $rp,
+                                   Proto => 'tcp', Timeout => 2) or return '';
+    my $s = $$rs;
+    binmode $s;
+    my $req = Hotkey::Test::_resp_cmd(@$cmd);
+    while (length $req) {
+        my $n = syswrite($s, $req);
+        if (!defined $n) { undef $$rs; return '' }
+        substr($req, 0, $n, '');
+    }
+    my $buf = '';
+    my $sel = IO::Select->new($s);
+    while ($sel->can_read(5)) {
+        my $n = sysread($s, my $d, 65536);
+        if (!$n) { undef $$rs; last }
+        $buf .= $d;
+        my $pos = 0;
+        last if Hotkey::Test::_resp_end(\$buf, \$pos) && $pos == length $buf;
+    }
+    return $buf;
+}
+
+sub gate_held {
+    my ($t, $name) = @_;
+    open my $fh, '<', _gate_file($t, $name) . '.held' or return 0;
+    my $n = <$fh>;
+    return $n // 0;
+}
+
+sub gate_open {
+    my ($t, $name) = @_;
+    open my $fh, '>', _gate_file($t, $name) . '.open' or die $!;
+    close $fh;
+}
+
 # --------------------------------------------------------------- collisions
 
 sub collide_bin {
@@ -228,6 +341,20 @@ sub murmur_range {
     my %h = map { /^(\d+) (\d+)$/ ? ($1 => $2) : () }
             split /\n/, `$bin range @{[ _q($pre) ]} @{[ _q($suf) ]} $from $to`;
     return \%h;
+}
+
+# worker_connections of the config file written by write_conf/start_nginx
+sub set_worker_connections {
+    my ($t, $n) = @_;
+    my $f = $t->prefix . '/conf/nginx.conf';
+    open my $in, '<', $f or die "$f: $!";
+    local $/;
+    my $c = <$in>;
+    close $in;
+    $c =~ s/worker_connections \d+;/worker_connections $n;/;
+    open my $out, '>', $f or die "$f: $!";
+    print $out $c;
+    close $out;
 }
 
 # --------------------------------------------------------------- connections
@@ -285,6 +412,187 @@ sub ask {
     $self->send($method, $path, $headers, $o{body})
         or return { status => undef, error => 'send failed' };
     return $self->recv(%o);
+}
+
+sub close {
+    my ($self) = @_;
+    CORE::close($self->{sock}) if $self->{sock};
+    delete $self->{sock};
+}
+
+sub reset {
+    my ($self) = @_;
+    return unless $self->{sock};
+    setsockopt($self->{sock}, SOL_SOCKET, SO_LINGER, pack('ii', 1, 0));
+    CORE::close($self->{sock});
+    delete $self->{sock};
+}
+
+# --------------------------------------------------------------- HTTP/2
+
+package Hotkey::Attack::H2;
+
+use IO::Socket::INET;
+use Socket qw(SOL_SOCKET SO_LINGER);
+use Time::HiRes qw(time);
+
+sub new {
+    my ($class, $t, %o) = @_;
+    my $port = $o{port} || $t->nginx_port;
+    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port,
+                                  Proto => 'tcp', Timeout => 5)
+        or return undef;
+    binmode $s;
+    my $self = bless { sock => $s, buf => '', next_id => 1, st => {} }, $class;
+    # preface; SETTINGS: MAX_CONCURRENT_STREAMS 65535, INITIAL_WINDOW 1 MiB
+    $self->_write("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
+    $self->_frame(4, 0, 0, pack('nN nN', 3, 65535, 4, 1 << 20));
+    # the connection's window too
+    $self->_frame(8, 0, 0, pack('N', (1 << 30)));
+    return $self;
+}
+
+sub _write {
+    my ($self, $d) = @_;
+    my $s = $self->{sock} or return 0;
+    while (length $d) {
+        my $n = syswrite($s, $d);
+        return 0 unless defined $n;
+        substr($d, 0, $n, '');
+    }
+    return 1;
+}
+
+sub _frame {
+    my ($self, $type, $flags, $id, $payload) = @_;
+    my $len = length $payload;
+    return $self->_write(pack('nC CC N', $len >> 8, $len & 0xff, $type, $flags,
+                              $id & 0x7fffffff) . $payload);
+}
+
+sub _int {    # HPACK integer, 7-bit prefix, H = 0
+    my ($n) = @_;
+    return chr($n) if $n < 127;
+    my $o = chr(127);
+    $n -= 127;
+    while ($n >= 128) { $o .= chr(($n & 127) | 128); $n >>= 7 }
+    return $o . chr($n);
+}
+
+sub _lit {    # literal without indexing, new name
+    my ($k, $v) = @_;
+    return "\x00" . _int(length $k) . $k . _int(length $v) . $v;
+}
+
+# sends the request; returns its stream id
+sub get {
+    my ($self, $path, $headers, $method) = @_;
+    my $id = $self->{next_id};
+    $self->{next_id} += 2;
+    my $h = _lit(':method', $method // 'GET') . _lit(':scheme', 'http')
+          . _lit(':authority', 'localhost') . _lit(':path', $path);
+    my @h = @{ $headers || [] };
+    for (my $i = 0; $i < @h; $i += 2) { $h .= _lit(lc $h[$i], $h[$i + 1]) }
+    $self->{st}{$id} = { id => $id, body => '', sent_at => time };
+    $self->_frame(1, 0x5, $id, $h) or $self->{st}{$id}{error} = 'send failed';
+    return $id;
+}
+
+sub rst {
+    my ($self, $id) = @_;
+    $self->_frame(3, 0, $id, pack('N', 8));
+}
+
+sub response { $_[0]{st}{$_[1]} }
+
+# :status out of a HEADERS block (nginx sends it first: indexed, or a
+# literal with the indexed name :status)
+sub _status {
+    my ($blk) = @_;
+    my %idx = (0x88 => 200, 0x89 => 204, 0x8a => 206, 0x8b => 304,
+               0x8c => 400, 0x8d => 404, 0x8e => 500);
+    my $b = ord substr($blk, 0, 1);
+    return $idx{$b} if $idx{$b};
+    if (($b & 0xf0) == 0x00 || ($b & 0xc0) == 0x40 || ($b & 0xf0) == 0x10) {
+        my $l = ord substr($blk, 1, 1);
+        return substr($blk, 2, $l) if !($l & 0x80) && $l == 3;
+    }
+    return '?';
+}
+
+# reads frames until $o{until}->() is true or the time is out; returns
+# 0 on timeout, 1 when until() held, -1 when the connection closed
+sub pump {
+    my ($self, %o) = @_;
+    my $end = time + ($o{timeout} // 5);
+    my $until = $o{until} || sub { 0 };
+    my $s = $self->{sock} or return -1;
+    while (1) {
+        while (length($self->{buf}) >= 9) {
+            my ($l1, $l2, $type, $flags, $id) = unpack('nC CC N', $self->{buf});
+            my $len = ($l1 << 8) | $l2;
+            last if length($self->{buf}) < 9 + $len;
+            my $p = substr($self->{buf}, 9, $len);
+            substr($self->{buf}, 0, 9 + $len, '');
+            $id &= 0x7fffffff;
+            my $st = $self->{st}{$id};
+            if ($type == 4 && !($flags & 1)) {
+                $self->_frame(4, 1, 0, '');
+            } elsif ($type == 6 && !($flags & 1)) {
+                $self->_frame(6, 1, 0, $p);
+            } elsif ($type == 1 && $st) {
+                my $blk = $p;
+                if ($flags & 0x8) {    # padded
+                    my $pad = ord substr($blk, 0, 1);
+                    $blk = substr($blk, 1, length($blk) - 1 - $pad);
+                }
+                $blk = substr($blk, 5) if $flags & 0x20;    # priority
+                $st->{status} //= _status($blk);
+                $st->{done_at} = time, $st->{done} = 1 if $flags & 1;
+            } elsif ($type == 0 && $st) {
+                my $d = $p;
+                if ($flags & 0x8) {
+                    my $pad = ord substr($d, 0, 1);
+                    $d = substr($d, 1, length($d) - 1 - $pad);
+                }
+                $st->{body} .= $d;
+                if ($len) {    # give the window back
+                    $self->_frame(8, 0, 0, pack('N', $len));
+                    $self->_frame(8, 0, $id, pack('N', $len)) unless $flags & 1;
+                }
+                if ($flags & 1) {
+                    $st->{done} = 1;
+                    $st->{done_at} = time;
+                    $st->{json} = eval { Hotkey::Test::json_decode($st->{body}) };
+                }
+            } elsif ($type == 3 && $st) {
+                $st->{reset} = unpack('N', $p);
+                $st->{done_at} = time;
+            } elsif ($type == 7) {
+                $self->{goaway} = unpack('x4 N', $p);
+            }
+        }
+        return 1 if $until->();
+        my $left = $end - time;
+        return 0 if $left <= 0;
+        my $rin = '';
+        vec($rin, fileno($s), 1) = 1;
+        my $n = select(my $rout = $rin, undef, undef, $left > 0.2 ? 0.2 : $left);
+        next unless $n && $n > 0;
+        my $got = sysread($s, $self->{buf}, 65536, length $self->{buf});
+        if (!$got) {
+            $self->{closed} = 1;
+            return $until->() ? 1 : -1;
+        }
+    }
+}
+
+# the ids of @$ids still without a whole answer after the timeout
+sub wait_done {
+    my ($self, $ids, %o) = @_;
+    my $all = sub { !grep { !$self->{st}{$_}{done} && !defined $self->{st}{$_}{reset} } @$ids };
+    $self->pump(timeout => $o{timeout} // 5, until => $all);
+    return grep { !$self->{st}{$_}{done} } @$ids;
 }
 
 sub close {

@@ -23,8 +23,12 @@
 //    "ak":..,"sk":..,"project_id":..,"instance_id":..,"hotkey_id":..,
 //    "offset":..,"limit":..,"status":..,"body":{...}}
 //   test-only overrides (still sent by HcClient, signed by the core):
-//    "raw_body": a string sent as the body as it is, "method": another
-//    method; {"parallel":[request, ...]} sends them all at once.
+//    "data": the body given to HcClient as it is, in place of the
+//    operation's (an array, a string, ...; null: no body at all; the core
+//    signs JSON.stringify(data) and axios sends a string that is not JSON
+//    as a JSON string, so only such strings make consistent requests),
+//    "method": another method; {"parallel":[request, ...]} sends them all
+//    at once.
 // Output: one JSON line per input line (an array for "parallel"):
 //   success   {"ok":true,"status":200,"body":{...what the SDK returns,
 //              httpStatusCode removed},"unknown":[fields outside the
@@ -160,7 +164,8 @@ async function call(req) {
     } catch (e) {
         return { ok: false, name: 'RequiredError', error_msg: e.message };
     }
-    if (req.raw_body !== undefined) options.data = req.raw_body;
+    if (req.data === null) delete options.data;
+    else if (req.data !== undefined) options.data = req.data;
     if (req.method) options.method = req.method;
     options.responseHeaders = [''];     // as DcsClient.<operation>() sets it
 

@@ -11,8 +11,14 @@
 #   instance  f1703a4f-14c0-4e5f-8d15-5ba35ae62361  allkeys-lru, 2 tasks:
 #             the API answers 400 DCS.4922 (cannot be analysed)
 #
-# Every task goes through scripts/put-task.lua (redis-cli --eval), so the
-# hash, the index zset and the status zsets stay consistent.
+# The instances are registered with `hotkeyctl instance add` (the instance
+# hash and hotkey:registry), with their policy given (--policy: the demo
+# has no Redis of its own to analyse; --addr names the store's Redis, or
+# DEMO_ADDR). Where no hotkeyctl is found (the docker compose demo-data
+# service runs in the redis image) the same fields are written with
+# redis-cli. Every task goes through scripts/put-task.lua (redis-cli
+# --eval), so the hash, the index zset and the status zsets stay
+# consistent.
 #
 # Idempotent: the IDs are fixed, and the times are fixed offsets from the
 # start of the current UTC day (or from DEMO_ANCHOR_MS), so running it again
@@ -27,6 +33,9 @@
 #   REDIS_PORT      default 6390 (the port `make run` uses)
 #   DEMO_ANCHOR_MS  "now" for the demo, ms since the epoch (default: the
 #                   start of the current UTC day)
+#   DEMO_ADDR       the instances' addr (default REDIS_HOST:REDIS_PORT)
+#   HOTKEYCTL       the hotkeyctl to register them with (default: the
+#                   checkout's build/hotkeyctl, else hotkeyctl on PATH)
 set -e
 
 PROJECT_ID=e46ec5a1-4d32-4072-a89d-aae309ef775f
@@ -43,6 +52,14 @@ here=$(cd "$(dirname "$0")" && pwd)
 lua="$here/put-task.lua"
 REDIS_HOST=${REDIS_HOST:-127.0.0.1}
 REDIS_PORT=${REDIS_PORT:-6390}
+DEMO_ADDR=${DEMO_ADDR:-$REDIS_HOST:$REDIS_PORT}
+if [ -z "${HOTKEYCTL:-}" ]; then
+    if [ -x "$here/../build/hotkeyctl" ]; then
+        HOTKEYCTL=$here/../build/hotkeyctl
+    else
+        HOTKEYCTL=$(command -v hotkeyctl || true)
+    fi
+fi
 
 rcli() {
     redis-cli -h "$REDIS_HOST" -p "$REDIS_PORT" "$@"
@@ -62,11 +79,22 @@ fi
 
 # instance <instance_id> <eviction_policy>
 instance() {
+    if [ -n "$HOTKEYCTL" ]; then
+        "$HOTKEYCTL" instance add --store "$REDIS_HOST:$REDIS_PORT" \
+            --project "$PROJECT_ID" --instance "$1" --addr "$DEMO_ADDR" \
+            --policy "$2" >/dev/null \
+            || { echo "demo-data: hotkeyctl instance add $1 failed" >&2; exit 1; }
+        return
+    fi
+    # no hotkeyctl: the fields it writes (README, "The store schema")
     out=$(rcli HSET "hotkey:{$1}:instance" \
-              project_id "$PROJECT_ID" eviction_policy "$2")
+              project_id "$PROJECT_ID" eviction_policy "$2" \
+              addr "$DEMO_ADDR" mode standalone)
     case $out in
         *ERR*|*WRONGTYPE*) echo "demo-data: $1: $out" >&2; exit 1 ;;
     esac
+    rcli HSETNX "hotkey:{$1}:instance" created_at "$(( $(date +%s) * 1000 ))" >/dev/null
+    rcli SADD hotkey:registry "$1" >/dev/null
 }
 
 # task <instance_id> <task_id> <status> <scan_type> <created> <started> <finished>

@@ -11,15 +11,17 @@
 #     delete that folder to get new ones):
 #       auth/gateway/token-keys.pem  public half of the ES256 (P-256) token
 #                                    key: hotkey_auth_token_keys
-#       auth/gateway/credentials     the demo AK/SK, allowed
-#                                    dcs:instance:listHotKey on the demo
-#                                    project only: hotkey_auth_credentials
+#       auth/gateway/credentials     the demo AK/SK, allowed every action
+#                                    of the API (list, analyze, autoscan
+#                                    settings) on the demo project only:
+#                                    hotkey_auth_credentials
 #       auth/client/token-key.pem    the private half, for `hotkeyctl token`
 #       auth/client/demo-sk          the demo SK alone, for `hotkeyctl sign
 #                                    --sk-file`
-#       auth/client/demo-token       the demo token (sub "demo", 24 h);
-#                                    minted again when under 12 h are left
-#                                    (or the key changed: demo-token.key)
+#       auth/client/demo-token       the demo token (sub "demo", 24 h,
+#                                    every action); minted again when under
+#                                    12 h are left, the key changed
+#                                    (demo-token.key) or it lacks an action
 #     Folders are mode 0700, files 0600: the credentials file and the
 #     private key are secrets (nginx reads the gateway/ files as the user
 #     that starts it, before it drops privileges);
@@ -53,6 +55,9 @@
 # When run as root, the nginx workers run as root too (`user root;` in the
 # rendered config), so that they can use $RUN_DIR whoever owns it.
 set -e
+
+# what the demo credentials may do: every route of the API
+DEMO_ACTIONS=dcs:instance:listHotKey,dcs:instance:analyze,dcs:instance:getHotKeyAutoScanConfig,dcs:instance:updateHotKeyAutoScanConfig
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 RUN_DIR=${RUN_DIR:-$top/run}
@@ -225,11 +230,18 @@ if [ ! -s "$credentials" ]; then
     {
         echo "# written by scripts/run.sh: the demo AK/SK (hotkey_auth_credentials)"
         echo "# <ak> <sk> projects=... actions=... [name=...] [rate=...] [burst=...]"
-        echo "$ak $sk projects=$PROJECT_ID actions=dcs:instance:listHotKey name=demo-aksk"
+        echo "$ak $sk projects=$PROJECT_ID actions=$DEMO_ACTIONS name=demo-aksk"
     } >"$credentials.new"
     mv "$credentials.new" "$credentials"
     rm -f "$sk_file"
     say "auth: new demo AK/SK in $credentials"
+fi
+# a demo line of an older run may only list: give it every action
+if ! grep -q "actions=$DEMO_ACTIONS name=demo-aksk" "$credentials"; then
+    sed "s/ actions=[^ ]* name=demo-aksk/ actions=$DEMO_ACTIONS name=demo-aksk/" \
+        "$credentials" >"$credentials.new"
+    mv "$credentials.new" "$credentials"
+    say "auth: the demo AK/SK may now use every route"
 fi
 # the demo line: the one named demo-aksk
 demo_line=$(sed -n '/^[[:space:]]*#/d; / name=demo-aksk\([[:space:]]\|$\)/{p;q;}' "$credentials")
@@ -251,21 +263,23 @@ exp=$(jwt_exp "$HOTKEY_TOKEN")
 # and when the key is not the one it was signed with (replaced by hand)
 key_sum=$(openssl pkey -in "$token_key" -pubout 2>/dev/null | cksum)
 if [ -z "$exp" ] || [ "$exp" -lt $((now + 43200)) ] \
-   || [ "$(cat "$token_file.key" 2>/dev/null)" != "$key_sum" ]; then
+   || [ "$(cat "$token_file.key" 2>/dev/null)" != "$key_sum" ] \
+   || [ "$(cat "$token_file.actions" 2>/dev/null)" != "$DEMO_ACTIONS" ]; then
     HOTKEY_TOKEN=$("$HOTKEYCTL" token --key "$token_key" --alg ES256 \
                        --project "$PROJECT_ID" \
-                       --actions dcs:instance:listHotKey \
+                       --actions "$DEMO_ACTIONS" \
                        --sub demo --ttl 86400) \
         || die "hotkeyctl token failed"
     printf '%s\n' "$HOTKEY_TOKEN" >"$token_file"
     printf '%s\n' "$key_sum" >"$token_file.key"
+    printf '%s\n' "$DEMO_ACTIONS" >"$token_file.actions"
     exp=$(jwt_exp "$HOTKEY_TOKEN")
     say "auth: new demo token, valid until $(date -u -d "@$exp" '+%Y-%m-%d %H:%M:%S UTC')"
 else
     say "auth: demo token kept, valid until $(date -u -d "@$exp" '+%Y-%m-%d %H:%M:%S UTC')"
 fi
 chmod 600 "$token_key" "$token_keys" "$credentials" "$sk_file" "$token_file" \
-          "$token_file.key"
+          "$token_file.key" "$token_file.actions"
 umask "$old_umask"
 
 # --- the gateway -------------------------------------------------------
@@ -370,6 +384,16 @@ More, after  . $envq  (it sets HOTKEY_TOKEN and the IDs):
   curl -si -H "X-Auth-Token: \$HOTKEY_TOKEN" "\$BASE_URL/v2/\$PROJECT_ID/instances/\$INSTANCE_ID/hotkey-tasks?limit=0"    # 400 DCS.4062
   curl -si "\$BASE_URL/v2/\$PROJECT_ID/instances/\$INSTANCE_ID/hotkey-tasks"    # 401 DCS.1003: no token
   $ctl token --key "\$HOTKEY_TOKEN_KEY" --project "\$PROJECT_ID" --sub me --ttl 600    # a token of your own (10 minutes)
+
+Every route with hotkeyctl api (after  . $envq ; AK/SK here, --token "\$HOTKEY_TOKEN" works too):
+  k="--url \$BASE_URL --project \$PROJECT_ID --instance \$INSTANCE_ID --ak \$HOTKEY_AK --sk-file $(shq "$sk_file")"
+  $ctl api create \$k    # 400 DCS.4026: POST hotkey-task, one analysis at a time and a demo task is waiting (200 and the new task otherwise)
+  $ctl api show \$k --task 7e130da3-e417-4044-855a-803c484106b4    # 200: GET hotkey-task/{id}, a finished task and its hot keys
+  $ctl api list \$k --status waiting --limit 5    # 200: GET hotkey-tasks
+  $ctl api delete \$k --task 26964596-d720-4e3c-be7f-777879c27a3c    # 204: DELETE hotkey-task/{id} (then 400 DCS.4941; DCS.4957 while waiting or running)
+  $ctl api autoscan-get \$k    # 200: GET hotkey/autoscan
+  $ctl api autoscan-set \$k --enable true --at 21:00,03:30    # 200: PUT hotkey/autoscan
+  $ctl instance list --store 127.0.0.1:$REDIS_PORT    # the registered instances (hotkeyctl instance add|remove, help: $ctl instance --help)
 
 Operators (from this machine only):
   curl -s '$base/metrics'    # Prometheus metrics

@@ -189,7 +189,9 @@ unlike(slurp("$gw/token-keys.pem") // '', qr/PRIVATE/, '... and no private key')
 my ($cred) = grep { !/^\s*(#|$)/ } split /\n/, slurp("$gw/credentials") // '';
 like($cred // '', qr/^\Q$demo{HOTKEY_AK} $demo{HOTKEY_SK}\E\s/, 'credentials: the demo AK/SK');
 like($cred // '', qr/\sprojects=\Q$demo{PROJECT_ID}\E(\s|$)/, '... on the demo project only');
-like($cred // '', qr/\sactions=dcs:instance:listHotKey(\s|$)/, '... allowed listHotKey only');
+my $ALL = 'dcs:instance:listHotKey,dcs:instance:analyze,dcs:instance:getHotKeyAutoScanConfig,'
+        . 'dcs:instance:updateHotKeyAutoScanConfig';
+like($cred // '', qr/\sactions=\Q$ALL\E(\s|$)/, '... allowed every action of the API');
 
 $token = $demo{HOTKEY_TOKEN};
 my ($th, $tp) = map { b64url_json($_) } (split /\./, $token // '')[0, 1];
@@ -197,8 +199,7 @@ is($th && $th->{alg}, 'ES256', 'token: alg ES256');
 ok($th && !exists $th->{kid}, 'token: no kid');
 is($tp && $tp->{project_id}, $demo{PROJECT_ID}, 'token: the demo project');
 is($tp && $tp->{sub}, 'demo', 'token: sub demo');
-ok($tp && grep({ $_ eq 'dcs:instance:listHotKey' } @{ $tp->{actions} || [] }),
-   'token: may listHotKey');
+is(join(',', @{ ($tp && $tp->{actions}) || [] }), $ALL, 'token: every action of the API');
 cmp_ok(($tp && $tp->{exp} || 0) - time, '>=', 12 * 3600, 'token: valid for 12 h or more');
 
 my $redis_pid = pid_of("$run_dir/redis/redis.pid");
@@ -250,6 +251,31 @@ for my $line (@more) {
         ok($jj && ref $jj->{records} eq 'ARRAY', '... a list');
     }
 }
+# the printed hotkeyctl api lines: one per operation, each answering what
+# its comment announces, after `. demo.env` and the printed k=... line
+my ($kline) = $out =~ m{^\s*(k="--url [^\n]*")\s*$}m;
+ok($kline, 'it prints the k=... options for hotkeyctl api') or diag($out);
+my @api = $out =~ m{^\s*(\S*hotkeyctl'? api [^\n]*?)\s*$}mg;
+my %ops = map { /hotkeyctl'? api (\S+)/ ? ($1 => 1) : () } @api;
+is(join(' ', sort keys %ops), 'autoscan-get autoscan-set create delete list show',
+   'it prints one hotkeyctl api line per operation') or diag($out);
+for my $line (@api) {
+    my ($cmd, $comment) = split /\s+#\s*/, $line, 2;
+    my ($want, $code) = ($comment // '') =~ /^(\d{3})(?:\s+([A-Z]+\.\d+))?/;
+    my ($rc2, $o) = sh_run(". ./demo.env && $kline && $cmd");
+    my ($st) = $o =~ m{\AHTTP/[\d.]+ (\d{3})};
+    my ($body) = $o =~ m{\A[^\n]*\n(.*)\z}s;
+    my $jj = eval { decode_json($body // '') };
+    is($st, $want, "printed: $cmd") or diag($o);
+    is($rc2, $want =~ /^2/ ? 0 : 1, '... exit status') if defined $want;
+    is($jj && $jj->{error_code}, $code, "... $code") if $code;
+}
+my ($ilist) = $out =~ m{^\s*(\S*hotkeyctl'? instance list [^\n#]*)}m;
+ok($ilist, 'it prints hotkeyctl instance list') or diag($out);
+($crc, $cout) = sh_run($ilist // 'false');
+like($cout, qr/^\Q$demo{$_}\E project_id=\Q$demo{PROJECT_ID}\E .*registered=yes/m,
+     "... which shows the demo instance $_") for qw(INSTANCE_ID INSTANCE_ID_NO_LFU);
+
 my ($mint) = $out =~ m{^\s*(\S*hotkeyctl'? token [^\n#]*)}m;
 ok($mint, 'it prints how to mint a token') or diag($out);
 ($crc, my $own) = sh_run(". ./demo.env && $mint");

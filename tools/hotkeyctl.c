@@ -1,6 +1,7 @@
 /*
- * hotkeyctl: the operator's tool for the hot key gateway's
- * authentication: mint JWTs, sign AK/SK requests, print JWKS documents.
+ * hotkeyctl: the operator's tool for the hot key gateway: mint JWTs,
+ * sign AK/SK requests, print JWKS documents; instances (register, list,
+ * remove: hotkeyctl_instance.c) and API calls (hotkeyctl_api.c).
  */
 
 #include <ctype.h>
@@ -25,10 +26,9 @@
 #include "hotkey_jwt.h"
 #include "hotkey_jwtsign.h"
 #include "hotkey_scripts.h"
+#include "hotkeyctl.h"
 
 
-#define HOTKEYCTL_HEADERS_MAX  (HOTKEY_AKSK_SIGNED_MAX - 2)
-#define HOTKEYCTL_BODY_MAX     (64 * 1024 * 1024)
 
 
 typedef struct {
@@ -138,6 +138,11 @@ static const hotkeyctl_cmd_t  hotkeyctl_cmds[] = {
       hotkeyctl_jwks_usage },
     { "script", hotkeyctl_script, "print one of the store's Lua scripts",
       hotkeyctl_script_usage },
+    { "instance", hotkeyctl_instance,
+      "register, list, remove the instances to analyse",
+      hotkeyctl_instance_usage },
+    { "api", hotkeyctl_api, "call the API (token or AK/SK)",
+      hotkeyctl_api_usage },
     { "help", hotkeyctl_help, "help on a command", NULL },
     { NULL, NULL, NULL, NULL }
 };
@@ -172,15 +177,15 @@ hotkeyctl_usage(FILE *out)
 
     fprintf(out, "usage: hotkeyctl COMMAND [options]\n"
             "       hotkeyctl COMMAND --help\n\n"
-            "The hot key gateway's authentication tool.\n\ncommands:\n");
+            "The hot key gateway's operator tool.\n\ncommands:\n");
 
     for (c = hotkeyctl_cmds; c->name; c++) {
-        fprintf(out, "  %-8s%s\n", c->name, c->summary);
+        fprintf(out, "  %-9s%s\n", c->name, c->summary);
     }
 }
 
 
-static int
+int
 hotkeyctl_fail(const char *cmd, const char *fmt, const char *arg)
 {
     fprintf(stderr, "hotkeyctl %s: ", cmd);
@@ -190,7 +195,7 @@ hotkeyctl_fail(const char *cmd, const char *fmt, const char *arg)
 }
 
 
-static int
+int
 hotkeyctl_number(const char *s, long long *v)
 {
     char  *end;
@@ -418,23 +423,9 @@ hotkeyctl_token(int argc, char **argv)
 }
 
 
-typedef struct {
-    const char            *ak, *sk, *sk_file, *method, *url, *data, *date;
-    const char            *signed_headers, *region, *service;
-    int                    curl, canonical, scheme;
-    hotkey_aksk_header_t   h[HOTKEYCTL_HEADERS_MAX + 2];
-    size_t                 nh;
-    char                  *body;
-    size_t                 body_len;
-    char                   sk_buf[HOTKEY_CREDS_SK_MAX + 2];
-    char                   date_buf[HOTKEY_AKSK_DATE_LEN + 1];
-    char                   host[256];
-    const char            *path, *query;
-    size_t                 path_len, query_len;
-} hotkeyctl_sign_t;
 
 
-static int
+int
 hotkeyctl_header(hotkeyctl_sign_t *s, const char *arg)
 {
     const char  *colon, *v;
@@ -442,7 +433,7 @@ hotkeyctl_header(hotkeyctl_sign_t *s, const char *arg)
     colon = strchr(arg, ':');
 
     if (colon == NULL || colon == arg || s->nh == HOTKEYCTL_HEADERS_MAX) {
-        return hotkeyctl_fail("sign", "bad or too many --header \"%s\"", arg);
+        return hotkeyctl_fail(s->cmd, "bad or too many --header \"%s\"", arg);
     }
 
     for (v = colon + 1; *v == ' ' || *v == '\t'; v++) { /* void */ }
@@ -540,7 +531,7 @@ hotkeyctl_sign_args(int argc, char **argv, hotkeyctl_sign_t *s)
 }
 
 
-static int
+int
 hotkeyctl_read(const char *path, char **data, size_t *len, size_t max)
 {
     FILE    *f;
@@ -566,7 +557,7 @@ hotkeyctl_read(const char *path, char **data, size_t *len, size_t max)
 }
 
 
-static int
+int
 hotkeyctl_sign_inputs(hotkeyctl_sign_t *s)
 {
     char        *sk;
@@ -577,7 +568,7 @@ hotkeyctl_sign_inputs(hotkeyctl_sign_t *s)
     if (s->sk_file) {
         if (hotkeyctl_read(s->sk_file, &sk, &n, HOTKEY_CREDS_SK_MAX + 1) != 0)
         {
-            return hotkeyctl_fail("sign", "cannot read --sk-file %s",
+            return hotkeyctl_fail(s->cmd, "cannot read --sk-file %s",
                                   s->sk_file);
         }
 
@@ -595,7 +586,7 @@ hotkeyctl_sign_inputs(hotkeyctl_sign_t *s)
         if (hotkeyctl_read(s->data + 1, &s->body, &s->body_len,
                            HOTKEYCTL_BODY_MAX) != 0)
         {
-            return hotkeyctl_fail("sign", "cannot read --data %s", s->data);
+            return hotkeyctl_fail(s->cmd, "cannot read --data %s", s->data);
         }
 
     } else if (s->data) {
@@ -605,7 +596,7 @@ hotkeyctl_sign_inputs(hotkeyctl_sign_t *s)
 
     if (s->date) {
         if (hotkey_aksk_parse_date(s->date, strlen(s->date), &t) != 0) {
-            return hotkeyctl_fail("sign", "bad --date \"%s\"", s->date);
+            return hotkeyctl_fail(s->cmd, "bad --date \"%s\"", s->date);
         }
 
     } else {
@@ -620,7 +611,7 @@ hotkeyctl_sign_inputs(hotkeyctl_sign_t *s)
         auth = s->url + 8;
 
     } else {
-        return hotkeyctl_fail("sign", "the --url \"%s\" is not http[s]://",
+        return hotkeyctl_fail(s->cmd, "the --url \"%s\" is not http[s]://",
                               s->url);
     }
 
@@ -629,7 +620,7 @@ hotkeyctl_sign_inputs(hotkeyctl_sign_t *s)
     auth = p ? p + 1 : auth;
 
     if (end == auth || (size_t) (end - auth) >= sizeof(s->host)) {
-        return hotkeyctl_fail("sign", "no host in --url \"%s\"", s->url);
+        return hotkeyctl_fail(s->cmd, "no host in --url \"%s\"", s->url);
     }
 
     memcpy(s->host, auth, end - auth);
@@ -697,7 +688,7 @@ hotkeyctl_signed_list(hotkeyctl_sign_t *s, char *out, size_t size)
 }
 
 
-static void
+void
 hotkeyctl_add(hotkeyctl_sign_t *s, const char *name, const char *value)
 {
     size_t  i;
@@ -809,17 +800,88 @@ hotkeyctl_canonical(hotkeyctl_sign_t *s, const char *list, size_t *len)
 }
 
 
+/*
+ * Signs s (after hotkeyctl_sign_inputs): adds Host and X-Sdk-Date to its
+ * headers and writes the Authorization value into auth.  0, or the exit
+ * code of a failure (reported).
+ */
+
+int
+hotkeyctl_sign_auth(hotkeyctl_sign_t *s, char *auth, size_t size)
+{
+    char    list[1024], sig[HOTKEY_AKSIGN_MAX], *canon;
+    char    scope[HOTKEY_AKSK_SCOPE_MAX + 1];
+    char    access[HOTKEY_CREDS_AK_MAX + 16];
+    size_t  len, i;
+
+    for (i = 0; i < s->nh; i++) {
+        if (s->h[i].name_len == 10
+            && strncasecmp(s->h[i].name, "x-sdk-date", 10) == 0)
+        {
+            return hotkeyctl_fail(s->cmd, "%s", "give the date with --date");
+        }
+    }
+
+    hotkeyctl_add(s, "Host", s->host);
+    hotkeyctl_add(s, "X-Sdk-Date", s->date);
+
+    if (s->signed_headers) {
+        snprintf(list, sizeof(list), "%s", s->signed_headers);
+
+    } else if (hotkeyctl_signed_list(s, list, sizeof(list)) != 0) {
+        return hotkeyctl_fail(s->cmd, "%s", "a header name is repeated or"
+                              " too long");
+    }
+
+    scope[0] = '\0';
+
+    if (s->region) {
+        snprintf(scope, sizeof(scope), "%.8s/%s/%s", s->date, s->region,
+                 s->service);
+    }
+
+    canon = hotkeyctl_canonical(s, list, &len);
+
+    if (canon == NULL
+        || hotkey_aksign(s->scheme, s->ak, strlen(s->ak), s->sk,
+                         strlen(s->sk), s->date, strlen(s->date), scope,
+                         strlen(scope), canon, len, 0, sig) != 0)
+    {
+        free(canon);
+        return hotkeyctl_fail(s->cmd, "%s", "cannot sign this request (bad"
+                              " percent-encoding in the URL?)");
+    }
+
+    if (s->canonical) {
+        fprintf(stderr, "%.*s\n", (int) len, canon);
+    }
+
+    free(canon);
+
+    if (s->region) {
+        snprintf(access, sizeof(access), "Credential=%s/", s->ak);
+
+    } else {
+        snprintf(access, sizeof(access), "Access=%s", s->ak);
+    }
+
+    snprintf(auth, size, "%s %s%s, SignedHeaders=%s, Signature=%s",
+             hotkey_akscheme_name(s->scheme), access, scope, list, sig);
+
+    return 0;
+}
+
+
 static int
 hotkeyctl_sign(int argc, char **argv)
 {
     int                     rc;
-    char                    list[1024], sig[HOTKEY_AKSIGN_MAX], *canon;
-    char                    auth[2048], scope[HOTKEY_AKSK_SCOPE_MAX + 1];
-    char                    access[HOTKEY_CREDS_AK_MAX + 16];
-    size_t                  len, i;
+    char                    auth[2048], line[2100];
+    size_t                  i;
     hotkeyctl_sign_t        s;
 
     memset(&s, 0, sizeof(s));
+    s.cmd = "sign";
 
     rc = hotkeyctl_sign_args(argc, argv, &s);
     if (rc < 0) {
@@ -831,68 +893,19 @@ hotkeyctl_sign(int argc, char **argv)
         return rc;
     }
 
-    for (i = 0; i < s.nh; i++) {
-        if (s.h[i].name_len == 10
-            && strncasecmp(s.h[i].name, "x-sdk-date", 10) == 0)
-        {
-            return hotkeyctl_fail("sign", "%s", "give the date with --date");
-        }
-    }
-
-    hotkeyctl_add(&s, "Host", s.host);
-    hotkeyctl_add(&s, "X-Sdk-Date", s.date);
-
-    if (s.signed_headers) {
-        snprintf(list, sizeof(list), "%s", s.signed_headers);
-
-    } else if (hotkeyctl_signed_list(&s, list, sizeof(list)) != 0) {
-        return hotkeyctl_fail("sign", "%s", "a header name is repeated or"
-                              " too long");
-    }
-
-    scope[0] = '\0';
-
-    if (s.region) {
-        snprintf(scope, sizeof(scope), "%.8s/%s/%s", s.date, s.region,
-                 s.service);
-    }
-
-    canon = hotkeyctl_canonical(&s, list, &len);
-
-    if (canon == NULL
-        || hotkey_aksign(s.scheme, s.ak, strlen(s.ak), s.sk, strlen(s.sk),
-                         s.date, strlen(s.date), scope, strlen(scope), canon,
-                         len, 0, sig) != 0)
-    {
-        free(canon);
-        free(s.body);
-        return hotkeyctl_fail("sign", "%s", "cannot sign this request (bad"
-                              " percent-encoding in the URL?)");
-    }
-
-    if (s.canonical) {
-        fprintf(stderr, "%.*s\n", (int) len, canon);
-    }
-
-    free(canon);
+    rc = hotkeyctl_sign_auth(&s, auth, sizeof(auth));
     free(s.body);
 
-    if (s.region) {
-        snprintf(access, sizeof(access), "Credential=%s/", s.ak);
-
-    } else {
-        snprintf(access, sizeof(access), "Access=%s", s.ak);
+    if (rc != 0) {
+        return rc;
     }
-
-    snprintf(auth, sizeof(auth), "Authorization: %s %s%s, SignedHeaders=%s,"
-             " Signature=%s", hotkey_akscheme_name(s.scheme), access, scope,
-             list, sig);
 
     if (s.curl) {
-        return hotkeyctl_curl(&s, auth, argc, argv);
+        snprintf(line, sizeof(line), "Authorization: %s", auth);
+        return hotkeyctl_curl(&s, line, argc, argv);
     }
 
-    printf("X-Sdk-Date: %s\n%s\n", s.date, auth);
+    printf("X-Sdk-Date: %s\nAuthorization: %s\n", s.date, auth);
 
     for (i = 0; i < s.nh; i++) {
         if (s.h[i].name_len == 4 && strncasecmp(s.h[i].name, "host", 4) == 0)

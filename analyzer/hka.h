@@ -22,6 +22,8 @@
 #define HKA_ID_LEN         36          /* a dashed UUID */
 #define HKA_CAUSE_LEN      512
 #define HKA_ME_LEN         128
+#define HKA_STAMP_LEN      16          /* YYYYMMDDTHHMM */
+#define HKA_SCHED_MAX      24          /* times a day */
 
 
 typedef struct {
@@ -159,7 +161,7 @@ int hka_creds_check(const char *path, char *err, size_t errlen);
 
 /* sched.c */
 int hka_sched_due(const char *schedule, int64_t updated_ms, int64_t now_ms,
-    int64_t grace_ms, char *stamp, size_t n);
+    int64_t grace_ms, char (*stamps)[HKA_STAMP_LEN], int max);
 
 /* metrics.c */
 int hka_metrics_start(const char *host, int port, char *err, size_t errlen);

@@ -181,7 +181,9 @@ static void
 hka_schedule(hka_ctx_t *x, const char *iid, const char *project,
     const redisReply *a)
 {
-    char            stamp[16], tid[HKA_ID_LEN + 1];
+    int             i, n;
+    char            stamps[HKA_SCHED_MAX][HKA_STAMP_LEN];
+    char            tid[HKA_ID_LEN + 1];
     int64_t         updated;
     uint64_t        v;
     hka_metrics_t  *m;
@@ -197,15 +199,16 @@ hka_schedule(hka_ctx_t *x, const char *iid, const char *project,
         updated = (int64_t) v;
     }
 
-    if (!hka_sched_due(a->element[1]->str, updated, hka_now_ms(),
-                       HKA_SCHED_GRACE_MS, stamp, sizeof(stamp)))
-    {
-        return;
-    }
+    n = hka_sched_due(a->element[1]->str, updated, hka_now_ms(),
+                      HKA_SCHED_GRACE_MS, stamps, HKA_SCHED_MAX);
 
-    if (hka_create_task(x, iid, project, "auto", stamp, tid) == 1) {
+    for (i = 0; i < n; i++) {
+        if (hka_create_task(x, iid, project, "auto", stamps[i], tid) != 1) {
+            continue;
+        }
+
         hka_log("info", "task %s instance %s: auto task created for the "
-                "scheduled time %s", tid, iid, stamp);
+                "scheduled time %s", tid, iid, stamps[i]);
         m = hka_metrics_lock();
         m->auto_fired++;
         hka_metrics_unlock();

@@ -47,6 +47,8 @@ static int hka_check(const char *addr, const hka_info_t *in,
 static int hka_topology(hka_scan_t *s, redisContext *c, const char *addr,
     char *sig, size_t siglen);
 static int hka_scan_all(hka_scan_t *s);
+static int hka_told_to_stop(hka_scan_t *s);
+static int hka_stopped(hka_scan_t *s);
 static int hka_scan_db(hka_scan_t *s, unsigned node, unsigned db);
 static void hka_freq_send(redisContext *c, const redisReply *keys);
 static int hka_freq_read(hka_scan_t *s, unsigned node, unsigned db,
@@ -559,8 +561,8 @@ hka_scan_all(hka_scan_t *s)
         if (in.ndbs && hka_pace_start(&res->pace, s->conns[i], s->tg->tick,
                                       s->tg->data) != 0)
         {
-            return hka_reply_fail(res, addr, s->conns[i], NULL,
-                                  "INFO cpu");
+            return hka_told_to_stop(s) ? hka_stopped(s)
+                   : hka_reply_fail(res, addr, s->conns[i], NULL, "INFO cpu");
         }
 
         for (d = 0; d < in.ndbs; d++) {
@@ -582,9 +584,20 @@ hka_scan_all(hka_scan_t *s)
 }
 
 
+/* the tick says stop (SIGTERM, lease lost): asking again is harmless */
+
+static int
+hka_told_to_stop(hka_scan_t *s)
+{
+    return s->tg->tick && s->tg->tick(s->tg->data) != 0;
+}
+
+
 static int
 hka_stopped(hka_scan_t *s)
 {
+    s->res->cause[0] = '\0';
+
     return hka_fail(s->res, "stopped");
 }
 
@@ -663,7 +676,8 @@ hka_scan_db(hka_scan_t *s, unsigned node, unsigned db)
                            s->tg->data) != 0)
         {
             freeReplyObject(r);
-            return s->res->cause[0] ? -1 : hka_stopped(s);
+            return hka_told_to_stop(s) ? hka_stopped(s)
+                   : hka_reply_fail(s->res, addr, c, NULL, "INFO cpu");
         }
 
         t0 = hka_now();

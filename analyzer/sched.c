@@ -34,27 +34,25 @@ hka_sched_minute(const char *p, size_t len)
 
 
 /*
- * The first time of the comma-separated schedule that is due: at most
+ * The times of the comma-separated schedule that are due: at most
  * grace_ms ago, and not before the settings were last updated (a time
- * set after it passed waits for the next day).  Writes its fired stamp
- * YYYYMMDDTHHMM (n >= 14) and returns 1; 0 when none is due.
+ * set after it passed waits for the next day).  Writes their fired
+ * stamps YYYYMMDDTHHMM into stamps; returns how many (at most max).
  */
 
 int
 hka_sched_due(const char *schedule, int64_t updated_ms, int64_t now_ms,
-    int64_t grace_ms, char *stamp, size_t n)
+    int64_t grace_ms, char (*stamps)[HKA_STAMP_LEN], int max)
 {
-    int          min;
-    char         iso[HOTKEY_TIME_LEN + 1];
+    int          min, n;
+    char         iso[HOTKEY_TIME_LEN + 1], *st;
     size_t       len;
     int64_t      t;
     const char  *p;
 
-    if (n < 14) {
-        return 0;
-    }
+    n = 0;
 
-    for (p = schedule; *p; p += len + (p[len] == ',')) {
+    for (p = schedule; *p && n < max; p += len + (p[len] == ',')) {
         len = strcspn(p, ",");
         min = hka_sched_minute(p, len);
 
@@ -72,16 +70,15 @@ hka_sched_due(const char *schedule, int64_t updated_ms, int64_t now_ms,
         }
 
         hotkey_ms_format(t, iso);
-        memcpy(stamp, iso, 4);
-        memcpy(stamp + 4, iso + 5, 2);
-        memcpy(stamp + 6, iso + 8, 2);
-        stamp[8] = 'T';
-        memcpy(stamp + 9, iso + 11, 2);
-        memcpy(stamp + 11, iso + 14, 2);
-        stamp[13] = '\0';
-
-        return 1;
+        st = stamps[n++];
+        memcpy(st, iso, 4);
+        memcpy(st + 4, iso + 5, 2);
+        memcpy(st + 6, iso + 8, 2);
+        st[8] = 'T';
+        memcpy(st + 9, iso + 11, 2);
+        memcpy(st + 11, iso + 14, 2);
+        st[13] = '\0';
     }
 
-    return 0;
+    return n;
 }

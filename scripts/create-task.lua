@@ -82,7 +82,11 @@ elseif not string.match(now, '^%d+$') or #now > 15 then
 end
 
 if #KEYS == 2 then
-    if not string.match(KEYS[2], '^hotkey:{' .. iid .. '}:fired:%d%d%d%d%d%d%d%dT%d%d%d%d$') then
+    local fired = p .. 'fired:'
+    if string.sub(KEYS[2], 1, #fired) ~= fired
+       or not string.match(string.sub(KEYS[2], #fired + 1),
+                           '^%d%d%d%d%d%d%d%dT%d%d%d%d$')
+    then
         return fail('KEYS[2] must be ' .. p .. 'fired:<YYYYMMDD>T<HHMM>')
     end
     if not redis.call('SET', KEYS[2], id, 'NX', 'PX', 172800000) then

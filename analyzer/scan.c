@@ -50,7 +50,7 @@ static int hka_scan_all(hka_scan_t *s);
 static int hka_told_to_stop(hka_scan_t *s);
 static int hka_stopped(hka_scan_t *s);
 static int hka_scan_db(hka_scan_t *s, unsigned node, unsigned db);
-static void hka_freq_send(redisContext *c, const redisReply *keys);
+static int hka_freq_send(redisContext *c, const redisReply *keys);
 static int hka_freq_read(hka_scan_t *s, unsigned node, unsigned db,
     const redisReply *keys);
 static int hka_freq_failed(hka_scan_t *s, unsigned node);
@@ -603,6 +603,123 @@ hka_stopped(hka_scan_t *s)
 
 
 static int
+hka_scan_reply_ok(const redisReply *r)
+{
+    return r != NULL && r->type == REDIS_REPLY_ARRAY && r->elements == 2
+           && r->element[0]->type == REDIS_REPLY_STRING
+           && r->element[0]->len < 32
+           && r->element[1]->type == REDIS_REPLY_ARRAY;
+}
+
+
+/* reads and drops n replies: -2 (the caller's error stands), -1 broken */
+
+static int
+hka_drain(redisContext *c, size_t n)
+{
+    void  *r;
+
+    while (n--) {
+        if (redisGetReply(c, &r) != REDIS_OK) {
+            return -1;
+        }
+
+        freeReplyObject(r);
+    }
+
+    return -2;
+}
+
+
+/*
+ * Unpaced: two batches in flight, so that Redis works on the next one
+ * while the replies of the last are read.  Replies come in the order
+ * sent: S(n+1) is sent before F(n), and F(n-1) is read after both.
+ */
+
+static int
+hka_scan_db_fast(hka_scan_t *s, unsigned node, unsigned db)
+{
+    int            rc, more;
+    redisReply    *cur, *prev, *next;
+    redisContext  *c;
+    const char    *addr;
+
+    c = s->conns[node];
+    addr = s->res->nodes[node];
+    prev = NULL;
+    rc = 0;
+
+    cur = redisCommand(c, "SCAN 0 COUNT %u", s->tg->conf->scan_count);
+
+    for ( ;; ) {
+        if (!hka_scan_reply_ok(cur)) {
+            hka_reply_fail(s->res, addr, c, cur, "SCAN");
+            rc = -1;
+            break;
+        }
+
+        more = strcmp(cur->element[0]->str, "0") != 0;
+
+        if (more) {
+            redisAppendCommand(c, "SCAN %s COUNT %u", cur->element[0]->str,
+                               s->tg->conf->scan_count);
+        }
+
+        if (hka_freq_send(c, cur->element[1]) != 0) {
+            rc = hka_fail(s->res, "out of memory");
+            break;
+        }
+
+        if (prev) {
+            rc = hka_freq_read(s, node, db, prev->element[1]);
+            s->res->scanned += prev->element[1]->elements;
+            freeReplyObject(prev);
+            prev = NULL;
+
+            if (rc == -2) {
+                /* what is still in flight, before asking anything else */
+                rc = hka_drain(c, more + cur->element[1]->elements);
+            }
+
+            if (rc != 0) {
+                break;
+            }
+        }
+
+        prev = cur;
+        cur = NULL;
+
+        if (!more) {
+            rc = hka_freq_read(s, node, db, prev->element[1]);
+            s->res->scanned += prev->element[1]->elements;
+            break;
+        }
+
+        if (redisGetReply(c, (void **) &next) != REDIS_OK) {
+            next = NULL;
+        }
+
+        cur = next;
+
+        if (hka_told_to_stop(s)) {
+            rc = hka_stopped(s);
+            break;
+        }
+    }
+
+    freeReplyObject(prev);
+    freeReplyObject(cur);
+
+    if (rc == -2) {
+        return hka_freq_failed(s, node);
+    }
+
+    return rc;
+}
+
+
+static int
 hka_scan_db(hka_scan_t *s, unsigned node, unsigned db)
 {
     int            rc;
@@ -624,6 +741,10 @@ hka_scan_db(hka_scan_t *s, unsigned node, unsigned db)
 
     freeReplyObject(r);
 
+    if (s->res->pace.share <= 0) {
+        return hka_scan_db_fast(s, node, db);
+    }
+
     t0 = hka_now();
     r = redisCommand(c, "SCAN 0 COUNT %u", s->tg->conf->scan_count);
 
@@ -639,7 +760,11 @@ hka_scan_db(hka_scan_t *s, unsigned node, unsigned db)
         }
 
         memcpy(cursor, r->element[0]->str, r->element[0]->len + 1);
-        hka_freq_send(c, r->element[1]);
+
+        if (hka_freq_send(c, r->element[1]) != 0) {
+            freeReplyObject(r);
+            return hka_fail(s->res, "out of memory");
+        }
 
         /* the next batch's SCAN rides behind this batch's OBJECT FREQ */
 
@@ -685,22 +810,43 @@ hka_scan_db(hka_scan_t *s, unsigned node, unsigned db)
 }
 
 
-static void
+/* the batch's OBJECT FREQ commands, formatted into one buffer */
+
+static int
 hka_freq_send(redisContext *c, const redisReply *keys)
 {
-    size_t        i, lens[3];
-    const char   *argv[3];
+    int                rc;
+    char              *buf, *p;
+    size_t             i, len;
+    const redisReply  *k;
 
-    argv[0] = "OBJECT";
-    lens[0] = 6;
-    argv[1] = "FREQ";
-    lens[1] = 4;
+    len = 0;
 
     for (i = 0; i < keys->elements; i++) {
-        argv[2] = keys->element[i]->str;
-        lens[2] = keys->element[i]->len;
-        redisAppendCommandArgv(c, 3, argv, lens);
+        len += 64 + keys->element[i]->len;
     }
+
+    buf = malloc(len + 1);
+    if (buf == NULL) {
+        return -1;
+    }
+
+    p = buf;
+
+    for (i = 0; i < keys->elements; i++) {
+        k = keys->element[i];
+        p += sprintf(p, "*3\r\n$6\r\nOBJECT\r\n$4\r\nFREQ\r\n$%zu\r\n",
+                     (size_t) k->len);
+        memcpy(p, k->str, k->len);
+        p += k->len;
+        *p++ = '\r';
+        *p++ = '\n';
+    }
+
+    rc = p > buf ? redisAppendFormattedCommand(c, buf, p - buf) : REDIS_OK;
+    free(buf);
+
+    return rc == REDIS_OK ? 0 : -1;
 }
 
 

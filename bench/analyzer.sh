@@ -106,6 +106,7 @@ run_task() {    # run_task <iid>: creates a task, waits for it; prints its log l
 field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p"; }
 cpu() { cli -p "$tport" INFO cpu | tr -d '\r' \
         | awk -F: '/^used_cpu_(sys|user):/ { s += $2 } END { printf "%.6f", s }'; }
+ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 rss() { awk '/^(VmRSS|VmHWM):/ { printf "%s %s kB ", $1, $2 }' "/proc/$1/status"; }
 
 # --- unpaced, and the analyzer's memory
@@ -117,8 +118,11 @@ sleep 0.5
 line=$(run_task "$small")
 rss_small=$(rss "$apid")
 say "small: $line"
+a0=$(ticks "$apid"); c0=$(cpu)
 line=$(run_task "$big")
+c1=$(cpu); a1=$(ticks "$apid")
 rss_big=$(rss "$apid")
+ucpu=$(calc "$c1 - $c0"); acpu=$(calc "($a1 - $a0) / $(getconf CLK_TCK)")
 say "unpaced: $line"
 scanned=$(echo "$line" | field keys_scanned)
 secs=$(echo "$line" | field duration | tr -d s)
@@ -128,8 +132,9 @@ stop_pid "$apid" || true
 
 # --- redis-cli --hotkeys, the baseline
 say "redis-cli --hotkeys..."
-t0=$(date +%s.%N)
+t0=$(date +%s.%N); c0=$(cpu)
 cli -p "$tport" --hotkeys >"$tmp/hotkeys.out" 2>&1
+c1=$(cpu); hcpu=$(calc "$c1 - $c0")
 hsecs=$(calc "$(date +%s.%N) - $t0")
 hkps=$(calc "$KEYS / $hsecs" 0)
 ratio=$(calc "$kps / $hkps" 1)
@@ -152,12 +157,12 @@ stop_pid "$apid" || true
 report=$(cat <<EOF
 hotkey-analyzer on $(nproc) cores, $(redis-server --version | awk '{print $1, $2, $3}'), $KEYS keys:
 
-| run | keys | wall s | keys/s | notes |
-|---|---:|---:|---:|---|
-| analyzer, --no-pacing | $scanned | $secs | $kps | top: $top3 |
-| redis-cli --hotkeys (baseline) | $KEYS | $hsecs | $hkps | |
-| analyzer / redis-cli | | | ${ratio}x | target >= 5x |
-| analyzer, default pacing (10%) | $scanned | $pwall | $(calc "$scanned / $pwall" 0) | target CPU share ${share}% over the task (target <= 10%), $waits pauses |
+| run | keys | wall s | keys/s | target CPU s | notes |
+|---|---:|---:|---:|---:|---|
+| analyzer, --no-pacing | $scanned | $secs | $kps | $ucpu | analyzer CPU ${acpu} s; top: $top3 |
+| redis-cli --hotkeys (baseline) | $KEYS | $hsecs | $hkps | $hcpu | |
+| analyzer / redis-cli | | | ${ratio}x | | target >= 5x |
+| analyzer, default pacing (10%) | $scanned | $pwall | $(calc "$scanned / $pwall" 0) | | target CPU share ${share}% over the task (target <= 10%), $waits pauses |
 
 Analyzer memory, same process: after 10,000 keys $rss_small; after $KEYS keys $rss_big
 EOF

@@ -15,8 +15,14 @@ UNIT_SRCS  = $(wildcard t/unit/test_*.c)
 UNIT_BINS  = $(patsubst t/unit/%.c,$(BUILD)/unit/%,$(UNIT_SRCS))
 CLI_SRCS   = $(wildcard tools/*.c)
 
-.PHONY: all build deps unit cli test run stop clean bench fuzz sanitize \
-        valgrind rss faults
+ANALYZER      = $(BUILD)/hotkey-analyzer
+ANALYZER_SRCS = $(wildcard analyzer/*.c)
+ANALYZER_LUA  = analyzer/lua/take.lua analyzer/lua/renew.lua \
+                analyzer/lua/finish.lua scripts/create-task.lua
+ANALYZER_USES = src/hotkey_codec.c src/hotkey_time.c src/hotkey_num.c
+
+.PHONY: all build deps unit cli analyzer test run stop clean bench fuzz \
+        sanitize valgrind rss faults analyzer-bench
 
 all: build
 
@@ -42,11 +48,22 @@ $(BUILD)/hotkeyctl: $(CLI_SRCS) $(PLAIN_SRCS) $(wildcard src/*.h) \
 	    $(CC) $(UNIT_CFLAGS) -o $@ $(CLI_SRCS) $(PLAIN_SRCS) $(LIBS); \
 	fi
 
-test: build unit cli
+analyzer: $(ANALYZER)
+
+$(BUILD)/analyzer/hka_lua.h: $(ANALYZER_LUA) analyzer/lua.sh
+	@mkdir -p $(BUILD)/analyzer
+	@analyzer/lua.sh $(ANALYZER_LUA) >$@.new && mv $@.new $@
+
+$(ANALYZER): $(ANALYZER_SRCS) $(wildcard analyzer/*.h) $(ANALYZER_USES) \
+             $(BUILD)/analyzer/hka_lua.h
+	@$(CC) $(UNIT_CFLAGS) -O2 -pthread -Ianalyzer -I$(BUILD)/analyzer \
+	    -o $@ $(ANALYZER_SRCS) $(ANALYZER_USES) -lhiredis -lcrypto
+
+test: build unit cli analyzer
 	@scripts/test-deps.sh
 	prove -r t/
 
-run: build cli
+run: build cli analyzer
 	@scripts/run.sh
 
 stop:
@@ -69,6 +86,9 @@ rss: build cli
 
 faults: build cli
 	scripts/faults.sh
+
+analyzer-bench: analyzer
+	bench/analyzer.sh
 
 clean:
 	rm -rf $(BUILD)

@@ -25,8 +25,19 @@
 #     Folders are mode 0700, files 0600: the credentials file and the
 #     private key are secrets (nginx reads the gateway/ files as the user
 #     that starts it, before it drops privileges);
+#   - the demo target: a second redis-server (LFU, counters frozen) on
+#     127.0.0.1:$DEMO_PORT with about 30,000 keys of every type and known
+#     hot keys (scripts/demo-target.sh), not persistent: loaded again
+#     whenever it starts empty; the demo instance $INSTANCE_ID points at it
+#     (addr, mode in its instance hash; registered in hotkey:registry);
+#   - the analyzer (build/hotkey-analyzer) on the store, its metrics on
+#     127.0.0.1:$ANALYZER_PORT, its log and credentials file (mode 0600,
+#     empty: the demo target has no password) in $RUN_DIR/analyzer/ and
+#     $RUN_DIR/auth/analyzer/; a small keeper loop starts it again if it
+#     dies (as systemd's Restart= would);
 #   - $RUN_DIR/demo.env: BASE_URL, PORT, PROJECT_ID, INSTANCE_ID,
-#     INSTANCE_ID_NO_LFU, REDIS_PORT, HOTKEY_TOKEN, HOTKEY_AK, HOTKEY_SK,
+#     INSTANCE_ID_NO_LFU, REDIS_PORT, DEMO_TARGET (host:port of the demo
+#     target), ANALYZER_METRICS_URL, HOTKEY_TOKEN, HOTKEY_AK, HOTKEY_SK,
 #     HOTKEY_TOKEN_KEY (absolute path of the private key), HOTKEY_TOKEN_ALG
 #     (ES256), HOTKEY_TOKEN_KID (empty: with one key the gateway needs no
 #     kid) as shell assignments (`. run/demo.env`);
@@ -47,6 +58,12 @@
 #               is on, but the demo token and keys are printed and kept in
 #               run/, and /metrics and the cache purge answer loopback only:
 #               think twice before 0.0.0.0)
+#   DEMO_PORT   the demo target's port (default: the previous run's, else
+#               6391)
+#   ANALYZER_PORT  the analyzer's metrics port (default: the previous
+#               run's, else 9146)
+#   ANALYZER    the analyzer binary (default <repo>/build/hotkey-analyzer,
+#               `make analyzer`)
 #   MODULE      the module .so (default <repo>/build/ngx_http_hotkey_module.so)
 #   HOTKEYCTL   the CLI that mints the token (default <repo>/build/hotkeyctl,
 #               `make cli`)
@@ -67,6 +84,7 @@ MODULE=${MODULE:-$top/build/ngx_http_hotkey_module.so}
 HOTKEYCTL=${HOTKEYCTL:-$top/build/hotkeyctl}
 NGINX=${NGINX:-/usr/sbin/nginx}
 LISTEN=${LISTEN:-127.0.0.1}
+ANALYZER=${ANALYZER:-$top/build/hotkey-analyzer}
 
 rdir=$RUN_DIR/redis
 ndir=$RUN_DIR/nginx
@@ -81,6 +99,13 @@ sk_file=$cdir/demo-sk
 token_file=$cdir/demo-token
 redis_pid=$rdir/redis.pid
 nginx_pid=$ndir/logs/nginx.pid
+tdir=$RUN_DIR/demo-target
+target_pid=$tdir/redis.pid
+andir=$RUN_DIR/analyzer
+keeper_pid=$andir/keeper.pid
+analyzer_pid=$andir/analyzer.pid
+an_auth=$adir/analyzer
+an_creds=$an_auth/credentials
 
 . "$top/scripts/lib.sh"    # alive, redis_ping, wait_until
 
@@ -342,6 +367,96 @@ else
     start_nginx
 fi
 
+# --- the demo target and the analyzer ----------------------------------
+
+an_state=$andir/run.env         # DEMO_PORT, ANALYZER_PORT of the last start
+DEMO_PORT=${DEMO_PORT:-$(value DEMO_PORT "$an_state")}
+DEMO_PORT=${DEMO_PORT:-6391}
+ANALYZER_PORT=${ANALYZER_PORT:-$(value ANALYZER_PORT "$an_state")}
+ANALYZER_PORT=${ANALYZER_PORT:-9146}
+for p in "$DEMO_PORT" "$ANALYZER_PORT"; do
+    case $p in ''|*[!0-9]*) die "ports must be numbers (DEMO_PORT=$DEMO_PORT ANALYZER_PORT=$ANALYZER_PORT)" ;; esac
+done
+
+start_target() {
+    mkdir -p "$tdir"
+    if redis_ping "$DEMO_PORT"; then
+        die "another Redis already answers on port $DEMO_PORT (not ours); set DEMO_PORT"
+    fi
+    # no persistence: the demo keys are loaded again on each start
+    redis-server --daemonize yes --pidfile "$target_pid" \
+        --logfile "$tdir/redis.log" --dir "$tdir" --bind 127.0.0.1 \
+        --port "$DEMO_PORT" --save '' --appendonly no \
+        --maxmemory-policy allkeys-lfu --lfu-log-factor 0 \
+        --lfu-decay-time 0 >/dev/null
+    if ! wait_until 101 0.1 redis_ping "$DEMO_PORT"; then
+        tail -n 20 "$tdir/redis.log" >&2 || true
+        die "the demo target did not come up on port $DEMO_PORT (log: $tdir/redis.log)"
+    fi
+    say "demo target: started on 127.0.0.1:$DEMO_PORT (pid $(tr -d ' \n' <"$target_pid"))"
+}
+
+if alive "$target_pid" redis-server; then
+    say "demo target: already running on 127.0.0.1:$DEMO_PORT (pid $(tr -d ' \n' <"$target_pid"))"
+else
+    start_target
+fi
+if [ "$(redis-cli -p "$DEMO_PORT" DBSIZE)" = 0 ]; then
+    "$top/scripts/demo-target.sh" "$DEMO_PORT"
+    say "demo target: $(redis-cli -p "$DEMO_PORT" DBSIZE) keys loaded"
+fi
+
+# the demo instance is the demo target
+redis-cli -p "$REDIS_PORT" HSET "hotkey:{$INSTANCE_ID}:instance" \
+    addr "127.0.0.1:$DEMO_PORT" mode standalone >/dev/null
+redis-cli -p "$REDIS_PORT" SADD hotkey:registry "$INSTANCE_ID" >/dev/null
+
+# the analyzer's credentials: none needed by the demo target, but the
+# file is where passwords go (mode 0600)
+old_umask=$(umask)
+umask 077
+mkdir -p "$an_auth"
+chmod 700 "$an_auth"
+if [ ! -f "$an_creds" ]; then
+    {
+        echo "# hotkey-analyzer credentials (mode 0600): one analysed instance a line"
+        echo "# <instance_id> password=<secret> [user=<acl user>]"
+    } >"$an_creds"
+fi
+chmod 600 "$an_creds"
+umask "$old_umask"
+
+start_analyzer() {
+    [ -x "$ANALYZER" ] || die "no analyzer at $ANALYZER: run make analyzer first"
+    mkdir -p "$andir"
+    rm -f "$andir/stopping"
+    printf 'DEMO_PORT=%s\nANALYZER_PORT=%s\n' "$DEMO_PORT" "$ANALYZER_PORT" >"$an_state"
+    # the keeper: starts the analyzer again if it dies, until stop.sh
+    nohup sh -c '
+        d=$1; shift
+        echo $$ >"$d/keeper.pid"
+        while [ ! -f "$d/stopping" ]; do
+            "$@" &
+            echo $! >"$d/analyzer.pid"
+            wait $!
+            [ -f "$d/stopping" ] || sleep 1
+        done' hotkey-analyzer-keeper "$andir" \
+        "$ANALYZER" --store "127.0.0.1:$REDIS_PORT" \
+        --metrics "127.0.0.1:$ANALYZER_PORT" --credentials "$an_creds" \
+        --log "$andir/analyzer.log" >>"$andir/keeper.out" 2>&1 </dev/null &
+    if ! wait_until 51 0.1 curl -fsS -o /dev/null "http://127.0.0.1:$ANALYZER_PORT/healthz" 2>/dev/null; then
+        tail -n 5 "$andir/analyzer.log" "$andir/keeper.out" >&2 || true
+        die "the analyzer does not answer on 127.0.0.1:$ANALYZER_PORT (log: $andir/analyzer.log)"
+    fi
+    say "analyzer: started (pid $(tr -d ' \n' <"$analyzer_pid"), metrics on 127.0.0.1:$ANALYZER_PORT, log $andir/analyzer.log)"
+}
+
+if alive "$keeper_pid" sh; then
+    say "analyzer: already running (pid $(tr -d ' \n' <"$analyzer_pid" 2>/dev/null))"
+else
+    start_analyzer
+fi
+
 # --- what to do with it ------------------------------------------------
 
 base="http://$url_host:$PORT"
@@ -354,6 +469,8 @@ PROJECT_ID=$PROJECT_ID
 INSTANCE_ID=$INSTANCE_ID
 INSTANCE_ID_NO_LFU=$INSTANCE_ID_NO_LFU
 REDIS_PORT=$REDIS_PORT
+DEMO_TARGET=127.0.0.1:$DEMO_PORT
+ANALYZER_METRICS_URL=http://127.0.0.1:$ANALYZER_PORT/metrics
 HOTKEY_TOKEN=$HOTKEY_TOKEN
 HOTKEY_AK=$HOTKEY_AK
 HOTKEY_SK=$HOTKEY_SK
@@ -398,6 +515,14 @@ Every route with hotkeyctl api (after  . $envq ; AK/SK here, --token "\$HOTKEY_T
 Operators (from this machine only):
   curl -s '$base/metrics'    # Prometheus metrics
   curl -s -X POST '$base/cache/purge?instance_id=$INSTANCE_ID'    # drop the instance's cached answers
+
+Hot key analysis: the analyzer scans the demo target 127.0.0.1:$DEMO_PORT (instance \$INSTANCE_ID,
+about 30,000 keys; the hottest: $(printf '%s ' $("$top/scripts/demo-target.sh" --hot))then user:1, user:2, ...)
+  create:   curl -s -X POST -H "X-Auth-Token: \$HOTKEY_TOKEN" "\$BASE_URL/v2/\$PROJECT_ID/instances/\$INSTANCE_ID/hotkey-task"
+  details:  curl -s -H "X-Auth-Token: \$HOTKEY_TOKEN" "\$BASE_URL/v2/\$PROJECT_ID/instances/\$INSTANCE_ID/hotkey-task/<id>"
+  (a create needs a token with the action dcs:instance:analyze; or, without the gateway:
+   $(shq "$ANALYZER") --store 127.0.0.1:$REDIS_PORT --create-task <instance_id>)
+  metrics:  curl -s http://127.0.0.1:$ANALYZER_PORT/metrics     log: $andir/analyzer.log
 
 Keys and credentials: $adir/ (delete it and run again for new ones)
 The store:  redis-cli -p $REDIS_PORT      Logs: $ndir/logs/ (access.log: one JSON object per line)

@@ -1,7 +1,9 @@
 #!/bin/sh
-# Stops what scripts/run.sh started (`make stop`): nginx first (a graceful
-# QUIT: requests in flight are finished), then redis-server (SHUTDOWN SAVE:
-# the data is on disk for the next run). Quiet success when either is not
+# Stops what scripts/run.sh started (`make stop`): the analyzer first
+# (SIGTERM: a task in progress is handed back to the queue; its keeper loop
+# is told not to start it again), nginx (a graceful QUIT: requests in
+# flight are finished), the demo target, then redis-server (SHUTDOWN SAVE:
+# the data is on disk for the next run). Quiet success when any is not
 # running. The data in $RUN_DIR stays; delete $RUN_DIR to start afresh.
 #
 # Environment:
@@ -14,10 +16,29 @@ rdir=$RUN_DIR/redis
 ndir=$RUN_DIR/nginx
 redis_pid=$rdir/redis.pid
 nginx_pid=$ndir/logs/nginx.pid
+andir=$RUN_DIR/analyzer
+tdir=$RUN_DIR/demo-target
 
 . "$top/scripts/lib.sh"    # alive (sets $pid), wait_gone
 
 say() { printf '%s\n' "$*"; }
+
+# the analyzer: TERM, and its keeper loop (which reaps it) sees the stop
+# file and ends instead of starting it again
+if [ -d "$andir" ]; then
+    : >"$andir/stopping"
+    if alive "$andir/analyzer.pid" hotkey-analyzer; then
+        kill -TERM "$pid"
+        wait_gone "$pid" 150 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
+        say "analyzer: stopped (pid $pid)"
+    else
+        say "analyzer: not running"
+    fi
+    if alive "$andir/keeper.pid" sh; then
+        wait_gone "$pid" 30 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
+    fi
+    rm -f "$andir/keeper.pid" "$andir/analyzer.pid"
+fi
 
 # nginx: signal the master directly (`nginx -s quit` would parse the
 # config again, and fails once the module file is gone, e.g. after make clean)
@@ -33,6 +54,13 @@ else
     say "nginx: not running"
 fi
 rm -f "$nginx_pid"
+
+if alive "$tdir/redis.pid" redis-server; then
+    kill -TERM "$pid" 2>/dev/null || true
+    wait_gone "$pid" 100 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
+    say "demo target: stopped (pid $pid)"
+fi
+rm -f "$tdir/redis.pid"
 
 if alive "$redis_pid" redis-server; then
     port=$(sed -n 's/^port //p' "$rdir/redis.conf" 2>/dev/null | head -n 1)

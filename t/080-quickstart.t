@@ -42,6 +42,8 @@ my $ctl = build_file('hotkeyctl');
 
 plan skip_all => "module not built ($module): run make build" unless -f $module;
 plan skip_all => "hotkeyctl not built ($ctl): run make cli" unless -x $ctl;
+plan skip_all => "hotkey-analyzer not built: run make analyzer"
+    unless -x build_file('hotkey-analyzer');
 for my $bin (qw(redis-server redis-cli curl openssl)) {
     plan skip_all => "$bin not installed"
         unless grep { -x "$_/$bin" } split /:/, $ENV{PATH};
@@ -69,8 +71,13 @@ sub alive {
 my $run_dir = tempdir('hotkey-quickstart-XXXXXX', TMPDIR => 1, CLEANUP => 1);
 my $port = free_port();
 my $redis_port = free_port();
+my $demo_port = free_port();
+my $analyzer_port = free_port();
+my $analyzer = build_file('hotkey-analyzer');
+($analyzer) = private_copy($analyzer) if -x $analyzer;
 my %env = (RUN_DIR => $run_dir, PORT => $port, REDIS_PORT => $redis_port,
-           MODULE => $module, HOTKEYCTL => $ctl);
+           MODULE => $module, HOTKEYCTL => $ctl, DEMO_PORT => $demo_port,
+           ANALYZER_PORT => $analyzer_port, ANALYZER => $analyzer);
 
 sub script {
     my ($name) = @_;
@@ -152,6 +159,8 @@ my $uuid = qr/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 is($demo{BASE_URL}, "http://127.0.0.1:$port", 'demo.env: BASE_URL');
 is($demo{PORT}, $port, 'demo.env: PORT');
 is($demo{REDIS_PORT}, $redis_port, 'demo.env: REDIS_PORT');
+is($demo{DEMO_TARGET}, "127.0.0.1:$demo_port", 'demo.env: DEMO_TARGET');
+is($demo{ANALYZER_METRICS_URL}, "http://127.0.0.1:$analyzer_port/metrics", 'demo.env: ANALYZER_METRICS_URL');
 like($demo{$_} // '', $uuid, "demo.env: $_") for qw(PROJECT_ID INSTANCE_ID INSTANCE_ID_NO_LFU);
 isnt($demo{INSTANCE_ID}, $demo{INSTANCE_ID_NO_LFU}, 'demo.env: two instances');
 
@@ -334,12 +343,44 @@ like($r->{content}, qr/^hotkey_requests_total\{status="200",error_code=""\} [1-9
 like($r->{content}, qr/^hotkey_requests_total\{status="401",error_code="DCS.1003"\} [1-9]/m,
      '... and the 401s');
 
+# ------------------------------------------ the analyzer and the demo target
+
+my $ar = $http->get($demo{ANALYZER_METRICS_URL});
+is($ar->{status}, 200, 'the analyzer serves its metrics');
+like($ar->{content}, qr/^hotkey_analyzer_tasks_total\{result="success"\} \d+$/m, '... tasks by result');
+my $addr = `redis-cli -p $redis_port HGET 'hotkey:{$demo{INSTANCE_ID}}:instance' addr`;
+$addr =~ s/\s+//g;
+is($addr, $demo{DEMO_TARGET}, 'the demo instance is the demo target');
+# an analysis of the demo target, on an instance of its own (the demo
+# instance's records hold a waiting and a running task, which block creates)
+my $aiid = '0b1e4a52-7f0e-4d7c-9d6a-3f1c2b4a5e6f';
+system("redis-cli -p $redis_port HSET 'hotkey:{$aiid}:instance' project_id $demo{PROJECT_ID} "
+       . "eviction_policy allkeys-lfu addr $demo{DEMO_TARGET} mode standalone >/dev/null");
+system("redis-cli -p $redis_port SADD hotkey:registry $aiid >/dev/null");
+my $atid = `'$analyzer' --store 127.0.0.1:$redis_port --create-task $aiid`;
+chomp $atid;
+like($atid, qr/^[0-9a-f-]{36}$/, 'a task on the demo target');
+my $ast = '';
+for (1 .. 200) {
+    $ast = `redis-cli -p $redis_port HGET 'hotkey:{$aiid}:task:$atid' status`;
+    $ast =~ s/\s+//g;
+    last if $ast eq 'success' || $ast eq 'failed';
+    sleep 0.1;
+}
+is($ast, 'success', '... analysed by the running analyzer');
+my @hot = split /\n/, `'$top/scripts/demo-target.sh' --hot`;
+my @found = map { (split /\|/, $_, 7)[6] }
+    split /\n/, `redis-cli -p $redis_port LRANGE 'hotkey:{$aiid}:task:$atid:keys' 0 5`;
+is_deeply(\@found, \@hot, '... it finds the known hot keys of the demo, hottest first');
+
 # ------------------------------------------------------ again: a no-op
 
 ($rc, my $out2) = script('run.sh');
 is($rc, 0, 'run.sh again succeeds') or diag($out2);
 like($out2, qr/redis-server: already running/, '... redis-server already running');
 like($out2, qr/nginx: already running/, '... nginx already running');
+like($out2, qr/analyzer: already running/, '... analyzer already running');
+like($out2, qr/demo target: already running/, '... demo target already running');
 like($out2, qr/demo data: already in the store/, '... demo data not reloaded');
 is(pid_of("$run_dir/redis/redis.pid"), $redis_pid, '... same redis-server');
 is(pid_of("$run_dir/nginx/logs/nginx.pid"), $nginx_pid, '... same nginx');
@@ -423,6 +464,8 @@ is($rc, 0, 'stop.sh succeeds') or diag($out4);
 $stopped = 1;
 ok(!alive($redis_pid2), 'redis-server stopped');
 ok(!alive($nginx_pid), 'nginx stopped');
+ok(!IO::Socket::INET->new("127.0.0.1:$analyzer_port"), 'the analyzer stopped');
+ok(!IO::Socket::INET->new("127.0.0.1:$demo_port"), 'the demo target stopped');
 ok(!IO::Socket::INET->new("127.0.0.1:$port"), 'nothing listens on the gateway port');
 
 ($rc, my $out5) = script('stop.sh');

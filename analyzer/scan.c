@@ -1,0 +1,1107 @@
+/*
+ * One analysis of one instance: find its masters (every shard of a Redis
+ * Cluster), check each (a master, on an LFU policy), SCAN every database
+ * that holds keys with a pipeline of OBJECT FREQ per batch into the top
+ * keys, paced; then read each kept key's type and size.  Any failure
+ * ends the analysis with its cause in res->cause (never a secret).
+ */
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hka.h"
+
+
+#define HKA_SCAN_TRIES  3             /* topology changes tolerated */
+
+
+typedef struct {
+    int          master;
+    char         master_of[HKA_ADDR_LEN];
+    char         policy[64];
+    int          cluster;
+    unsigned     dbs[64];
+    size_t       ndbs;
+} hka_info_t;
+
+typedef struct {
+    const hka_target_t  *tg;
+    hka_result_t        *res;
+    redisContext        *conns[HKA_NODES_MAX];
+    char                 sig[65536];
+} hka_scan_t;
+
+
+static int hka_fail(hka_result_t *res, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static redisContext *hka_connect(const hka_target_t *tg, const char *addr,
+    hka_result_t *res);
+static int hka_reply_fail(hka_result_t *res, const char *addr,
+    redisContext *c, redisReply *r, const char *what);
+static int hka_info(redisContext *c, const char *addr, hka_info_t *in,
+    hka_result_t *res);
+static int hka_check(const char *addr, const hka_info_t *in,
+    hka_result_t *res);
+static int hka_topology(hka_scan_t *s, redisContext *c, const char *addr,
+    char *sig, size_t siglen);
+static int hka_scan_all(hka_scan_t *s);
+static int hka_told_to_stop(hka_scan_t *s);
+static int hka_stopped(hka_scan_t *s);
+static int hka_scan_db(hka_scan_t *s, unsigned node, unsigned db);
+static int hka_freq_send(redisContext *c, const redisReply *keys);
+static int hka_freq_read(hka_scan_t *s, unsigned node, unsigned db,
+    const redisReply *keys);
+static int hka_freq_failed(hka_scan_t *s, unsigned node);
+static int hka_sizes(hka_scan_t *s, unsigned node);
+static const char *hka_size_cmd(const char *type);
+static void hka_close_all(hka_scan_t *s);
+
+
+static int
+hka_fail(hka_result_t *res, const char *fmt, ...)
+{
+    va_list  ap;
+
+    if (res->cause[0] == '\0') {
+        va_start(ap, fmt);
+        vsnprintf(res->cause, sizeof(res->cause), fmt, ap);
+        va_end(ap);
+    }
+
+    return -1;
+}
+
+
+static int
+hka_reply_fail(hka_result_t *res, const char *addr, redisContext *c,
+    redisReply *r, const char *what)
+{
+    if (r == NULL) {
+        return hka_fail(res, "%s: %s: %s", addr, what,
+                        c->errstr[0] ? c->errstr : "no reply");
+    }
+
+    if (r->type == REDIS_REPLY_ERROR) {
+        return hka_fail(res, "%s: %s: %.*s", addr, what,
+                        (int) r->len, r->str);
+    }
+
+    return hka_fail(res, "%s: %s: unexpected reply", addr, what);
+}
+
+
+static int
+hka_split_addr(const char *addr, char *host, size_t n, int *port)
+{
+    const char  *colon;
+    char        *end;
+    long         v;
+
+    colon = strrchr(addr, ':');
+    if (colon == NULL || (size_t) (colon - addr) >= n || colon == addr) {
+        return -1;
+    }
+
+    v = strtol(colon + 1, &end, 10);
+    if (*end != '\0' || v < 1 || v > 65535) {
+        return -1;
+    }
+
+    memcpy(host, addr, colon - addr);
+    host[colon - addr] = '\0';
+
+    /* [::1]:6379 */
+    if (host[0] == '[' && host[colon - addr - 1] == ']') {
+        memmove(host, host + 1, colon - addr - 2);
+        host[colon - addr - 2] = '\0';
+    }
+
+    *port = (int) v;
+
+    return 0;
+}
+
+
+static redisContext *
+hka_connect(const hka_target_t *tg, const char *addr, hka_result_t *res)
+{
+    int              port;
+    char             host[256];
+    redisReply      *r;
+    redisContext    *c;
+    struct timeval   tv;
+
+    if (hka_split_addr(addr, host, sizeof(host), &port) != 0) {
+        hka_fail(res, "bad address \"%s\" (host:port)", addr);
+        return NULL;
+    }
+
+    tv.tv_sec = tg->conf->connect_ms / 1000;
+    tv.tv_usec = (tg->conf->connect_ms % 1000) * 1000;
+
+    c = redisConnectWithTimeout(host, port, tv);
+    if (c == NULL || c->err) {
+        hka_fail(res, "%s: cannot connect: %s", addr,
+                 c ? c->errstr : "out of memory");
+        redisFree(c);
+        return NULL;
+    }
+
+    tv.tv_sec = tg->conf->io_ms / 1000;
+    tv.tv_usec = (tg->conf->io_ms % 1000) * 1000;
+    redisSetTimeout(c, tv);
+
+    if (tg->secret->password[0] == '\0') {
+        return c;
+    }
+
+    if (tg->secret->user[0]) {
+        r = redisCommand(c, "AUTH %s %s", tg->secret->user,
+                         tg->secret->password);
+    } else {
+        r = redisCommand(c, "AUTH %s", tg->secret->password);
+    }
+
+    if (r == NULL || r->type == REDIS_REPLY_ERROR) {
+        hka_reply_fail(res, addr, c, r, "authentication failed");
+        freeReplyObject(r);
+        redisFree(c);
+        return NULL;
+    }
+
+    freeReplyObject(r);
+
+    return c;
+}
+
+
+static const char *
+hka_info_line(const char *info, const char *name, char *val, size_t n)
+{
+    size_t       len;
+    const char  *p, *e;
+
+    len = strlen(name);
+
+    for (p = info; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
+        if (strncmp(p, name, len) == 0 && p[len] == ':') {
+            p += len + 1;
+            e = p + strcspn(p, "\r\n");
+            len = (size_t) (e - p) < n ? (size_t) (e - p) : n - 1;
+            memcpy(val, p, len);
+            val[len] = '\0';
+            return val;
+        }
+    }
+
+    return NULL;
+}
+
+
+static int
+hka_info(redisContext *c, const char *addr, hka_info_t *in,
+    hka_result_t *res)
+{
+    char         val[HKA_ADDR_LEN], port[16];
+    unsigned     db;
+    const char  *p;
+    redisReply  *r;
+
+    memset(in, 0, sizeof(hka_info_t));
+
+    r = redisCommand(c, "INFO");
+    if (r == NULL || r->type != REDIS_REPLY_STRING) {
+        hka_reply_fail(res, addr, c, r, "INFO");
+        freeReplyObject(r);
+        return -1;
+    }
+
+    in->master = hka_info_line(r->str, "role", val, sizeof(val)) != NULL
+                 && strcmp(val, "master") == 0;
+
+    if (!in->master && hka_info_line(r->str, "master_host", val, 256)
+        && hka_info_line(r->str, "master_port", port, sizeof(port)))
+    {
+        snprintf(in->master_of, sizeof(in->master_of), "%.255s:%.15s", val, port);
+    }
+
+    if (hka_info_line(r->str, "maxmemory_policy", in->policy,
+                      sizeof(in->policy)) == NULL)
+    {
+        strcpy(in->policy, "unknown");
+    }
+
+    in->cluster = hka_info_line(r->str, "cluster_enabled", val, sizeof(val))
+                  && strcmp(val, "1") == 0;
+
+    for (p = strstr(r->str, "\ndb"); p; p = strstr(p + 1, "\ndb")) {
+        if (sscanf(p + 3, "%u:keys=", &db) == 1 && in->ndbs < 64) {
+            in->dbs[in->ndbs++] = db;
+        }
+    }
+
+    freeReplyObject(r);
+
+    return 0;
+}
+
+
+static int
+hka_check(const char *addr, const hka_info_t *in, hka_result_t *res)
+{
+    if (!in->master) {
+        return hka_fail(res, "%s is a replica%s%s, not a master", addr,
+                        in->master_of[0] ? " of " : "", in->master_of);
+    }
+
+    if (strcmp(in->policy, "allkeys-lfu") != 0
+        && strcmp(in->policy, "volatile-lfu") != 0)
+    {
+        snprintf(res->policy, sizeof(res->policy), "%s", in->policy);
+        return hka_fail(res, "%s: maxmemory-policy is %s, not an LFU "
+                        "policy: the instance cannot be analysed", addr,
+                        in->policy);
+    }
+
+    return 0;
+}
+
+
+/* one "id@addr slots" per shard */
+
+static int
+hka_shard_cmp(const void *a, const void *b)
+{
+    return strcmp(*(char *const *) a, *(char *const *) b);
+}
+
+
+static const redisReply *
+hka_map_get(const redisReply *m, const char *key)
+{
+    size_t  i;
+
+    if (m->type != REDIS_REPLY_ARRAY) {
+        return NULL;
+    }
+
+    for (i = 0; i + 1 < m->elements; i += 2) {
+        if (m->element[i]->type == REDIS_REPLY_STRING
+            && strcmp(m->element[i]->str, key) == 0)
+        {
+            return m->element[i + 1];
+        }
+    }
+
+    return NULL;
+}
+
+
+static int
+hka_shard_line(const redisReply *shard, char *line, size_t n)
+{
+    size_t             i, j, len;
+    const char        *host;
+    const redisReply  *slots, *nodes, *nd, *v;
+
+    slots = hka_map_get(shard, "slots");
+    nodes = hka_map_get(shard, "nodes");
+
+    if (slots == NULL || nodes == NULL || nodes->type != REDIS_REPLY_ARRAY
+        || slots->type != REDIS_REPLY_ARRAY || slots->elements == 0)
+    {
+        return 0;
+    }
+
+    for (i = 0; i < nodes->elements; i++) {
+        nd = nodes->element[i];
+        v = hka_map_get(nd, "role");
+
+        if (v == NULL || v->type != REDIS_REPLY_STRING
+            || strcmp(v->str, "master") != 0)
+        {
+            continue;
+        }
+
+        v = hka_map_get(nd, "health");
+        if (v && v->type == REDIS_REPLY_STRING
+            && strcmp(v->str, "online") != 0)
+        {
+            continue;
+        }
+
+        v = hka_map_get(nd, "ip");
+        host = v && v->type == REDIS_REPLY_STRING ? v->str : "?";
+        v = hka_map_get(nd, "port");
+
+        len = snprintf(line, n, "%s:%lld", host,
+                       v && v->type == REDIS_REPLY_INTEGER ? v->integer : 0);
+        v = hka_map_get(nd, "id");
+        len += snprintf(line + len, n - len, "@%s",
+                        v && v->type == REDIS_REPLY_STRING ? v->str : "");
+
+        for (j = 0; j < slots->elements && len < n; j++) {
+            len += snprintf(line + len, n - len, " %lld",
+                            slots->element[j]->integer);
+        }
+
+        return len < n ? 1 : -1;
+    }
+
+    return -1;
+}
+
+
+/*
+ * The masters that own slots, from CLUSTER SHARDS, into res->nodes (in a
+ * stable order) and a signature of the topology into sig.
+ */
+
+static int
+hka_topology(hka_scan_t *s, redisContext *c, const char *addr, char *sig,
+    size_t siglen)
+{
+    int           rc;
+    char         *lines[HKA_NODES_MAX], *at;
+    size_t        i, n, len;
+    redisReply   *r;
+    hka_result_t *res;
+
+    res = s->res;
+    r = redisCommand(c, "CLUSTER SHARDS");
+
+    if (r == NULL || r->type != REDIS_REPLY_ARRAY) {
+        hka_reply_fail(res, addr, c, r, "CLUSTER SHARDS");
+        freeReplyObject(r);
+        return -1;
+    }
+
+    n = 0;
+    rc = 0;
+
+    for (i = 0; i < r->elements && n < HKA_NODES_MAX; i++) {
+        lines[n] = malloc(4096);
+        if (lines[n] == NULL) {
+            rc = hka_fail(res, "out of memory");
+            break;
+        }
+
+        switch (hka_shard_line(r->element[i], lines[n], 4096)) {
+        case 1:
+            n++;
+            break;
+        case 0:
+            free(lines[n]);
+            break;
+        default:
+            free(lines[n]);
+            rc = hka_fail(res, "%s: a shard has no healthy master", addr);
+        }
+
+        if (rc) {
+            break;
+        }
+    }
+
+    freeReplyObject(r);
+
+    qsort(lines, n, sizeof(char *), hka_shard_cmp);
+    len = 0;
+    sig[0] = '\0';
+
+    for (i = 0; i < n; i++) {
+        len += snprintf(sig + len, len < siglen ? siglen - len : 0, "%s;",
+                        lines[i]);
+        at = strchr(lines[i], '@');
+        *at = '\0';
+        snprintf(res->nodes[i], HKA_ADDR_LEN, "%s", lines[i]);
+        free(lines[i]);
+    }
+
+    res->nnodes = n;
+
+    if (rc == 0 && n == 0) {
+        rc = hka_fail(res, "%s: the cluster has no master with slots", addr);
+    }
+
+    return rc;
+}
+
+
+int
+hka_scan(const hka_target_t *tg, hka_result_t *res)
+{
+    int           rc, try;
+    char         *sig2;
+    size_t        i;
+    hka_info_t    in;
+    hka_scan_t   *s;
+    redisContext *seed;
+
+    if (tg->tls) {
+        return hka_fail(res, "TLS targets are not supported by this build");
+    }
+
+    s = calloc(1, sizeof(hka_scan_t));
+    sig2 = malloc(sizeof(s->sig));
+
+    if (s == NULL || sig2 == NULL || hka_top_init(&res->top, HKA_TOP_MAX)) {
+        free(s);
+        free(sig2);
+        return hka_fail(res, "out of memory");
+    }
+
+    s->tg = tg;
+    s->res = res;
+    rc = -1;
+
+    seed = hka_connect(tg, tg->addr, res);
+    if (seed == NULL || hka_info(seed, tg->addr, &in, res) != 0) {
+        goto done;
+    }
+
+    if (!tg->cluster && !in.cluster) {
+        snprintf(res->nodes[0], HKA_ADDR_LEN, "%s", tg->addr);
+        res->nnodes = 1;
+        s->conns[0] = seed;
+        seed = NULL;
+        rc = hka_scan_all(s);
+        goto done;
+    }
+
+    for (try = 0; try < HKA_SCAN_TRIES; try++) {
+        if (hka_topology(s, seed, tg->addr, s->sig, sizeof(s->sig)) != 0
+            || hka_scan_all(s) != 0
+            || hka_topology(s, seed, tg->addr, sig2, sizeof(s->sig)) != 0)
+        {
+            goto done;
+        }
+
+        if (strcmp(s->sig, sig2) == 0) {
+            rc = 0;
+            goto done;
+        }
+
+        hka_log("info", "instance at %s: the cluster changed during the "
+                "scan, scanning again", tg->addr);
+        hka_close_all(s);
+        hka_top_free(&res->top);
+
+        if (hka_top_init(&res->top, HKA_TOP_MAX) != 0) {
+            hka_fail(res, "out of memory");
+            goto done;
+        }
+
+        res->scanned = 0;
+    }
+
+    hka_fail(res, "the cluster kept changing during %d scans", try);
+
+done:
+
+    if (rc == 0) {
+        hka_top_sort(&res->top);
+
+        for (i = 0; i < res->nnodes && rc == 0; i++) {
+            rc = hka_sizes(s, i);
+        }
+    }
+
+    hka_close_all(s);
+    redisFree(seed);
+    free(sig2);
+    free(s);
+
+    return rc;
+}
+
+
+static void
+hka_close_all(hka_scan_t *s)
+{
+    size_t  i;
+
+    for (i = 0; i < HKA_NODES_MAX; i++) {
+        if (s->conns[i]) {
+            redisFree(s->conns[i]);
+            s->conns[i] = NULL;
+        }
+    }
+}
+
+
+static int
+hka_scan_all(hka_scan_t *s)
+{
+    size_t         i, d;
+    hka_info_t     in;
+    hka_result_t  *res;
+    const char    *addr;
+
+    res = s->res;
+
+    for (i = 0; i < res->nnodes; i++) {
+        addr = res->nodes[i];
+
+        if (s->conns[i] == NULL) {
+            s->conns[i] = hka_connect(s->tg, addr, res);
+            if (s->conns[i] == NULL) {
+                return -1;
+            }
+        }
+
+        if (hka_info(s->conns[i], addr, &in, res) != 0
+            || hka_check(addr, &in, res) != 0)
+        {
+            return -1;
+        }
+
+        if (in.ndbs && hka_pace_start(&res->pace, s->conns[i], s->tg->tick,
+                                      s->tg->data) != 0)
+        {
+            return hka_told_to_stop(s) ? hka_stopped(s)
+                   : hka_reply_fail(res, addr, s->conns[i], NULL, "INFO cpu");
+        }
+
+        for (d = 0; d < in.ndbs; d++) {
+            if (hka_scan_db(s, i, in.dbs[d]) != 0) {
+                return -1;
+            }
+        }
+
+        /* a master that was failed over during its scan is a replica now */
+
+        if (hka_info(s->conns[i], addr, &in, res) != 0
+            || hka_check(addr, &in, res) != 0)
+        {
+            return -1;
+        }
+    }
+
+    return 0;
+}
+
+
+/* the tick says stop (SIGTERM, lease lost): asking again is harmless */
+
+static int
+hka_told_to_stop(hka_scan_t *s)
+{
+    return s->tg->tick && s->tg->tick(s->tg->data) != 0;
+}
+
+
+static int
+hka_stopped(hka_scan_t *s)
+{
+    s->res->cause[0] = '\0';
+
+    return hka_fail(s->res, "stopped");
+}
+
+
+static int
+hka_scan_reply_ok(const redisReply *r)
+{
+    return r != NULL && r->type == REDIS_REPLY_ARRAY && r->elements == 2
+           && r->element[0]->type == REDIS_REPLY_STRING
+           && r->element[0]->len < 32
+           && r->element[1]->type == REDIS_REPLY_ARRAY;
+}
+
+
+/* reads and drops n replies: -2 (the caller's error stands), -1 broken */
+
+static int
+hka_drain(redisContext *c, size_t n)
+{
+    void  *r;
+
+    while (n--) {
+        if (redisGetReply(c, &r) != REDIS_OK) {
+            return -1;
+        }
+
+        freeReplyObject(r);
+    }
+
+    return -2;
+}
+
+
+/*
+ * Unpaced: two batches in flight, so that Redis works on the next one
+ * while the replies of the last are read.  Replies come in the order
+ * sent: S(n+1) is sent before F(n), and F(n-1) is read after both.
+ */
+
+static int
+hka_scan_db_fast(hka_scan_t *s, unsigned node, unsigned db)
+{
+    int            rc, more;
+    redisReply    *cur, *prev, *next;
+    redisContext  *c;
+    const char    *addr;
+
+    c = s->conns[node];
+    addr = s->res->nodes[node];
+    prev = NULL;
+    rc = 0;
+
+    cur = redisCommand(c, "SCAN 0 COUNT %u", s->tg->conf->scan_count);
+
+    for ( ;; ) {
+        if (!hka_scan_reply_ok(cur)) {
+            hka_reply_fail(s->res, addr, c, cur, "SCAN");
+            rc = -1;
+            break;
+        }
+
+        more = strcmp(cur->element[0]->str, "0") != 0;
+
+        if (more) {
+            redisAppendCommand(c, "SCAN %s COUNT %u", cur->element[0]->str,
+                               s->tg->conf->scan_count);
+        }
+
+        if (hka_freq_send(c, cur->element[1]) != 0) {
+            rc = hka_fail(s->res, "out of memory");
+            break;
+        }
+
+        if (prev) {
+            rc = hka_freq_read(s, node, db, prev->element[1]);
+            s->res->scanned += prev->element[1]->elements;
+            freeReplyObject(prev);
+            prev = NULL;
+
+            if (rc == -2) {
+                /* what is still in flight, before asking anything else */
+                rc = hka_drain(c, more + cur->element[1]->elements);
+            }
+
+            if (rc != 0) {
+                break;
+            }
+        }
+
+        prev = cur;
+        cur = NULL;
+
+        if (!more) {
+            rc = hka_freq_read(s, node, db, prev->element[1]);
+            s->res->scanned += prev->element[1]->elements;
+            break;
+        }
+
+        if (redisGetReply(c, (void **) &next) != REDIS_OK) {
+            next = NULL;
+        }
+
+        cur = next;
+
+        if (hka_told_to_stop(s)) {
+            rc = hka_stopped(s);
+            break;
+        }
+    }
+
+    freeReplyObject(prev);
+    freeReplyObject(cur);
+
+    if (rc == -2) {
+        return hka_freq_failed(s, node);
+    }
+
+    return rc;
+}
+
+
+static int
+hka_scan_db(hka_scan_t *s, unsigned node, unsigned db)
+{
+    int            rc;
+    char           cursor[32];
+    double         t0;
+    redisReply    *r;
+    redisContext  *c;
+    const char    *addr;
+
+    c = s->conns[node];
+    addr = s->res->nodes[node];
+
+    r = redisCommand(c, "SELECT %u", db);
+    if (r == NULL || r->type == REDIS_REPLY_ERROR) {
+        hka_reply_fail(s->res, addr, c, r, "SELECT");
+        freeReplyObject(r);
+        return -1;
+    }
+
+    freeReplyObject(r);
+
+    if (s->res->pace.share <= 0) {
+        return hka_scan_db_fast(s, node, db);
+    }
+
+    t0 = hka_now();
+    r = redisCommand(c, "SCAN 0 COUNT %u", s->tg->conf->scan_count);
+
+    for ( ;; ) {
+        if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements != 2
+            || r->element[0]->type != REDIS_REPLY_STRING
+            || r->element[0]->len >= sizeof(cursor)
+            || r->element[1]->type != REDIS_REPLY_ARRAY)
+        {
+            hka_reply_fail(s->res, addr, c, r, "SCAN");
+            freeReplyObject(r);
+            return -1;
+        }
+
+        memcpy(cursor, r->element[0]->str, r->element[0]->len + 1);
+
+        if (hka_freq_send(c, r->element[1]) != 0) {
+            freeReplyObject(r);
+            return hka_fail(s->res, "out of memory");
+        }
+
+        /* the next batch's SCAN rides behind this batch's OBJECT FREQ */
+
+        if (strcmp(cursor, "0") != 0) {
+            redisAppendCommand(c, "SCAN %s COUNT %u", cursor,
+                               s->tg->conf->scan_count);
+        }
+
+        rc = hka_freq_read(s, node, db, r->element[1]);
+        s->res->scanned += r->element[1]->elements;
+        freeReplyObject(r);
+        r = NULL;
+
+        if (rc == -1) {
+            return -1;
+        }
+
+        if (strcmp(cursor, "0") != 0
+            && redisGetReply(c, (void **) &r) != REDIS_OK)
+        {
+            r = NULL;
+        }
+
+        if (rc != 0) {
+            freeReplyObject(r);
+            return hka_freq_failed(s, node);
+        }
+
+        if (r == NULL && strcmp(cursor, "0") == 0) {
+            return 0;
+        }
+
+        if (hka_pace_batch(&s->res->pace, c, hka_now() - t0, s->tg->tick,
+                           s->tg->data) != 0)
+        {
+            freeReplyObject(r);
+            return hka_told_to_stop(s) ? hka_stopped(s)
+                   : hka_reply_fail(s->res, addr, c, NULL, "INFO cpu");
+        }
+
+        t0 = hka_now();
+    }
+}
+
+
+/* the batch's OBJECT FREQ commands, formatted into one buffer */
+
+static int
+hka_freq_send(redisContext *c, const redisReply *keys)
+{
+    int                rc;
+    char              *buf, *p;
+    size_t             i, len;
+    const redisReply  *k;
+
+    len = 0;
+
+    for (i = 0; i < keys->elements; i++) {
+        len += 64 + keys->element[i]->len;
+    }
+
+    buf = malloc(len + 1);
+    if (buf == NULL) {
+        return -1;
+    }
+
+    p = buf;
+
+    for (i = 0; i < keys->elements; i++) {
+        k = keys->element[i];
+        p += sprintf(p, "*3\r\n$6\r\nOBJECT\r\n$4\r\nFREQ\r\n$%zu\r\n",
+                     (size_t) k->len);
+        memcpy(p, k->str, k->len);
+        p += k->len;
+        *p++ = '\r';
+        *p++ = '\n';
+    }
+
+    rc = p > buf ? redisAppendFormattedCommand(c, buf, p - buf) : REDIS_OK;
+    free(buf);
+
+    return rc == REDIS_OK ? 0 : -1;
+}
+
+
+/*
+ * The OBJECT FREQ replies of a batch into the top keys.  Returns 0; -1
+ * when the connection broke; -2 when Redis answered an error (the first
+ * one is the cause; all replies are read).
+ */
+
+static int
+hka_freq_read(hka_scan_t *s, unsigned node, unsigned db,
+    const redisReply *keys)
+{
+    int            rc;
+    size_t         i;
+    redisReply    *r;
+    redisContext  *c;
+    const char    *addr;
+
+    c = s->conns[node];
+    addr = s->res->nodes[node];
+    rc = 0;
+
+    for (i = 0; i < keys->elements; i++) {
+        if (redisGetReply(c, (void **) &r) != REDIS_OK) {
+            return hka_reply_fail(s->res, addr, c, NULL, "OBJECT FREQ");
+        }
+
+        if (r->type == REDIS_REPLY_INTEGER && rc == 0) {
+            if (hka_top_offer(&s->res->top, (unsigned) r->integer, db, node,
+                              keys->element[i]->str,
+                              keys->element[i]->len) < 0)
+            {
+                hka_fail(s->res, "out of memory");
+                rc = -2;
+            }
+
+        } else if (r->type == REDIS_REPLY_ERROR && rc == 0
+                   && strncmp(r->str, "MOVED", 5) != 0
+                   && strncmp(r->str, "ASK", 3) != 0)
+        {
+            hka_reply_fail(s->res, addr, c, r, "OBJECT FREQ");
+            rc = -2;
+        }
+
+        freeReplyObject(r);
+    }
+
+    return rc;
+}
+
+
+/* an error from OBJECT FREQ: most likely the policy changed under us */
+
+static int
+hka_freq_failed(hka_scan_t *s, unsigned node)
+{
+    char           cause[HKA_CAUSE_LEN];
+    hka_info_t     in;
+    hka_result_t  *res;
+
+    res = s->res;
+    memcpy(cause, res->cause, sizeof(cause));
+    res->cause[0] = '\0';
+
+    if (hka_info(s->conns[node], res->nodes[node], &in, res) == 0
+        && hka_check(res->nodes[node], &in, res) == 0)
+    {
+        memcpy(res->cause, cause, sizeof(cause));
+    }
+
+    return -1;
+}
+
+
+static const char *
+hka_size_cmd(const char *type)
+{
+    static const char *const  cmds[][2] = {
+        { "string", "STRLEN" }, { "list", "LLEN" }, { "set", "SCARD" },
+        { "zset", "ZCARD" }, { "hash", "HLEN" }, { "stream", "XLEN" },
+    };
+    size_t  i;
+
+    for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+        if (strcmp(type, cmds[i][0]) == 0) {
+            return cmds[i][1];
+        }
+    }
+
+    return NULL;
+}
+
+
+static void
+hka_append_key(redisContext *c, const char *cmd, const hka_key_t *k)
+{
+    const char  *argv[3];
+    size_t       lens[3];
+    int          n;
+
+    n = 0;
+
+    if (strcmp(cmd, "MEMORY") == 0) {
+        argv[n] = "MEMORY";
+        lens[n++] = 6;
+        cmd = "USAGE";
+    }
+
+    argv[n] = cmd;
+    lens[n++] = strlen(cmd);
+    argv[n] = k->name;
+    lens[n++] = k->len;
+
+    redisAppendCommandArgv(c, n, argv, lens);
+}
+
+
+/* SELECT where the db changes, then cmd, for each kept key of the node */
+
+static size_t
+hka_append_all(hka_scan_t *s, unsigned node, int sized, unsigned char *sel)
+{
+    size_t          i, n;
+    long            db;
+    const char     *cmd;
+    hka_key_t      *k;
+    redisContext   *c;
+
+    c = s->conns[node];
+    db = -1;
+    n = 0;
+
+    for (i = 0; i < s->res->top.n; i++) {
+        k = &s->res->top.k[i];
+        sel[i] = 0;
+
+        if (k->node != node || (sized && k->type[0] == '\0')) {
+            continue;
+        }
+
+        if ((long) k->db != db) {
+            redisAppendCommand(c, "SELECT %u", k->db);
+            db = k->db;
+            sel[i] = 1;
+        }
+
+        if (sized) {
+            cmd = hka_size_cmd(k->type);
+            hka_append_key(c, cmd ? cmd : "MEMORY", k);
+        }
+
+        hka_append_key(c, "TYPE", k);
+        n++;
+    }
+
+    return n;
+}
+
+
+static int
+hka_size_reply(hka_key_t *k, redisReply *size, redisReply *type)
+{
+    if (type->type != REDIS_REPLY_STATUS || strcmp(type->str, k->type) != 0
+        || size->type != REDIS_REPLY_INTEGER || size->integer < 0)
+    {
+        k->type[0] = '\0';
+        return 0;
+    }
+
+    k->size = (uint64_t) size->integer;
+
+    return 0;
+}
+
+
+/* two pipelines per node: TYPE of every kept key, then its size */
+
+static int
+hka_sizes(hka_scan_t *s, unsigned node)
+{
+    int             pass, rc;
+    size_t          i;
+    hka_key_t      *k;
+    redisReply     *r, *sz;
+    redisContext   *c;
+    unsigned char   sel[HKA_TOP_MAX];
+
+    c = s->conns[node];
+    rc = 0;
+
+    for (pass = 0; pass < 2; pass++) {
+        if (hka_append_all(s, node, pass, sel) == 0) {
+            break;
+        }
+
+        for (i = 0; i < s->res->top.n; i++) {
+            k = &s->res->top.k[i];
+
+            if (k->node != node || (pass && k->type[0] == '\0')) {
+                continue;
+            }
+
+            sz = NULL;
+            r = NULL;
+
+            if (sel[i]) {
+                if (redisGetReply(c, (void **) &r) != REDIS_OK) {
+                    return hka_reply_fail(s->res, s->res->nodes[node], c,
+                                          NULL, "SELECT");
+                }
+
+                freeReplyObject(r);
+                r = NULL;
+            }
+
+            if ((pass && redisGetReply(c, (void **) &sz) != REDIS_OK)
+                || redisGetReply(c, (void **) &r) != REDIS_OK)
+            {
+                freeReplyObject(sz);
+                return hka_reply_fail(s->res, s->res->nodes[node], c, NULL,
+                                      "TYPE");
+            }
+
+            if (pass) {
+                rc = hka_size_reply(k, sz, r);
+
+            } else if (r->type == REDIS_REPLY_STATUS
+                       && strcmp(r->str, "none") != 0
+                       && r->len < sizeof(k->type))
+            {
+                memcpy(k->type, r->str, r->len + 1);
+            }
+
+            freeReplyObject(sz);
+            freeReplyObject(r);
+        }
+    }
+
+    /* the keys that vanished meanwhile */
+
+    for (i = s->res->top.n; i-- > 0; ) {
+        if (s->res->top.k[i].node == node
+            && s->res->top.k[i].type[0] == '\0')
+        {
+            hka_top_drop(&s->res->top, i);
+        }
+    }
+
+    return rc;
+}
+
+
+void
+hka_result_free(hka_result_t *res)
+{
+    hka_top_free(&res->top);
+}

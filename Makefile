@@ -13,7 +13,7 @@ UNIT_BINS  = $(patsubst t/unit/%.c,$(BUILD)/unit/%,$(UNIT_SRCS))
 CLI_SRCS   = $(wildcard tools/*.c)
 
 .PHONY: all build deps unit cli test run stop clean bench fuzz sanitize \
-        valgrind rss faults
+        valgrind rss faults deb
 
 all: build
 
@@ -40,6 +40,10 @@ $(BUILD)/hotkeyctl: $(CLI_SRCS) $(PLAIN_SRCS) $(wildcard src/*.h)
 test: build unit cli
 	@scripts/test-deps.sh
 	prove -r t/
+
+# Debian packages (debian/) into $(BUILD)/deb/, built from a copy of the tree
+deb: deps
+	@scripts/deb.sh $(BUILD)/deb
 
 run: build cli
 	@scripts/run.sh

@@ -231,6 +231,7 @@ like(field($deb{'libnginx-mod-http-hotkey'}, 'Recommends'), qr/\bnginx\b/, 'modu
 
 my $tools = contents($deb{'hotkey-tools'});
 like($tools->{'/usr/bin/hotkeyctl'} // '', qr/^-rwxr-xr-x/, 'hotkey-tools: /usr/bin/hotkeyctl');
+ok(exists $tools->{'/usr/share/man/man1/hotkeyctl.1.gz'}, 'hotkey-tools: its manual page');
 my $have_analyzer = system("make -s -n -C '$src' analyzer >/dev/null 2>&1") == 0 ? 1 : 0;
 is(exists $tools->{'/usr/sbin/hotkey-analyzer'} ? 1 : 0, $have_analyzer,
    'hotkey-tools: /usr/sbin/hotkey-analyzer exactly when the Makefile builds one ('

@@ -21,12 +21,17 @@ trap 'rm -rf "$work"' EXIT INT TERM
 mkdir "$work/src"
 
 # the files of the tree (tracked, and new ones not ignored), or, without
-# git, the tree less what builds and runs leave
+# git, the tree less what builds and runs leave. From git, the version
+# names the commit, and grows with the history (0.1.0+git93.1a2b3c4), so
+# that installing a newer build upgrades an older one.
 cd "$top"
 if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
     git ls-files -co --exclude-standard | while IFS= read -r f; do
         [ -e "$f" ] && printf '%s\n' "$f"
     done | tar -cf - -T - | tar -xf - -C "$work/src"
+    base=$(cd "$work/src" && dpkg-parsechangelog -S Version)
+    version="$base+git$(git rev-list --count HEAD).$(git rev-parse --short HEAD)"
+    sed -i "1s/($base)/($version)/" "$work/src/debian/changelog"
 else
     tar -cf - --exclude=./.git --exclude=./build --exclude='./build-*' \
         --exclude=./run --exclude='./t/servroot*' --exclude=./node_modules . \

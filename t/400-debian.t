@@ -25,7 +25,9 @@
 #     through the packaged module; removing the package while both run
 #     takes the link away (nginx -t passes, the reload drops the module,
 #     the running API keeps serving until then); reinstalling enables it
-#     again; purging leaves nothing behind, and nginx still starts.
+#     again; an upgrade keeps it enabled, or disabled when the operator
+#     removed the link; purging leaves nothing behind, and nginx still
+#     starts.
 #
 # Root only (it installs packages); skipped when the packages are already
 # installed here (an operator's machine is left alone). Whatever happens,
@@ -435,6 +437,33 @@ is(readlink($ENABLED), $SNIPPET, 'reinstall: the link is back');
 ($rrc, $replaced) = $op->reload;
 ok($rrc == 0 && $replaced && loads_module($op), 'reinstall: a reload loads the module again');
 answers_plain($op, 'reinstall: it answers');
+
+# upgrades: the same package repacked under higher versions
+sub bumped {
+    my ($deb, $suffix) = @_;
+    my $d = "$tmp/repack-$suffix";
+    system('dpkg-deb', '-R', $deb, $d) == 0 or die "dpkg-deb -R $deb";
+    my $control = slurp("$d/DEBIAN/control");
+    $control =~ s/^(Version: \S+)$/$1+$suffix/m or die 'no Version';
+    open my $fh, '>', "$d/DEBIAN/control" or die;
+    print $fh $control;
+    close $fh;
+    my $new = "$tmp/libnginx-mod-http-hotkey-$suffix.deb";
+    system("dpkg-deb -b '$d' '$new' >/dev/null") == 0 or die "dpkg-deb -b $d";
+    return $new;
+}
+($rc, $out) = sh("apt-get install -y -q '" . bumped($deb{'libnginx-mod-http-hotkey'}, 'up1') . "'");
+ok($rc == 0 && pkg_status('libnginx-mod-http-hotkey') =~ /installed/ && `dpkg-query -W -f='\${Version}' libnginx-mod-http-hotkey` =~ /\+up1$/,
+   'upgrade: a newer version installs over the old') or diag($out);
+is(readlink($ENABLED), $SNIPPET, 'upgrade: the module stays enabled');
+($rrc, $replaced) = $op->reload;
+ok($rrc == 0 && $replaced && loads_module($op), 'upgrade: a reload loads the new module');
+unlink $ENABLED or die "unlink $ENABLED: $!";
+($rc, $out) = sh("apt-get install -y -q '" . bumped($deb{'libnginx-mod-http-hotkey'}, 'up2') . "'");
+is($rc, 0, 'upgrade after the operator disabled the module (removed the link)') or diag($out);
+ok(!-e $ENABLED && !-l $ENABLED, 'upgrade: the module stays disabled, as the operator left it');
+($trc, $tout) = nginx_T();
+ok($trc == 0 && $tout !~ /hotkey/, "upgrade: nginx -t passes, without the module") or diag($tout);
 
 # purge
 ($rc, $out) = sh('apt-get purge -y -q ' . join ' ', @PKGS);

@@ -4,10 +4,13 @@
 BUILD     ?= build
 MODULE     = $(BUILD)/ngx_http_hotkey_module.so
 CC        ?= cc
-UNIT_CFLAGS = -g -O1 -Wall -Wextra -Werror -Isrc -It/unit $(UNIT_EXTRA)
+UNIT_CFLAGS = -g -O1 -Wall -Wextra -Werror -Isrc -Itools -It/unit \
+              $(UNIT_EXTRA)
 LIBS       = -lcjson -lhiredis -lcrypto
 
 PLAIN_SRCS = $(wildcard src/hotkey_*.c)
+# signing code for hotkeyctl and the tests, kept out of the module
+TOOL_SRCS  = $(wildcard tools/hotkey_*.c)
 UNIT_SRCS  = $(wildcard t/unit/test_*.c)
 UNIT_BINS  = $(patsubst t/unit/%.c,$(BUILD)/unit/%,$(UNIT_SRCS))
 CLI_SRCS   = $(wildcard tools/*.c)
@@ -23,15 +26,17 @@ deps:
 build: deps
 	@scripts/build.sh $(BUILD)
 
-$(BUILD)/unit/%: t/unit/%.c $(PLAIN_SRCS) $(wildcard src/*.h) t/unit/tap.h
+$(BUILD)/unit/%: t/unit/%.c $(PLAIN_SRCS) $(TOOL_SRCS) $(wildcard src/*.h) \
+                 $(wildcard tools/*.h) t/unit/tap.h
 	@mkdir -p $(BUILD)/unit
-	@$(CC) $(UNIT_CFLAGS) -o $@ $< $(PLAIN_SRCS) $(LIBS)
+	@$(CC) $(UNIT_CFLAGS) -o $@ $< $(PLAIN_SRCS) $(TOOL_SRCS) $(LIBS)
 
 unit: $(UNIT_BINS)
 
 cli: $(BUILD)/hotkeyctl
 
-$(BUILD)/hotkeyctl: $(CLI_SRCS) $(PLAIN_SRCS) $(wildcard src/*.h)
+$(BUILD)/hotkeyctl: $(CLI_SRCS) $(PLAIN_SRCS) $(wildcard src/*.h) \
+                    $(wildcard tools/*.h)
 	@mkdir -p $(BUILD)
 	@if [ -n "$(CLI_SRCS)" ]; then \
 	    $(CC) $(UNIT_CFLAGS) -o $@ $(CLI_SRCS) $(PLAIN_SRCS) $(LIBS); \

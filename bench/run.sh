@@ -349,6 +349,18 @@ check_auth() {    # name header...
 }
 check_auth token "${TOKEN_H[@]}"
 check_auth aksk "${AKSK_H[@]}"
+# the other AK/SK schemes the SDKs sign with, each signed once the same way
+declare -A SCHEME_OF=([aksk_sm3]=SDK-HMAC-SM3 [aksk_v11]=V11-HMAC-SHA256
+                      [aksk_p256]=SDK-ECDSA-P256-SHA256 [aksk_sm2]=SDK-SM2-SM3)
+AKSK_SCHEMES=(aksk_sm3 aksk_v11 aksk_p256 aksk_sm2)
+declare -A SCHEME_H
+for s in "${AKSK_SCHEMES[@]}"; do
+    extra=(); [ "$s" = aksk_v11 ] && extra=(--region cn-north-4 --service dcs)
+    SCHEME_H[$s]=$("$CLI" sign --scheme "${SCHEME_OF[$s]}" "${extra[@]}" --ak "$AK" \
+                   --sk-file <(echo "$SK") --url "$AKSK_URL") || die "hotkeyctl sign --scheme ${SCHEME_OF[$s]} failed"
+    mapfile -t hs <<<"${SCHEME_H[$s]}"
+    check_auth "$s" "${hs[@]}"
+done
 # a wrong signature must fail: the server does verify it
 BAD_H=("${AKSK_H[@]}")
 for i in "${!BAD_H[@]}"; do
@@ -567,6 +579,10 @@ scenario static "http://127.0.0.1:$HTTP_PORT/static"
 scenario hit    "http://127.0.0.1:$HTTP_PORT$LIST_PATH"
 scenario token  "$AKSK_URL" "${TOKEN_H[@]}"
 scenario aksk   "$AKSK_URL" "${AKSK_H[@]}"
+for s in "${AKSK_SCHEMES[@]}"; do
+    mapfile -t hs <<<"${SCHEME_H[$s]}"
+    scenario "$s" "$AKSK_URL" "${hs[@]}"
+done
 scenario off    "http://127.0.0.1:$OFF_PORT$LIST_PATH"
 REQS[redis]=0 DUR[redis]=0 TRIPS[redis]=0 ERRS[redis]=0 P50S[redis]= P99S[redis]= RPSR[redis]=
 scenario big0   "http://127.0.0.1:$OFF_PORT$BIG_PATH?offset=0&limit=10"
@@ -575,6 +591,8 @@ scenario failed "http://127.0.0.1:$OFF_PORT$BIG_PATH?status=failed&offset=20000&
 
 echo "-- cache HIT: auth off, token, AK/SK, against return 200" >&2
 group static hit token aksk
+echo "-- cache HIT: each AK/SK scheme against SDK-HMAC-SHA256" >&2
+group aksk "${AKSK_SCHEMES[@]}"
 echo "-- cache off against redis-benchmark of the same EVAL" >&2
 for r in $(seq 1 "$ROUNDS"); do
     wrk_slice off "$r"
@@ -588,10 +606,10 @@ LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # ------------------------------------------------------------ report
 BAD=0
-for s in static hit token aksk off big0 deep failed; do
+for s in static hit token aksk "${AKSK_SCHEMES[@]}" off big0 deep failed; do
     [ "${ERRS[$s]}" = 0 ] || { echo "bench: $s: ${ERRS[$s]} wrk errors (non-2xx included)" >&2; BAD=1; }
 done
-for s in hit token aksk; do
+for s in hit token aksk "${AKSK_SCHEMES[@]}"; do
     [ "${TRIPS[$s]}" -le 1 ] || { echo "bench: $s: ${TRIPS[$s]} EVALs, not cache hits" >&2; BAD=1; }
 done
 for s in off big0 deep failed; do
@@ -625,13 +643,16 @@ verdict() {    # ratio min
     brow "cache HIT, auth off" hit "\`return 200\`" static ">= 0.90"
     brow "cache HIT, X-Auth-Token (ES256 JWT)" token "\`return 200\`" static ">= 0.80"
     brow "cache HIT, AK/SK (replayed headers, HMAC checked per request)" aksk "\`return 200\`" static ">= 0.80"
+    for s in "${AKSK_SCHEMES[@]}"; do
+        brow "cache HIT, AK/SK ${SCHEME_OF[$s]} (replayed, verified per request)" "$s" "SDK-HMAC-SHA256" aksk ""
+    done
     brow "redis-benchmark, the same EVAL, -c $CONNS" redis "" "" ""
     brow "cache off, 25 tasks (1 EVAL per request)" off "redis-benchmark" redis ""
     brow "cache off, $RECORDS tasks, offset=0&limit=10" big0 "" "" ""
     brow "cache off, $RECORDS tasks, offset=$DEEP_OFFSET&limit=10" deep "offset=0" big0 "~1.0"
     brow "cache off, $RECORDS tasks, status=failed&offset=20000&limit=10" failed "offset=0" big0 "~1.0"
 } >"$DIR/table.md"
-for pair in "hit static" "token static" "aksk static" "off redis" "deep big0" "failed big0"; do
+for pair in "hit static" "token static" "aksk static" "aksk_sm3 aksk" "aksk_v11 aksk" "aksk_p256 aksk" "aksk_sm2 aksk" "off redis" "deep big0" "failed big0"; do
     set -- $pair
     echo "bench: $1 / $2 per round: $(ratios "$1" "$2")" >&2
 done

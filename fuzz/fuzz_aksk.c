@@ -1,6 +1,7 @@
 /*
- * Fuzz target: the AK/SK Authorization parser, the canonical request and
- * the whole check.  The input is split on '\n':
+ * Fuzz target: the AK/SK Authorization parser (every scheme, V11's
+ * Credential scope included), the canonical request and the whole check;
+ * and the whole input as a credentials file.  The input is split on '\n':
  *
  *   line 1   the Authorization value
  *   line 2   the method
@@ -33,7 +34,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static const char  fuzz_creds_text[] =
     "AKTEST0123456789 fuzz-secret-key projects=* actions=*\n"
     "AKOTHER c2VjcmV0 projects=0123456789abcdef0123456789abcdef"
-    " actions=dcs:instance:listHotKey name=other rate=5r/s burst=2\n";
+    " actions=dcs:instance:listHotKey name=other rate=5r/s burst=2\n"
+    "AKV11 v11-secret projects=* actions=* schemes=V11-HMAC-SHA256"
+    " region=cn-north-4 service=dcs\n"
+    "AKASYM asym-secret projects=* actions=*"
+    " schemes=SDK-ECDSA-P256-SHA256,SDK-SM2-SM3\n";
 
 static hotkey_creds_t  *fuzz_creds;
 
@@ -61,6 +66,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size_t                  flen[FUZZ_FIELDS], nf, i, len, len2, small;
     time_t                  t, now;
     const char             *p, *end, *nl, *colon;
+    hotkey_md_e             md;
     hotkey_aksk_rc_e        rc, rc2;
     hotkey_aksk_auth_t      auth;
     hotkey_aksk_request_t   r;
@@ -146,9 +152,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     r.headers = h;
     r.nheaders = nf - 4;
-    r.body_sha256 = (size & 1) ? NULL : HOTKEY_AKSK_EMPTY_SHA256;
-
     rc = hotkey_aksk_parse_auth(field[0], flen[0], &auth);
+    md = rc == HOTKEY_AKSK_OK ? hotkey_akscheme_md(auth.scheme)
+                              : HOTKEY_MD_SHA256;
+    r.body_hash = (size & 1) ? NULL
+                  : md == HOTKEY_MD_SM3 ? HOTKEY_AKSK_EMPTY_SM3
+                                        : HOTKEY_AKSK_EMPTY_SHA256;
 
     if (rc == HOTKEY_AKSK_OK) {
         canon = malloc(HOTKEY_AKSK_CANON_MAX);
@@ -156,7 +165,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             abort();
         }
 
-        rc = hotkey_aksk_canonical_request(&r, auth.signed_headers,
+        rc = hotkey_aksk_canonical_request(&r, md, auth.signed_headers,
                                            auth.signed_headers_len, canon,
                                            HOTKEY_AKSK_CANON_MAX, &len);
         free(canon);
@@ -169,7 +178,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 abort();
             }
 
-            rc2 = hotkey_aksk_canonical_request(&r, auth.signed_headers,
+            rc2 = hotkey_aksk_canonical_request(&r, md,
+                                                auth.signed_headers,
                                                 auth.signed_headers_len,
                                                 canon, small, &len2);
             free(canon);
@@ -189,6 +199,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
 
     (void) strlen(hotkey_aksk_reason(rc));
+
+    /* the whole input as a credentials file */
+
+    hotkey_creds_free(hotkey_creds_parse((const char *) data, size, "fuzz",
+                                         err, sizeof(err)));
 
     for (i = 0; i < nf; i++) {
         free(field[i]);

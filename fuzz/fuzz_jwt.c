@@ -16,10 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
-
 #include "hotkey_codec.h"
+#include "hotkey_digest.h"
 #include "hotkey_jwt.h"
 
 
@@ -50,10 +48,9 @@ static char *
 fuzz_sign(const uint8_t *data, size_t size, size_t *len)
 {
     char           *tok, *p;
-    size_t          hlen, plen;
-    unsigned int    mlen;
+    size_t          hlen, plen, mlen;
     const uint8_t  *nl;
-    unsigned char   mac[EVP_MAX_MD_SIZE];
+    unsigned char   mac[HOTKEY_SHA256_LEN];
 
     if (size < 5 || memcmp(data, "SIGN:", 5) != 0) {
         return NULL;
@@ -83,8 +80,10 @@ fuzz_sign(const uint8_t *data, size_t size, size_t *len)
     hotkey_codec_b64url_encode(nl + 1, plen, p);
     p += hotkey_codec_b64url_len(plen);
 
-    if (HMAC(EVP_sha256(), fuzz_secret, sizeof(fuzz_secret) - 1,
-             (unsigned char *) tok, p - tok, mac, &mlen) == NULL)
+    mlen = sizeof(mac);
+
+    if (hotkey_hmac_sha256(fuzz_secret, sizeof(fuzz_secret) - 1, tok,
+                           p - tok, mac) != 0)
     {
         free(tok);
         return NULL;

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "hotkey_route.h"
+#include "hotkey_op.h"
 
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -26,8 +27,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     r = hotkey_route_match(path, size, &rt);
 
-    (void) hotkey_route_methods(r);
-    (void) strlen(hotkey_route_allow(r));
+    (void) hotkey_op_methods(r);
+    (void) strlen(hotkey_op_allow(r));
 
     if (r == HOTKEY_ROUTE_NONE) {
         return 0;

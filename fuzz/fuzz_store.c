@@ -1,6 +1,6 @@
 /*
  * Fuzz target: RESP bytes -> hiredis reader (as the module builds it) ->
- * hotkey_store_list_reply -> JSON.  The first byte chooses how the rest
+ * hotkey_store_reply (the list operation) -> JSON.  The first byte chooses how the rest
  * is fed: in 1, 2 or 3 chunks, cut at points taken from the next bytes.
  * Every complete reply is converted and freed.
  */
@@ -20,14 +20,20 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 
+static hotkey_route_t  fuzz_rt = {
+    HOTKEY_ROUTE_LIST, FUZZ_P, sizeof(FUZZ_P) - 1, FUZZ_I, 36, NULL, 0
+};
+
+
 static void
 fuzz_drain(redisReader *rd, int *broken)
 {
     int                     n;
     char                   *body;
     void                   *reply;
-    size_t                  len;
+    size_t                  len, size;
     const char             *why;
+    const hotkey_op_t      *op;
     hotkey_store_result_e   res;
 
     for (n = 0; n < 64 && !*broken; n++) {
@@ -42,18 +48,19 @@ fuzz_drain(redisReader *rd, int *broken)
             return;
         }
 
-        body = NULL;
+        op = hotkey_op_find(HOTKEY_ROUTE_LIST, HOTKEY_M_GET);
+        size = hotkey_store_answer_size(op, reply);
+        body = malloc(size);
         why = NULL;
-        res = hotkey_store_list_reply(reply, FUZZ_P, sizeof(FUZZ_P) - 1,
-                                      FUZZ_I, &body, &len, &why);
 
-        if (res == HOTKEY_STORE_OK) {
-            if (body == NULL || strlen(body) != len) {
-                abort();
-            }
+        if (body == NULL) {
+            abort();
+        }
 
-        } else if (body != NULL
-                   || (res == HOTKEY_STORE_BAD_REPLY && why == NULL))
+        res = hotkey_store_reply(op, reply, &fuzz_rt, body, &len, &why);
+
+        if ((res == HOTKEY_STORE_OK && len > size)
+            || (res != HOTKEY_STORE_OK && (len != 0 || why == NULL)))
         {
             abort();
         }

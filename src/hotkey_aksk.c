@@ -1,20 +1,20 @@
 /*
- * SDK-HMAC-SHA256: the Authorization header, X-Sdk-Date, the canonical
- * request and the signature check.
+ * AK/SK signatures: the Authorization header, X-Sdk-Date, the canonical
+ * request and the signature check of every scheme.
  */
 
 #include <string.h>
 
 #include <openssl/crypto.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
-#include <openssl/sha.h>
 
 #include "hotkey_aksk.h"
 #include "hotkey_digest.h"
 #include "hotkey_codec.h"
 
 
-#define HOTKEY_AKSK_BAD_PCT  -2
+#define HOTKEY_AKSK_SCOPE_PART_MAX  64
 
 #define hotkey_aksk_blank(c)  ((c) == ' ' || (c) == '\t')
 #define hotkey_aksk_lower(c)                                                \
@@ -48,9 +48,12 @@ static int hotkey_aksk_find(const hotkey_aksk_request_t *r, const char *name,
     size_t len, const char **value, size_t *value_len);
 static int hotkey_aksk_auth_param(hotkey_aksk_auth_t *auth,
     const char *name, size_t name_len, const char *v, size_t vlen);
+static int hotkey_aksk_credential(hotkey_aksk_auth_t *auth, const char *v,
+    size_t vlen);
+static int hotkey_aksk_scope_ok(const char *p, size_t len);
+static int hotkey_aksk_unreserved(int c);
 static int hotkey_aksk_digits(const char *p, size_t n);
 static void hotkey_aksk_put(hotkey_aksk_out_t *o, const char *p, size_t n);
-static int hotkey_aksk_next(const char **p, const char *end, int plus);
 static int hotkey_aksk_encode(hotkey_aksk_out_t *o, const char *p,
     size_t len, int plus);
 static int hotkey_aksk_cmp(const char *a, size_t alen, const char *b,
@@ -63,6 +66,13 @@ static hotkey_aksk_rc_e hotkey_aksk_split_signed(const char *p, size_t len,
     hotkey_aksk_span_t *names, size_t *n);
 static hotkey_aksk_rc_e hotkey_aksk_headers(hotkey_aksk_out_t *o,
     const hotkey_aksk_request_t *r, hotkey_aksk_span_t *names, size_t n);
+static hotkey_aksk_rc_e hotkey_aksk_check_scope(const hotkey_aksk_auth_t *a,
+    const hotkey_cred_t *c, const char *date);
+static hotkey_aksk_rc_e hotkey_aksk_check_sig(const hotkey_aksk_auth_t *a,
+    const hotkey_cred_t *c, const char *sts, size_t sts_len);
+static hotkey_aksk_rc_e hotkey_aksk_check_asym(EVP_PKEY *pkey,
+    const unsigned char *za, const unsigned char *sig, size_t sig_len,
+    const char *sts, size_t sts_len);
 
 
 static const char *const  hotkey_aksk_reasons[] = {
@@ -77,7 +87,10 @@ static const char *const  hotkey_aksk_reasons[] = {
     "invalid percent-encoding in the uri",
     "request too large to verify",
     "verify aksk signature fail",
-    "internal error"
+    "internal error",
+    "unsupported signing algorithm",
+    "signing algorithm not allowed for this access key",
+    "invalid credential scope"
 };
 
 
@@ -153,29 +166,47 @@ hotkey_aksk_find(const hotkey_aksk_request_t *r, const char *name,
 }
 
 
+int
+hotkey_aksk_scheme(const char *p, size_t len)
+{
+    size_t  n;
+
+    while (len && hotkey_aksk_blank(*p)) {
+        p++;
+        len--;
+    }
+
+    for (n = 0; n < len && !hotkey_aksk_blank(p[n]); n++) { /* void */ }
+
+    return hotkey_akscheme_parse(p, n);
+}
+
+
 hotkey_aksk_rc_e
 hotkey_aksk_parse_auth(const char *p, size_t len, hotkey_aksk_auth_t *auth)
 {
-    size_t       alg_len;
+    int          scheme;
     const char  *end, *name, *v;
 
     memset(auth, 0, sizeof(hotkey_aksk_auth_t));
 
     end = p + len;
-    alg_len = sizeof(HOTKEY_AKSK_ALGORITHM) - 1;
 
     while (p < end && hotkey_aksk_blank(*p)) {
         p++;
     }
 
-    if ((size_t) (end - p) <= alg_len
-        || memcmp(p, HOTKEY_AKSK_ALGORITHM, alg_len) != 0
-        || !hotkey_aksk_blank(p[alg_len]))
-    {
-        return HOTKEY_AKSK_MALFORMED;
+    scheme = hotkey_aksk_scheme(p, end - p);
+    if (scheme < 0) {
+        return HOTKEY_AKSK_UNSUPPORTED;
     }
 
-    p += alg_len;
+    auth->scheme = (hotkey_aksk_scheme_e) scheme;
+    p += strlen(hotkey_akscheme_name(auth->scheme));
+
+    if (p == end) {
+        return HOTKEY_AKSK_MALFORMED;
+    }
 
     for ( ;; ) {
         while (p < end && hotkey_aksk_blank(*p)) {
@@ -225,18 +256,93 @@ hotkey_aksk_parse_auth(const char *p, size_t len, hotkey_aksk_auth_t *auth)
 }
 
 
+/* V11's Credential=AK/YYYYMMDD/region/service */
+
+static int
+hotkey_aksk_credential(hotkey_aksk_auth_t *auth, const char *v, size_t vlen)
+{
+    const char  *slash;
+
+    slash = memchr(v, '/', vlen);
+
+    if (slash == NULL || slash == v
+        || (size_t) (slash - v) > HOTKEY_CREDS_AK_MAX
+        || !hotkey_aksk_scope_ok(slash + 1, vlen - (slash - v) - 1))
+    {
+        return -1;
+    }
+
+    auth->access = v;
+    auth->access_len = slash - v;
+    auth->scope = slash + 1;
+    auth->scope_len = vlen - (slash - v) - 1;
+
+    return 0;
+}
+
+
+/* "YYYYMMDD/region/service", the last two of A-Z a-z 0-9 - _ . */
+
+static int
+hotkey_aksk_scope_ok(const char *p, size_t len)
+{
+    size_t  i, part, n;
+
+    if (len < 12 || len > HOTKEY_AKSK_SCOPE_MAX || p[8] != '/'
+        || hotkey_aksk_digits(p, 8) < 0)
+    {
+        return 0;
+    }
+
+    part = 0;
+    n = 0;
+
+    for (i = 9; i < len; i++) {
+        if (p[i] == '/') {
+            if (n == 0 || ++part > 1) {
+                return 0;
+            }
+
+            n = 0;
+            continue;
+        }
+
+        if (!(hotkey_aksk_unreserved(p[i]) && p[i] != '~')
+            || ++n > HOTKEY_AKSK_SCOPE_PART_MAX)
+        {
+            return 0;
+        }
+    }
+
+    return part == 1 && n > 0;
+}
+
+
 static int
 hotkey_aksk_auth_param(hotkey_aksk_auth_t *auth, const char *name,
     size_t name_len, const char *v, size_t vlen)
 {
-    unsigned char  sig[HOTKEY_AKSK_SIG_LEN / 2];
+    int            v11;
+    unsigned char  der[HOTKEY_AKSK_DER_MAX];
 
     if (vlen == 0) {
         return -1;
     }
 
-    if (hotkey_aksk_ieq(name, name_len, "Access", 6)) {
-        if (auth->access || vlen > HOTKEY_CREDS_AK_MAX) {
+    v11 = auth->scheme == HOTKEY_AKSK_V11_HMAC_SHA256;
+
+    if (hotkey_aksk_ieq(name, name_len, v11 ? "Credential" : "Access",
+                        v11 ? 10 : 6))
+    {
+        if (auth->access) {
+            return -1;
+        }
+
+        if (v11) {
+            return hotkey_aksk_credential(auth, v, vlen);
+        }
+
+        if (vlen > HOTKEY_CREDS_AK_MAX) {
             return -1;
         }
 
@@ -256,13 +362,16 @@ hotkey_aksk_auth_param(hotkey_aksk_auth_t *auth, const char *name,
     }
 
     if (hotkey_aksk_ieq(name, name_len, "Signature", 9)) {
-        if (auth->signature
-            || hotkey_codec_unhex(v, vlen, sig, sizeof(sig)) != 0)
+        if (auth->signature || vlen % 2 || vlen > 2 * HOTKEY_AKSK_DER_MAX
+            || (auth->scheme < HOTKEY_AKSK_ECDSA_P256_SHA256
+                && vlen != HOTKEY_AKSK_SIG_LEN)
+            || hotkey_codec_unhex(v, vlen, der, vlen / 2) != 0)
         {
             return -1;
         }
 
         auth->signature = v;
+        auth->signature_len = vlen;
         return 0;
     }
 
@@ -367,36 +476,6 @@ hotkey_aksk_put(hotkey_aksk_out_t *o, const char *p, size_t n)
 }
 
 
-/* the next decoded byte, -1 at the end, or HOTKEY_AKSK_BAD_PCT */
-
-static int
-hotkey_aksk_next(const char **p, const char *end, int plus)
-{
-    unsigned char  c, b;
-
-    if (*p == end) {
-        return -1;
-    }
-
-    c = *(*p)++;
-
-    if (c == '+' && plus) {
-        return ' ';
-    }
-
-    if (c != '%') {
-        return c;
-    }
-
-    if (end - *p < 2 || hotkey_codec_unhex(*p, 2, &b, 1) != 0) {
-        return HOTKEY_AKSK_BAD_PCT;
-    }
-
-    *p += 2;
-    return b;
-}
-
-
 static int
 hotkey_aksk_unreserved(int c)
 {
@@ -428,7 +507,7 @@ hotkey_aksk_encode(hotkey_aksk_out_t *o, const char *p, size_t len,
 
         hotkey_aksk_put(o, run, p - run);
 
-        c = hotkey_aksk_next(&p, end, plus);
+        c = hotkey_codec_pct_next(&p, end, plus);
         if (c < 0) {
             break;
         }
@@ -445,7 +524,7 @@ hotkey_aksk_encode(hotkey_aksk_out_t *o, const char *p, size_t len,
         hotkey_aksk_put(o, pct, 3);
     }
 
-    return c == -1 ? 0 : -1;
+    return c == HOTKEY_PCT_END ? 0 : -1;
 }
 
 
@@ -461,8 +540,8 @@ hotkey_aksk_cmp(const char *a, size_t alen, const char *b, size_t blen)
     bend = b + blen;
 
     do {
-        x = hotkey_aksk_next(&a, aend, 1);
-        y = hotkey_aksk_next(&b, bend, 1);
+        x = hotkey_codec_pct_next(&a, aend, 1);
+        y = hotkey_codec_pct_next(&b, bend, 1);
     } while (x == y && x >= 0);
 
     return x - y;
@@ -520,9 +599,11 @@ hotkey_aksk_query(hotkey_aksk_out_t *o, const char *p, size_t len)
             continue;
         }
 
-        for (s = p; (c = hotkey_aksk_next(&s, amp, 1)) >= 0; ) { /* void */ }
+        for (s = p; (c = hotkey_codec_pct_next(&s, amp, 1)) >= 0; ) {
+            /* void */
+        }
 
-        if (c != -1) {
+        if (c != HOTKEY_PCT_END) {
             return HOTKEY_AKSK_BAD_URI;
         }
 
@@ -665,12 +746,12 @@ hotkey_aksk_headers(hotkey_aksk_out_t *o, const hotkey_aksk_request_t *r,
 
 
 hotkey_aksk_rc_e
-hotkey_aksk_canonical_request(const hotkey_aksk_request_t *r,
+hotkey_aksk_canonical_request(const hotkey_aksk_request_t *r, hotkey_md_e md,
     const char *signed_headers, size_t signed_len, char *buf, size_t size,
     size_t *len)
 {
-    size_t              i, n, vlen;
-    const char         *v, *payload;
+    size_t              i, n, vlen, hlen;
+    const char         *v, *payload, *header;
     hotkey_aksk_rc_e    rc;
     hotkey_aksk_out_t   o = { buf, size, 0, 0 };
     hotkey_aksk_span_t  names[HOTKEY_AKSK_SIGNED_MAX];
@@ -709,11 +790,15 @@ hotkey_aksk_canonical_request(const hotkey_aksk_request_t *r,
 
     /* the SDKs send a signed "X-Sdk-Content-Sha256: UNSIGNED-PAYLOAD" */
 
-    payload = r->body_sha256 ? r->body_sha256 : HOTKEY_AKSK_EMPTY_SHA256;
+    payload = r->body_hash ? r->body_hash
+                           : md == HOTKEY_MD_SM3 ? HOTKEY_AKSK_EMPTY_SM3
+                                                 : HOTKEY_AKSK_EMPTY_SHA256;
+    header = md == HOTKEY_MD_SM3 ? "x-sdk-content-sm3"
+                                 : "x-sdk-content-sha256";
+    hlen = strlen(header);
 
     for (i = 0; i < n; i++) {
-        if (hotkey_aksk_ieq(names[i].p, names[i].len,
-                            "x-sdk-content-sha256", 20)
+        if (hotkey_aksk_ieq(names[i].p, names[i].len, header, hlen)
             && hotkey_aksk_find(r, names[i].p, names[i].len, &v, &vlen) == 1
             && vlen == 16 && memcmp(v, "UNSIGNED-PAYLOAD", 16) == 0)
         {
@@ -729,76 +814,228 @@ hotkey_aksk_canonical_request(const hotkey_aksk_request_t *r,
 }
 
 
-int
-hotkey_aksk_sign(const char *sk, size_t sk_len, const char *date,
-    size_t date_len, const char *canonical, size_t canonical_len,
-    char *sig)
+size_t
+hotkey_aksk_string_to_sign(hotkey_aksk_scheme_e s, const char *date,
+    size_t date_len, const char *scope, size_t scope_len,
+    const char *canonical, size_t canonical_len, char *sts)
 {
-    int                rc;
-    hotkey_hmac_key_t  k;
+    size_t         n;
+    const char    *name;
+    unsigned char  md[HOTKEY_MD_LEN];
 
-    rc = hotkey_hmac_key_init(&k, sk, sk_len);
+    name = hotkey_akscheme_name(s);
+    n = strlen(name);
 
-    if (rc == 0) {
-        rc = hotkey_aksk_sign_with(&k, date, date_len, canonical,
-                                   canonical_len, sig);
+    if (date_len > HOTKEY_AKSK_DATE_LEN || scope_len > HOTKEY_AKSK_SCOPE_MAX
+        || hotkey_digest(hotkey_akscheme_md(s), canonical, canonical_len, md)
+           != 0)
+    {
+        return 0;
     }
 
-    OPENSSL_cleanse(&k, sizeof(k));
+    memcpy(sts, name, n);
+    sts[n++] = '\n';
+    memcpy(sts + n, date, date_len);
+    n += date_len;
+    sts[n++] = '\n';
+
+    if (scope_len) {
+        memcpy(sts + n, scope, scope_len);
+        n += scope_len;
+        sts[n++] = '\n';
+    }
+
+    hotkey_codec_hex(md, sizeof(md), sts + n);
+
+    return n + 2 * sizeof(md);
+}
+
+
+int
+hotkey_aksk_sign(hotkey_aksk_scheme_e s, const char *ak, size_t ak_len,
+    const char *sk, size_t sk_len, const char *date, size_t date_len,
+    const char *scope, size_t scope_len, const char *canonical,
+    size_t canonical_len, char *sig)
+{
+    int            rc;
+    char           sts[HOTKEY_AKSK_STS_MAX + 1];
+    char           key[HOTKEY_AKSK_V11_KEY_LEN + 1];
+    size_t         n;
+    unsigned char  mac[HOTKEY_MD_LEN];
+
+    if (s > HOTKEY_AKSK_V11_HMAC_SHA256) {
+        return -1;
+    }
+
+    if (s != HOTKEY_AKSK_V11_HMAC_SHA256) {
+        scope_len = 0;
+    }
+
+    n = hotkey_aksk_string_to_sign(s, date, date_len, scope, scope_len,
+                                   canonical, canonical_len, sts);
+    if (n == 0) {
+        return -1;
+    }
+
+    if (s == HOTKEY_AKSK_V11_HMAC_SHA256) {
+        rc = hotkey_akkey_v11(ak, ak_len, sk, sk_len, scope, scope_len, key);
+        sk = key;
+        sk_len = HOTKEY_AKSK_V11_KEY_LEN;
+
+    } else {
+        rc = 0;
+    }
+
+    if (rc == 0) {
+        rc = hotkey_hmac(hotkey_akscheme_md(s), sk, sk_len, sts, n, mac);
+    }
+
+    if (rc == 0) {
+        hotkey_codec_hex(mac, sizeof(mac), sig);
+    }
+
+    OPENSSL_cleanse(key, sizeof(key));
 
     return rc;
 }
 
 
-int
-hotkey_aksk_sign_with(const hotkey_hmac_key_t *k, const char *date,
-    size_t date_len, const char *canonical, size_t canonical_len, char *sig)
+static hotkey_aksk_rc_e
+hotkey_aksk_check_scope(const hotkey_aksk_auth_t *a, const hotkey_cred_t *c,
+    const char *date)
 {
-    unsigned char  mac[HOTKEY_SHA256_LEN];
-    char           sts[sizeof(HOTKEY_AKSK_ALGORITHM) + 64 + 1
-                       + SHA256_DIGEST_LENGTH * 2];
-    size_t         n;
-    unsigned char  md[SHA256_DIGEST_LENGTH];
+    size_t       rlen, slen;
+    const char  *region, *service;
 
-    if (date_len > 64) {
-        return -1;
+    if (a->scheme != HOTKEY_AKSK_V11_HMAC_SHA256) {
+        return HOTKEY_AKSK_OK;
     }
 
-    if (hotkey_sha256(canonical, canonical_len, md) != 0) {
-        return -1;
+    /* checked by hotkey_aksk_scope_ok: "YYYYMMDD/region/service" */
+
+    region = a->scope + 9;
+    service = (const char *) memchr(region, '/', a->scope_len - 9) + 1;
+    rlen = service - 1 - region;
+    slen = a->scope + a->scope_len - service;
+
+    if (memcmp(a->scope, date, 8) != 0
+        || (c->region[0] && (strlen(c->region) != rlen
+                             || memcmp(c->region, region, rlen) != 0))
+        || (c->service[0] && (strlen(c->service) != slen
+                              || memcmp(c->service, service, slen) != 0)))
+    {
+        return HOTKEY_AKSK_BAD_SCOPE;
     }
 
-    n = sizeof(HOTKEY_AKSK_ALGORITHM) - 1;
-    memcpy(sts, HOTKEY_AKSK_ALGORITHM "\n", n + 1);
-    memcpy(sts + n + 1, date, date_len);
-    n += 1 + date_len;
-    sts[n++] = '\n';
-    hotkey_codec_hex(md, sizeof(md), sts + n);
-    n += SHA256_DIGEST_LENGTH * 2;
-
-    if (hotkey_hmac_sha256_with(k, sts, n, mac) != 0) {
-        return -1;
-    }
-
-    hotkey_codec_hex(mac, sizeof(mac), sig);
-
-    return 0;
+    return HOTKEY_AKSK_OK;
 }
 
 
-int
-hotkey_aksk_hmac_hex(const char *sk, size_t sk_len, const char *msg,
-    size_t len, char *sig)
+static hotkey_aksk_rc_e
+hotkey_aksk_check_sig(const hotkey_aksk_auth_t *a, const hotkey_cred_t *c,
+    const char *sts, size_t sts_len)
 {
-    unsigned char  mac[HOTKEY_SHA256_LEN];
+    int                rc;
+    char               key[HOTKEY_AKSK_V11_KEY_LEN + 1];
+    size_t             i;
+    unsigned char      mac[HOTKEY_MD_LEN], got[HOTKEY_AKSK_DER_MAX];
+    hotkey_aksk_rc_e   res;
+    hotkey_hmac_key_t  k;
 
-    if (hotkey_hmac_sha256(sk, sk_len, msg, len, mac) != 0) {
-        return -1;
+    (void) hotkey_codec_unhex(a->signature, a->signature_len, got,
+                              a->signature_len / 2);
+
+    switch (a->scheme) {
+
+    case HOTKEY_AKSK_HMAC_SHA256:
+    case HOTKEY_AKSK_HMAC_SM3:
+        rc = hotkey_hmac_with(&c->keys.hmac[hotkey_akscheme_md(a->scheme)],
+                              sts, sts_len, mac);
+        break;
+
+    case HOTKEY_AKSK_V11_HMAC_SHA256:
+        rc = hotkey_akkey_v11(c->ak, c->ak_len, c->sk, c->sk_len, a->scope,
+                              a->scope_len, key);
+        if (rc == 0) {
+            rc = hotkey_hmac_key_init(&k, HOTKEY_MD_SHA256, key,
+                                      HOTKEY_AKSK_V11_KEY_LEN);
+        }
+
+        if (rc == 0) {
+            rc = hotkey_hmac_with(&k, sts, sts_len, mac);
+            hotkey_hmac_key_free(&k);
+        }
+
+        OPENSSL_cleanse(key, sizeof(key));
+        break;
+
+    case HOTKEY_AKSK_ECDSA_P256_SHA256:
+        return hotkey_aksk_check_asym(c->keys.p256, NULL, got,
+                                      a->signature_len / 2, sts, sts_len);
+
+    default:
+        res = HOTKEY_AKSK_MISMATCH;
+
+        for (i = 0; i < c->keys.nza && res == HOTKEY_AKSK_MISMATCH; i++) {
+            res = hotkey_aksk_check_asym(c->keys.sm2, c->keys.za[i], got,
+                                         a->signature_len / 2, sts, sts_len);
+        }
+
+        return res;
     }
 
-    hotkey_codec_hex(mac, sizeof(mac), sig);
+    if (rc != 0) {
+        return HOTKEY_AKSK_INTERNAL;
+    }
 
-    return 0;
+    return CRYPTO_memcmp(got, mac, sizeof(mac)) == 0 ? HOTKEY_AKSK_OK
+                                                     : HOTKEY_AKSK_MISMATCH;
+}
+
+
+/* ECDSA over SHA-256(sts); SM2 over SM3(Z || sts), with Z given */
+
+static hotkey_aksk_rc_e
+hotkey_aksk_check_asym(EVP_PKEY *pkey, const unsigned char *za,
+    const unsigned char *sig, size_t sig_len, const char *sts,
+    size_t sts_len)
+{
+    int            rc;
+    EVP_MD_CTX    *md;
+    EVP_PKEY_CTX  *ctx;
+    unsigned char  e[HOTKEY_MD_LEN];
+
+    if (pkey == NULL) {
+        return HOTKEY_AKSK_INTERNAL;
+    }
+
+    md = hotkey_digest_begin(za ? HOTKEY_MD_SM3 : HOTKEY_MD_SHA256);
+
+    if ((za && hotkey_digest_update(md, za, HOTKEY_MD_LEN) != 0)
+        || hotkey_digest_update(md, sts, sts_len) != 0)
+    {
+        EVP_MD_CTX_free(md);
+        return HOTKEY_AKSK_INTERNAL;
+    }
+
+    if (hotkey_digest_end(md, e) != 0) {
+        return HOTKEY_AKSK_INTERNAL;
+    }
+
+    ctx = EVP_PKEY_CTX_new_from_pkey(NULL, pkey, NULL);
+    if (ctx == NULL) {
+        return HOTKEY_AKSK_INTERNAL;
+    }
+
+    rc = EVP_PKEY_verify_init(ctx);
+    if (rc == 1) {
+        rc = EVP_PKEY_verify(ctx, sig, sig_len, e, sizeof(e));
+    }
+
+    EVP_PKEY_CTX_free(ctx);
+    ERR_clear_error();
+
+    return rc == 1 ? HOTKEY_AKSK_OK : HOTKEY_AKSK_MISMATCH;
 }
 
 
@@ -809,8 +1046,7 @@ hotkey_aksk_verify(const hotkey_aksk_request_t *r, const char *auth,
 {
     int                   count;
     char                  canon[HOTKEY_AKSK_CANON_MAX];
-    char                  sig[HOTKEY_AKSK_SIG_LEN + 1];
-    char                  got[HOTKEY_AKSK_SIG_LEN];
+    char                  sts[HOTKEY_AKSK_STS_MAX + 1];
     size_t                i, n, dlen, clen;
     time_t                t;
     const char           *date;
@@ -821,9 +1057,13 @@ hotkey_aksk_verify(const hotkey_aksk_request_t *r, const char *auth,
 
     *cred = NULL;
 
-    if (hotkey_aksk_parse_auth(auth, auth_len, &a) != HOTKEY_AKSK_OK
-        || hotkey_aksk_split_signed(a.signed_headers, a.signed_headers_len,
-                                    names, &n) != HOTKEY_AKSK_OK)
+    rc = hotkey_aksk_parse_auth(auth, auth_len, &a);
+    if (rc != HOTKEY_AKSK_OK) {
+        return rc;
+    }
+
+    if (hotkey_aksk_split_signed(a.signed_headers, a.signed_headers_len,
+                                 names, &n) != HOTKEY_AKSK_OK)
     {
         return HOTKEY_AKSK_MALFORMED;
     }
@@ -856,23 +1096,32 @@ hotkey_aksk_verify(const hotkey_aksk_request_t *r, const char *auth,
         return HOTKEY_AKSK_UNKNOWN_AK;
     }
 
-    rc = hotkey_aksk_canonical_request(r, a.signed_headers,
+    if (!(c->schemes & (1u << a.scheme))) {
+        return HOTKEY_AKSK_NOT_ALLOWED;
+    }
+
+    rc = hotkey_aksk_check_scope(&a, c, date);
+    if (rc != HOTKEY_AKSK_OK) {
+        return rc;
+    }
+
+    rc = hotkey_aksk_canonical_request(r, hotkey_akscheme_md(a.scheme),
+                                       a.signed_headers,
                                        a.signed_headers_len, canon,
                                        sizeof(canon), &clen);
     if (rc != HOTKEY_AKSK_OK) {
         return rc;
     }
 
-    if (hotkey_aksk_sign_with(&c->hmac, date, dlen, canon, clen, sig) != 0) {
+    n = hotkey_aksk_string_to_sign(a.scheme, date, dlen, a.scope,
+                                   a.scope_len, canon, clen, sts);
+    if (n == 0) {
         return HOTKEY_AKSK_INTERNAL;
     }
 
-    for (i = 0; i < HOTKEY_AKSK_SIG_LEN; i++) {
-        got[i] = hotkey_aksk_lower(a.signature[i]);
-    }
-
-    if (CRYPTO_memcmp(got, sig, HOTKEY_AKSK_SIG_LEN) != 0) {
-        return HOTKEY_AKSK_MISMATCH;
+    rc = hotkey_aksk_check_sig(&a, c, sts, n);
+    if (rc != HOTKEY_AKSK_OK) {
+        return rc;
     }
 
     *cred = c;

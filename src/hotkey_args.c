@@ -1,3 +1,8 @@
+/*
+ * The list route's query string: each known parameter percent-decoded,
+ * then checked as api.md section 3 decides.
+ */
+
 #include <string.h>
 #include <sys/types.h>
 
@@ -13,9 +18,6 @@
 #define HOTKEY_ARG_STATUS  0x04
 
 
-static int hotkey_pct_next(const char **p, const char *end);
-static ssize_t hotkey_pct_decode(const char *p, const char *end, char *buf,
-    size_t size);
 static int hotkey_parse_int(const char *p, const char *end, int64_t min,
     int64_t max, int64_t *out);
 
@@ -23,60 +25,6 @@ static int hotkey_parse_int(const char *p, const char *end, int64_t min,
 static const char  *hotkey_status_names[] = {
     NULL, "waiting", "running", "success", "failed"
 };
-
-
-/* the next decoded byte, or -1 for a broken escape */
-
-static int
-hotkey_pct_next(const char **p, const char *end)
-{
-    int          hi, lo;
-    const char  *s;
-
-    s = *p;
-
-    if (*s != '%') {
-        *p = s + 1;
-        return (unsigned char) *s;
-    }
-
-    if (end - s < 3) {
-        return -1;
-    }
-
-    hi = hotkey_codec_hexval((unsigned char) s[1]);
-    lo = hotkey_codec_hexval((unsigned char) s[2]);
-
-    if (hi < 0 || lo < 0) {
-        return -1;
-    }
-
-    *p = s + 3;
-
-    return hi * 16 + lo;
-}
-
-
-/* decodes into buf; -1 when broken or longer than size */
-
-static ssize_t
-hotkey_pct_decode(const char *p, const char *end, char *buf, size_t size)
-{
-    int     c;
-    size_t  n;
-
-    for (n = 0; p < end; n++) {
-        c = hotkey_pct_next(&p, end);
-
-        if (c < 0 || n == size) {
-            return -1;
-        }
-
-        buf[n] = (char) c;
-    }
-
-    return (ssize_t) n;
-}
 
 
 /* decimal digits only, leading zeros allowed, any length */
@@ -95,7 +43,7 @@ hotkey_parse_int(const char *p, const char *end, int64_t min, int64_t max,
     v = 0;
 
     while (p < end) {
-        c = hotkey_pct_next(&p, end);
+        c = hotkey_codec_pct_next(&p, end, 0);
 
         if (c < '0' || c > '9') {
             return -1;
@@ -170,8 +118,8 @@ hotkey_list_args_parse(const char *args, size_t len, hotkey_list_args_t *a)
         eq = memchr(p, '=', amp - p);
         vstart = (eq == NULL) ? amp : eq + 1;
 
-        n = hotkey_pct_decode(p, (eq == NULL) ? amp : eq, name,
-                              sizeof(name));
+        n = hotkey_codec_pct_decode(p, (eq == NULL) ? amp : eq, name,
+                                    sizeof(name));
 
         if (n == 6 && memcmp(name, "offset", 6) == 0) {
             bit = HOTKEY_ARG_OFFSET;
@@ -213,7 +161,7 @@ hotkey_list_args_parse(const char *args, size_t len, hotkey_list_args_t *a)
             }
 
         } else {
-            n = hotkey_pct_decode(vstart, amp, val, sizeof(val));
+            n = hotkey_codec_pct_decode(vstart, amp, val, sizeof(val));
             a->status = (n <= 0) ? HOTKEY_STATUS_ANY
                                  : hotkey_status_parse(val, (size_t) n);
 

@@ -1,6 +1,6 @@
 /*
- * Lowercase hex, unpadded base64url, bounded decimal numbers, and whole
- * small files.
+ * Lowercase hex, unpadded base64url, percent-decoding, bounded decimal
+ * numbers, and whole small files.
  */
 
 #include <errno.h>
@@ -164,6 +164,62 @@ hotkey_codec_b64url_decode(const char *in, size_t len, unsigned char *out,
     }
 
     return (long) n;
+}
+
+
+int
+hotkey_codec_pct_next(const char **p, const char *end, int plus)
+{
+    int            hi, lo;
+    unsigned char  c;
+
+    if (*p >= end) {
+        return HOTKEY_PCT_END;
+    }
+
+    c = *(*p)++;
+
+    if (c == '+' && plus) {
+        return ' ';
+    }
+
+    if (c != '%') {
+        return c;
+    }
+
+    if (end - *p < 2) {
+        return HOTKEY_PCT_BAD;
+    }
+
+    hi = hotkey_codec_hexval((unsigned char) (*p)[0]);
+    lo = hotkey_codec_hexval((unsigned char) (*p)[1]);
+
+    if (hi < 0 || lo < 0) {
+        return HOTKEY_PCT_BAD;
+    }
+
+    *p += 2;
+
+    return hi << 4 | lo;
+}
+
+
+ssize_t
+hotkey_codec_pct_decode(const char *p, const char *end, char *buf,
+    size_t size)
+{
+    int     c;
+    size_t  n;
+
+    for (n = 0; (c = hotkey_codec_pct_next(&p, end, 0)) >= 0; n++) {
+        if (n == size) {
+            return -1;
+        }
+
+        buf[n] = (char) c;
+    }
+
+    return c == HOTKEY_PCT_END ? (ssize_t) n : -1;
 }
 
 

@@ -1,7 +1,8 @@
 /*
- * Small encoders shared by the authentication code: lowercase hex and
- * base64url without padding (RFC 7515 section 2).  Plain C, no
- * allocation.
+ * Small codecs shared by the parsers: lowercase hex, base64url without
+ * padding (RFC 7515 section 2), percent-decoding (the query arguments
+ * and the AK/SK canonical request), bounded decimal numbers, and whole
+ * small files.  Plain C; only hotkey_read_file allocates.
  */
 
 #ifndef HOTKEY_CODEC_H
@@ -9,6 +10,10 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
+
+#define HOTKEY_PCT_END  -1              /* hotkey_codec_pct_next results */
+#define HOTKEY_PCT_BAD  -2
 
 /* output sizes, without the NUL */
 #define hotkey_codec_hex_len(n)     ((n) * 2)
@@ -38,6 +43,20 @@ void hotkey_codec_b64url_encode(const unsigned char *in, size_t len,
  */
 long hotkey_codec_b64url_decode(const char *in, size_t len,
     unsigned char *out, size_t size);
+
+/*
+ * The next byte of the percent-encoded text at *p (before end), with '+'
+ * read as a space when plus is set: the byte (0 to 255), HOTKEY_PCT_END
+ * at the end, or HOTKEY_PCT_BAD for a '%' without two hex digits.
+ */
+int hotkey_codec_pct_next(const char **p, const char *end, int plus);
+
+/*
+ * Percent-decodes p..end ('+' stays '+') into buf: the decoded length,
+ * or -1 when an escape is broken or the result is longer than size.
+ */
+ssize_t hotkey_codec_pct_decode(const char *p, const char *end, char *buf,
+    size_t size);
 
 /*
  * Decimal digits only (no sign, no space), at most max_digits of them,

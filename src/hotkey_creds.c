@@ -24,6 +24,8 @@ typedef struct {
     size_t       len;
 } hotkey_creds_field_t;
 
+typedef unsigned (*hotkey_creds_item_pt)(const char *p, size_t len);
+
 typedef struct {
     const char  *file;
     size_t       line;
@@ -42,8 +44,11 @@ static int hotkey_creds_option(hotkey_creds_ctx_t *ctx,
     hotkey_creds_field_t *f, hotkey_cred_t *c, unsigned *seen);
 static int hotkey_creds_projects(hotkey_creds_ctx_t *ctx, const char *p,
     size_t len, hotkey_cred_t *c);
-static int hotkey_creds_actions(hotkey_creds_ctx_t *ctx, const char *p,
-    size_t len, hotkey_cred_t *c);
+static int hotkey_creds_bits(hotkey_creds_ctx_t *ctx, const char *p,
+    size_t len, hotkey_creds_item_pt item, const char *what, unsigned *out);
+static unsigned hotkey_creds_scheme_bit(const char *p, size_t len);
+static int hotkey_creds_scope(hotkey_creds_ctx_t *ctx, const char *what,
+    const char *p, size_t len, char *out);
 static int hotkey_creds_only(const char *p, size_t len, const char *set);
 static int hotkey_creds_number(const char *p, size_t len, unsigned max,
     unsigned *n);
@@ -256,10 +261,7 @@ hotkey_creds_line(hotkey_creds_ctx_t *ctx, hotkey_creds_field_t *f,
     c->ak_len = f[0].len;
     memcpy(c->sk, f[1].p, f[1].len);
     c->sk_len = f[1].len;
-
-    if (hotkey_hmac_key_init(&c->hmac, c->sk, c->sk_len) != 0) {
-        return hotkey_creds_error(ctx, "out of memory");
-    }
+    c->schemes = HOTKEY_AKSK_SCHEMES_ALL;
 
     seen = 0;
 
@@ -272,6 +274,13 @@ hotkey_creds_line(hotkey_creds_ctx_t *ctx, hotkey_creds_field_t *f,
     if ((seen & 3) != 3) {
         return hotkey_creds_error(ctx, "\"projects=\" and \"actions=\" are"
                                   " required");
+    }
+
+    if (hotkey_akkeys_init(&c->keys, c->schemes, c->ak, c->ak_len, c->sk,
+                           c->sk_len) != 0)
+    {
+        return hotkey_creds_error(ctx, "cannot derive the keys of this"
+                                  " access key (out of memory?)");
     }
 
     if (c->name[0] == '\0') {
@@ -289,7 +298,8 @@ hotkey_creds_option(hotkey_creds_ctx_t *ctx, hotkey_creds_field_t *f,
     size_t                 i, klen;
     const char            *eq, *v;
     static const char *const  keys[] = {
-        "projects", "actions", "name", "rate", "burst", NULL
+        "projects", "actions", "name", "rate", "burst", "schemes",
+        "region", "service", NULL
     };
 
     eq = memchr(f->p, '=', f->len);
@@ -325,7 +335,8 @@ hotkey_creds_option(hotkey_creds_ctx_t *ctx, hotkey_creds_field_t *f,
         return hotkey_creds_projects(ctx, v, f->len, c);
 
     case 1:
-        return hotkey_creds_actions(ctx, v, f->len, c);
+        return hotkey_creds_bits(ctx, v, f->len, hotkey_action_parse,
+                                 "action", &c->actions);
 
     case 2:
         if (f->len == 0 || f->len > HOTKEY_CREDS_NAME_MAX) {
@@ -345,6 +356,22 @@ hotkey_creds_option(hotkey_creds_ctx_t *ctx, hotkey_creds_field_t *f,
         }
 
         return 0;
+
+    case 5:
+        if (f->len == 1 && *v == '*') {
+            return 0;
+        }
+
+        c->schemes = 0;
+
+        return hotkey_creds_bits(ctx, v, f->len, hotkey_creds_scheme_bit,
+                                 "signing scheme", &c->schemes);
+
+    case 6:
+        return hotkey_creds_scope(ctx, "region", v, f->len, c->region);
+
+    case 7:
+        return hotkey_creds_scope(ctx, "service", v, f->len, c->service);
 
     default:
         if (hotkey_creds_number(v, f->len, HOTKEY_CREDS_RATE_MAX, &c->burst)
@@ -406,11 +433,13 @@ hotkey_creds_projects(hotkey_creds_ctx_t *ctx, const char *p, size_t len,
 }
 
 
+/* a comma-separated list of names, each giving bits (0: unknown) */
+
 static int
-hotkey_creds_actions(hotkey_creds_ctx_t *ctx, const char *p, size_t len,
-    hotkey_cred_t *c)
+hotkey_creds_bits(hotkey_creds_ctx_t *ctx, const char *p, size_t len,
+    hotkey_creds_item_pt item, const char *what, unsigned *out)
 {
-    size_t       alen;
+    size_t       n;
     unsigned     bits;
     const char  *end, *comma;
 
@@ -418,15 +447,15 @@ hotkey_creds_actions(hotkey_creds_ctx_t *ctx, const char *p, size_t len,
 
     for ( ;; ) {
         comma = memchr(p, ',', end - p);
-        alen = (comma ? comma : end) - p;
+        n = (comma ? comma : end) - p;
 
-        bits = hotkey_action_parse(p, alen);
+        bits = item(p, n);
         if (bits == 0) {
-            return hotkey_creds_error(ctx, "unknown action \"%.*s\"",
-                                      (int) alen, p);
+            return hotkey_creds_error(ctx, "unknown %s \"%.*s\"", what,
+                                      (int) n, p);
         }
 
-        c->actions |= bits;
+        *out |= bits;
 
         if (comma == NULL) {
             return 0;
@@ -434,6 +463,36 @@ hotkey_creds_actions(hotkey_creds_ctx_t *ctx, const char *p, size_t len,
 
         p = comma + 1;
     }
+}
+
+
+static unsigned
+hotkey_creds_scheme_bit(const char *p, size_t len)
+{
+    int  s;
+
+    s = hotkey_akscheme_parse(p, len);
+
+    return s < 0 ? 0 : 1u << s;
+}
+
+
+static int
+hotkey_creds_scope(hotkey_creds_ctx_t *ctx, const char *what, const char *p,
+    size_t len, char *out)
+{
+    if (len == 0 || len > HOTKEY_CREDS_SCOPE_MAX
+        || !hotkey_creds_only(p, len, "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                              "abcdefghijklmnopqrstuvwxyz0123456789-_."))
+    {
+        return hotkey_creds_error(ctx, "invalid %s (1 to 64 of A-Z a-z 0-9"
+                                  " - _ .)", what);
+    }
+
+    memcpy(out, p, len);
+    out[len] = '\0';
+
+    return 0;
 }
 
 
@@ -505,6 +564,7 @@ hotkey_creds_free(hotkey_creds_t *cs)
 
     for (i = 0; i < cs->n; i++) {
         free(cs->creds[i].projects);
+        hotkey_akkeys_free(&cs->creds[i].keys);
     }
 
     if (cs->creds) {

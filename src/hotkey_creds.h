@@ -6,6 +6,13 @@
  *
  *   <access_key> <secret_key> projects=<p1>,<p2>|* actions=<a1>,<a2>|*
  *       [name=<principal>] [rate=<N>r/s|<N>r/m] [burst=<N>]
+ *       [schemes=<s1>,<s2>|*] [region=<r>] [service=<s>]
+ *
+ * schemes: the signing schemes the key may use (hotkey_akscheme.h
+ * names, e.g. SDK-HMAC-SHA256,SDK-SM2-SM3; default all); region and
+ * service: what a V11-HMAC-SHA256 signature's scope must name (default:
+ * any).  The derived public keys of the asymmetric schemes it may use
+ * are computed here, once.
  *
  * access_key: 1-128 of A-Z a-z 0-9 - _ . ; secret_key: 1-256 printable
  * ASCII characters other than '#'; project IDs: lowercase hex digits and
@@ -18,20 +25,24 @@
 
 #include <stddef.h>
 
-#include "hotkey_digest.h"
+#include "hotkey_akscheme.h"
 
 #define HOTKEY_CREDS_AK_MAX       128
 #define HOTKEY_CREDS_SK_MAX       256
 #define HOTKEY_CREDS_NAME_MAX     128
 #define HOTKEY_CREDS_PROJECT_MAX  64
 #define HOTKEY_CREDS_RATE_MAX     1000000
+#define HOTKEY_CREDS_SCOPE_MAX    64      /* region, service */
 
 typedef struct {
     char            ak[HOTKEY_CREDS_AK_MAX + 1];
     size_t          ak_len;
     char            sk[HOTKEY_CREDS_SK_MAX + 1];
     size_t          sk_len;
-    hotkey_hmac_key_t  hmac;            /* the SK's HMAC states */
+    hotkey_akkeys_t keys;               /* made from the AK/SK once */
+    unsigned        schemes;            /* 1 << hotkey_aksk_scheme_e */
+    char            region[HOTKEY_CREDS_SCOPE_MAX + 1];     /* "": any */
+    char            service[HOTKEY_CREDS_SCOPE_MAX + 1];    /* "": any */
     char            name[HOTKEY_CREDS_NAME_MAX + 1];  /* the AK if unset */
     unsigned        actions;            /* HOTKEY_ACTION_* bits */
     int             any_project;        /* projects=* */

@@ -1,43 +1,126 @@
-/* the SHA-256 functions are "deprecated" in OpenSSL 3, not going away */
-#define OPENSSL_SUPPRESS_DEPRECATED 1
+/*
+ * SHA-256 and SM3, plain and keyed, on EVP with algorithms fetched once.
+ */
 
 #include <string.h>
+
 #include <openssl/crypto.h>
-#include <openssl/sha.h>
+#include <openssl/evp.h>
 
 #include "hotkey_digest.h"
 
 
-#define HOTKEY_SHA256_BLOCK  64
+#define HOTKEY_MD_BLOCK  64             /* SHA-256 and SM3 alike */
 
 
-int
-hotkey_sha256(const void *data, size_t len, unsigned char *md)
+static int hotkey_hmac_pad(EVP_MD_CTX **c, hotkey_md_e md,
+    const unsigned char *block, unsigned char x);
+
+
+static EVP_MD      *hotkey_mds[HOTKEY_MD_COUNT];
+static const char  *hotkey_md_names[HOTKEY_MD_COUNT] = { "SHA256", "SM3" };
+
+
+const EVP_MD *
+hotkey_md(hotkey_md_e md)
 {
-    SHA256_CTX  c;
-
-    if (SHA256_Init(&c) != 1
-        || SHA256_Update(&c, data, len) != 1
-        || SHA256_Final(md, &c) != 1)
-    {
-        return -1;
+    if ((unsigned) md >= HOTKEY_MD_COUNT) {
+        return NULL;
     }
 
-    return 0;
+    if (hotkey_mds[md] == NULL) {
+        hotkey_mds[md] = EVP_MD_fetch(NULL, hotkey_md_names[md], NULL);
+    }
+
+    return hotkey_mds[md];
 }
 
 
 int
-hotkey_hmac_key_init(hotkey_hmac_key_t *k, const void *key, size_t key_len)
+hotkey_digest(hotkey_md_e md, const void *data, size_t len,
+    unsigned char *out)
+{
+    EVP_MD_CTX  *c;
+
+    c = hotkey_digest_begin(md);
+
+    if (hotkey_digest_update(c, data, len) != 0) {
+        EVP_MD_CTX_free(c);
+        return -1;
+    }
+
+    return hotkey_digest_end(c, out);
+}
+
+
+EVP_MD_CTX *
+hotkey_digest_begin(hotkey_md_e md)
+{
+    EVP_MD_CTX    *c;
+    const EVP_MD  *m;
+
+    m = hotkey_md(md);
+    c = m ? EVP_MD_CTX_new() : NULL;
+
+    if (c && EVP_DigestInit_ex(c, m, NULL) != 1) {
+        EVP_MD_CTX_free(c);
+        return NULL;
+    }
+
+    return c;
+}
+
+
+int
+hotkey_digest_update(EVP_MD_CTX *c, const void *data, size_t len)
+{
+    return (c && EVP_DigestUpdate(c, data, len) == 1) ? 0 : -1;
+}
+
+
+int
+hotkey_digest_end(EVP_MD_CTX *c, unsigned char *out)
+{
+    int  rc;
+
+    rc = (c && EVP_DigestFinal_ex(c, out, NULL) == 1) ? 0 : -1;
+    EVP_MD_CTX_free(c);
+
+    return rc;
+}
+
+
+static int
+hotkey_hmac_pad(EVP_MD_CTX **c, hotkey_md_e md, const unsigned char *block,
+    unsigned char x)
+{
+    size_t         i;
+    unsigned char  pad[HOTKEY_MD_BLOCK];
+
+    for (i = 0; i < HOTKEY_MD_BLOCK; i++) {
+        pad[i] = block[i] ^ x;
+    }
+
+    *c = hotkey_digest_begin(md);
+    i = hotkey_digest_update(*c, pad, sizeof(pad));
+    OPENSSL_cleanse(pad, sizeof(pad));
+
+    return i == 0 ? 0 : -1;
+}
+
+
+int
+hotkey_hmac_key_init(hotkey_hmac_key_t *k, hotkey_md_e md, const void *key,
+    size_t key_len)
 {
     int            rc;
-    size_t         i;
-    unsigned char  block[HOTKEY_SHA256_BLOCK], pad[HOTKEY_SHA256_BLOCK];
+    unsigned char  block[HOTKEY_MD_BLOCK];
 
+    memset(k, 0, sizeof(hotkey_hmac_key_t));
     memset(block, 0, sizeof(block));
 
-    if (key_len > HOTKEY_SHA256_BLOCK) {
-        if (hotkey_sha256(key, key_len, block) != 0) {
+    if (key_len > HOTKEY_MD_BLOCK) {
+        if (hotkey_digest(md, key, key_len, block) != 0) {
             return -1;
         }
 
@@ -45,70 +128,69 @@ hotkey_hmac_key_init(hotkey_hmac_key_t *k, const void *key, size_t key_len)
         memcpy(block, key, key_len);
     }
 
-    for (i = 0; i < HOTKEY_SHA256_BLOCK; i++) {
-        pad[i] = block[i] ^ 0x36;
-    }
-
-    rc = (SHA256_Init(&k->inner) == 1
-          && SHA256_Update(&k->inner, pad, sizeof(pad)) == 1) ? 0 : -1;
-
-    for (i = 0; i < HOTKEY_SHA256_BLOCK; i++) {
-        pad[i] = block[i] ^ 0x5c;
-    }
-
-    if (rc == 0
-        && (SHA256_Init(&k->outer) != 1
-            || SHA256_Update(&k->outer, pad, sizeof(pad)) != 1))
-    {
-        rc = -1;
-    }
+    rc = hotkey_hmac_pad(&k->inner, md, block, 0x36) == 0
+         && hotkey_hmac_pad(&k->outer, md, block, 0x5c) == 0 ? 0 : -1;
 
     OPENSSL_cleanse(block, sizeof(block));
-    OPENSSL_cleanse(pad, sizeof(pad));
+
+    if (rc != 0) {
+        hotkey_hmac_key_free(k);
+    }
+
+    return rc;
+}
+
+
+void
+hotkey_hmac_key_free(hotkey_hmac_key_t *k)
+{
+    EVP_MD_CTX_free(k->inner);
+    EVP_MD_CTX_free(k->outer);
+    k->inner = NULL;
+    k->outer = NULL;
+}
+
+
+int
+hotkey_hmac_with(const hotkey_hmac_key_t *k, const void *msg, size_t len,
+    unsigned char *mac)
+{
+    int            rc;
+    EVP_MD_CTX    *c;
+    unsigned char  inner[HOTKEY_MD_LEN];
+
+    if (k->inner == NULL || (c = EVP_MD_CTX_new()) == NULL) {
+        return -1;
+    }
+
+    rc = EVP_MD_CTX_copy_ex(c, k->inner) == 1
+         && EVP_DigestUpdate(c, msg, len) == 1
+         && EVP_DigestFinal_ex(c, inner, NULL) == 1
+         && EVP_MD_CTX_copy_ex(c, k->outer) == 1
+         && EVP_DigestUpdate(c, inner, sizeof(inner)) == 1
+         && EVP_DigestFinal_ex(c, mac, NULL) == 1 ? 0 : -1;
+
+    EVP_MD_CTX_free(c);
+    OPENSSL_cleanse(inner, sizeof(inner));
 
     return rc;
 }
 
 
 int
-hotkey_hmac_sha256_with(const hotkey_hmac_key_t *k, const void *msg,
-    size_t len, unsigned char *mac)
-{
-    SHA256_CTX     c;
-    unsigned char  inner[HOTKEY_SHA256_LEN];
-
-    c = k->inner;
-
-    if (SHA256_Update(&c, msg, len) != 1 || SHA256_Final(inner, &c) != 1) {
-        return -1;
-    }
-
-    c = k->outer;
-
-    if (SHA256_Update(&c, inner, sizeof(inner)) != 1
-        || SHA256_Final(mac, &c) != 1)
-    {
-        return -1;
-    }
-
-    return 0;
-}
-
-
-int
-hotkey_hmac_sha256(const void *key, size_t key_len, const void *msg,
+hotkey_hmac(hotkey_md_e md, const void *key, size_t key_len, const void *msg,
     size_t len, unsigned char *mac)
 {
     int                rc;
     hotkey_hmac_key_t  k;
 
-    rc = hotkey_hmac_key_init(&k, key, key_len);
+    rc = hotkey_hmac_key_init(&k, md, key, key_len);
 
     if (rc == 0) {
-        rc = hotkey_hmac_sha256_with(&k, msg, len, mac);
+        rc = hotkey_hmac_with(&k, msg, len, mac);
     }
 
-    OPENSSL_cleanse(&k, sizeof(k));
+    hotkey_hmac_key_free(&k);
 
     return rc;
 }

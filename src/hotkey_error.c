@@ -1,3 +1,8 @@
+/*
+ * The contract's errors (api.md section 4): status, code and message of
+ * each, and the one JSON body they all share.
+ */
+
 #include <stdio.h>
 #include <string.h>
 

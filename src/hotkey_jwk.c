@@ -8,13 +8,14 @@
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
 #include <openssl/param_build.h>
-#include <openssl/sha.h>
 
 #include "hotkey_codec.h"
+#include "hotkey_digest.h"
 #include "hotkey_jwk.h"
 
 
-#define HOTKEY_JWK_BIN_MAX  1024        /* an 8192-bit RSA modulus */
+/* a 16384-bit RSA modulus, the largest OpenSSL verifies with */
+#define HOTKEY_JWK_BIN_MAX  2048
 
 
 static long hotkey_jwk_member(const cJSON *jwk, const char *name,
@@ -286,12 +287,19 @@ hotkey_jwk_b64_bn(EVP_PKEY *pkey, const char *param, int pad, char *out,
         return -1;
     }
 
+    /* measured before writing: a larger key is refused, not copied */
+
+    n = BN_num_bytes(bn);
+
+    if (n > (pad ? pad : (int) sizeof(bin)) || pad > (int) sizeof(bin)) {
+        BN_free(bn);
+        return -1;
+    }
+
     n = pad ? BN_bn2binpad(bn, bin, pad) : BN_bn2bin(bn, bin);
     BN_free(bn);
 
-    if (n <= 0 || n > (int) sizeof(bin)
-        || hotkey_codec_b64url_len((size_t) n) >= size)
-    {
+    if (n <= 0 || hotkey_codec_b64url_len((size_t) n) >= size) {
         return -1;
     }
 
@@ -393,7 +401,7 @@ hotkey_jwk_thumbprint(EVP_PKEY *pkey, char *out)
     int                 n;
     char                a[HOTKEY_JWK_BIN_MAX * 2], b[64];
     char                json[HOTKEY_JWK_BIN_MAX * 2 + 128];
-    unsigned char       md[SHA256_DIGEST_LENGTH];
+    unsigned char       md[HOTKEY_SHA256_LEN];
     hotkey_jwk_type_e   type;
 
     if (hotkey_jwk_members(pkey, a, sizeof(a), b, sizeof(b)) != 0) {
@@ -421,7 +429,10 @@ hotkey_jwk_thumbprint(EVP_PKEY *pkey, char *out)
         return -1;
     }
 
-    SHA256((unsigned char *) json, n, md);
+    if (hotkey_sha256(json, n, md) != 0) {
+        return -1;
+    }
+
     hotkey_codec_b64url_encode(md, sizeof(md), out);
 
     return 0;

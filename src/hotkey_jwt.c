@@ -13,13 +13,13 @@
 #include <openssl/ecdsa.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
 #include "hotkey_action.h"
 #include "hotkey_codec.h"
 #include "hotkey_creds.h"
+#include "hotkey_digest.h"
 #include "hotkey_jwk.h"
 #include "hotkey_jwt.h"
 
@@ -36,8 +36,7 @@ typedef struct {
     hotkey_jwk_type_e   type;
     char                kid[HOTKEY_JWT_KID_MAX + 1];
     EVP_PKEY           *pkey;
-    unsigned char      *secret;
-    size_t              secret_len;
+    hotkey_hmac_key_t   hmac;           /* HS256: the secret's states */
 } hotkey_jwt_key_t;
 
 struct hotkey_keyset_s {
@@ -70,6 +69,7 @@ static int hotkey_jwt_secret(hotkey_jwt_ctx_t *ctx, hotkey_keyset_t *ks,
     const unsigned char *p, size_t len, const char *kid, size_t index);
 static int hotkey_jwt_check_kids(hotkey_jwt_ctx_t *ctx,
     hotkey_keyset_t *ks);
+static int hotkey_jwt_nul_escape(const char *p, size_t len);
 static cJSON *hotkey_jwt_part(const char *p, size_t len);
 static const hotkey_jwt_key_t *hotkey_jwt_choose(const hotkey_keyset_t *ks,
     const cJSON *header, const char **reason);
@@ -190,10 +190,7 @@ hotkey_keyset_free(hotkey_keyset_t *ks)
     for (i = 0; i < ks->n; i++) {
         EVP_PKEY_free(ks->keys[i].pkey);
 
-        if (ks->keys[i].secret) {
-            OPENSSL_cleanse(ks->keys[i].secret, ks->keys[i].secret_len);
-            free(ks->keys[i].secret);
-        }
+        hotkey_hmac_key_free(&ks->keys[i].hmac);
     }
 
     free(ks->keys);
@@ -523,13 +520,13 @@ hotkey_jwt_secret(hotkey_jwt_ctx_t *ctx, hotkey_keyset_t *ks,
     }
 
     key = hotkey_jwt_add(ks);
-    if (key == NULL || (key->secret = malloc(len)) == NULL) {
+    if (key == NULL
+        || hotkey_hmac_key_init(&key->hmac, HOTKEY_MD_SHA256, p, len) != 0)
+    {
         hotkey_jwt_fail(ctx, 0, "out of memory");
         return -1;
     }
 
-    memcpy(key->secret, p, len);
-    key->secret_len = len;
     key->type = HOTKEY_JWK_OCT;
     snprintf(key->kid, sizeof(key->kid), "%s", kid);
 
@@ -561,7 +558,38 @@ hotkey_jwt_check_kids(hotkey_jwt_ctx_t *ctx, hotkey_keyset_t *ks)
 }
 
 
-/* one base64url JSON object, refused with duplicate member names */
+/*
+ * 1 if a JSON text holds the escape \u0000: cJSON would decode it into a
+ * NUL that ends the C string, so "<id>\u0000x" would compare as "<id>".
+ */
+
+static int
+hotkey_jwt_nul_escape(const char *p, size_t len)
+{
+    size_t  i;
+
+    for (i = 0; i + 1 < len; i++) {
+        if (p[i] != '\\') {
+            continue;
+        }
+
+        if (p[i + 1] == 'u' && i + 6 <= len
+            && memcmp(p + i + 2, "0000", 4) == 0)
+        {
+            return 1;
+        }
+
+        i++;
+    }
+
+    return 0;
+}
+
+
+/*
+ * One base64url JSON object, refused with duplicate member names or a
+ * string holding a NUL (raw or escaped).
+ */
 
 static cJSON *
 hotkey_jwt_part(const char *p, size_t len)
@@ -580,7 +608,7 @@ hotkey_jwt_part(const char *p, size_t len)
 
     buf[n] = '\0';
 
-    if (strlen(buf) != (size_t) n) {
+    if (strlen(buf) != (size_t) n || hotkey_jwt_nul_escape(buf, n)) {
         return NULL;
     }
 
@@ -683,8 +711,7 @@ hotkey_jwt_check_sig(const hotkey_jwt_key_t *key, const char *input,
     size_t input_len, const char *sig64, size_t len)
 {
     long                  n;
-    unsigned int          mac_len;
-    unsigned char         sig[HOTKEY_JWT_SIG_MAX], mac[EVP_MAX_MD_SIZE];
+    unsigned char         sig[HOTKEY_JWT_SIG_MAX], mac[HOTKEY_SHA256_LEN];
     const unsigned char  *msg;
 
     n = hotkey_codec_b64url_decode(sig64, len, sig, sizeof(sig));
@@ -697,13 +724,11 @@ hotkey_jwt_check_sig(const hotkey_jwt_key_t *key, const char *input,
     switch (key->type) {
 
     case HOTKEY_JWK_OCT:
-        if (HMAC(EVP_sha256(), key->secret, (int) key->secret_len, msg,
-                 input_len, mac, &mac_len) == NULL)
-        {
+        if (hotkey_hmac_with(&key->hmac, msg, input_len, mac) != 0) {
             return HOTKEY_JWT_ERROR;
         }
 
-        return (n == (long) mac_len && CRYPTO_memcmp(mac, sig, n) == 0)
+        return (n == (long) sizeof(mac) && CRYPTO_memcmp(mac, sig, n) == 0)
                ? HOTKEY_JWT_OK : HOTKEY_JWT_INVALID;
 
     case HOTKEY_JWK_RSA:
@@ -711,7 +736,8 @@ hotkey_jwt_check_sig(const hotkey_jwt_key_t *key, const char *input,
             return HOTKEY_JWT_INVALID;
         }
 
-        return hotkey_jwt_pkey_verify(key->pkey, EVP_sha256(), msg,
+        return hotkey_jwt_pkey_verify(key->pkey, hotkey_md(HOTKEY_MD_SHA256),
+                                      msg,
                                       input_len, sig, n);
 
     case HOTKEY_JWK_EC:
@@ -756,7 +782,11 @@ hotkey_jwt_pkey_verify(EVP_PKEY *pkey, const EVP_MD *md,
 }
 
 
-/* JWS carries r||s (RFC 7518 3.4); OpenSSL wants DER */
+/*
+ * JWS carries r||s (RFC 7518 3.4); OpenSSL wants DER.  s above n/2 is
+ * refused: (r, n - s) verifies too, and one token would have two
+ * spellings (two entries in the token cache, two replay identities).
+ */
 
 static hotkey_jwt_rc_e
 hotkey_jwt_es256(EVP_PKEY *pkey, const unsigned char *msg, size_t msg_len,
@@ -768,7 +798,14 @@ hotkey_jwt_es256(EVP_PKEY *pkey, const unsigned char *msg, size_t msg_len,
     unsigned char    *der;
     hotkey_jwt_rc_e   rc;
 
-    if (sig_len != 64) {
+    static const unsigned char  half_order[32] = {
+        0x7f, 0xff, 0xff, 0xff, 0x80, 0x00, 0x00, 0x00,
+        0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+        0xde, 0x73, 0x7d, 0x56, 0xd3, 0x8b, 0xcf, 0x42,
+        0x79, 0xdc, 0xe5, 0x61, 0x7e, 0x31, 0x92, 0xa8
+    };
+
+    if (sig_len != 64 || memcmp(sig + 32, half_order, 32) > 0) {
         return HOTKEY_JWT_INVALID;
     }
 
@@ -791,7 +828,8 @@ hotkey_jwt_es256(EVP_PKEY *pkey, const unsigned char *msg, size_t msg_len,
         return HOTKEY_JWT_ERROR;
     }
 
-    rc = hotkey_jwt_pkey_verify(pkey, EVP_sha256(), msg, msg_len, der, len);
+    rc = hotkey_jwt_pkey_verify(pkey, hotkey_md(HOTKEY_MD_SHA256), msg,
+                                msg_len, der, len);
     OPENSSL_free(der);
 
     return rc;

@@ -1,3 +1,8 @@
+/*
+ * The API's paths by shape, and the identifier formats of api.md
+ * section 2.
+ */
+
 #include <string.h>
 
 #include "hotkey_route.h"
@@ -101,52 +106,6 @@ hotkey_route_match(const char *path, size_t len, hotkey_route_t *rt)
     rt->instance_len = seg[2].len;
 
     return rt->route;
-}
-
-
-unsigned
-hotkey_route_methods(hotkey_route_e route)
-{
-    switch (route) {
-
-    case HOTKEY_ROUTE_LIST:
-        return HOTKEY_M_GET | HOTKEY_M_HEAD;
-
-    case HOTKEY_ROUTE_CREATE:
-        return HOTKEY_M_POST;
-
-    case HOTKEY_ROUTE_TASK:
-        return HOTKEY_M_GET | HOTKEY_M_HEAD | HOTKEY_M_DELETE;
-
-    case HOTKEY_ROUTE_AUTOSCAN:
-        return HOTKEY_M_GET | HOTKEY_M_HEAD | HOTKEY_M_PUT;
-
-    default:
-        return 0;
-    }
-}
-
-
-const char *
-hotkey_route_allow(hotkey_route_e route)
-{
-    switch (route) {
-
-    case HOTKEY_ROUTE_LIST:
-        return "GET, HEAD";
-
-    case HOTKEY_ROUTE_CREATE:
-        return "POST";
-
-    case HOTKEY_ROUTE_TASK:
-        return "GET, HEAD, DELETE";
-
-    case HOTKEY_ROUTE_AUTOSCAN:
-        return "GET, HEAD, PUT";
-
-    default:
-        return "";
-    }
 }
 
 

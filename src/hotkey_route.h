@@ -19,7 +19,8 @@ typedef enum {
     HOTKEY_ROUTE_LIST,          /* GET hotkey-tasks */
     HOTKEY_ROUTE_CREATE,        /* POST hotkey-task */
     HOTKEY_ROUTE_TASK,          /* GET, DELETE hotkey-task/{id} */
-    HOTKEY_ROUTE_AUTOSCAN       /* GET, PUT hotkey/autoscan */
+    HOTKEY_ROUTE_AUTOSCAN,      /* GET, PUT hotkey/autoscan */
+    HOTKEY_ROUTE_LAST
 } hotkey_route_e;
 
 typedef struct {
@@ -39,12 +40,6 @@ typedef struct {
  */
 hotkey_route_e hotkey_route_match(const char *path, size_t len,
     hotkey_route_t *rt);
-
-/* HOTKEY_M_* bits the route allows; 0 for HOTKEY_ROUTE_NONE */
-unsigned hotkey_route_methods(hotkey_route_e route);
-
-/* the "Allow" header value for a route */
-const char *hotkey_route_allow(hotkey_route_e route);
 
 /* 1 when valid: 32 lowercase hex digits, or a lowercase dashed UUID */
 int hotkey_project_id_valid(const char *p, size_t len);

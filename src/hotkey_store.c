@@ -1,15 +1,24 @@
-#include <stdio.h>
+/*
+ * The store's scripts, the RESP commands that run them, and their replies
+ * turned into the API's JSON.  Every value that goes into an answer is
+ * checked against its format first (ids, statuses, times), so the answer
+ * is written directly, with nothing to escape.
+ */
+
 #include <stdlib.h>
 #include <string.h>
-#include <cjson/cJSON.h>
+
+#include <openssl/evp.h>
 
 #include "hotkey_store.h"
 #include "hotkey_route.h"
 #include "hotkey_time.h"
+#include "hotkey_num.h"
 
 
 #define HOTKEY_KEY_PREFIX  "hotkey:{"
 #define HOTKEY_UUID_LEN    36
+#define HOTKEY_RECORD_MAX  256      /* JSON bytes of one list record */
 
 
 /*
@@ -31,6 +40,19 @@ static const char  hotkey_list_script[] =
 
 
 #define HOTKEY_STORE_SPARE_READERS  64
+
+
+typedef struct {
+    const char  *body;
+    size_t       len;
+    size_t       nargs;         /* after the script: numkeys, keys, argv */
+    char         sha[41];
+} hotkey_script_t;
+
+
+static hotkey_script_t  hotkey_scripts[HOTKEY_OP_LAST] = {
+    { hotkey_list_script, sizeof(hotkey_list_script) - 1, 7, "" }
+};
 
 
 static void *(*hotkey_orig_create_array)(const redisReadTask *, int);
@@ -123,18 +145,13 @@ hotkey_store_reader_drain(void)
 }
 
 
-size_t
-hotkey_store_list_request_size(size_t project_len)
-{
-    return sizeof(hotkey_list_script) + project_len + 3 * HOTKEY_UUID_LEN
-           + 256;
-}
-
-
 static char *
-hotkey_resp_arg(char *p, const char *s, size_t len)
+hotkey_resp_bulk(char *p, const char *s, size_t len)
 {
-    p += sprintf(p, "$%zu\r\n", len);
+    *p++ = '$';
+    p = hotkey_uint_write(p, len);
+    *p++ = '\r';
+    *p++ = '\n';
     memcpy(p, s, len);
     p += len;
     *p++ = '\r';
@@ -144,41 +161,133 @@ hotkey_resp_arg(char *p, const char *s, size_t len)
 }
 
 
-size_t
-hotkey_store_list_request(char *buf, const char *project,
-    size_t project_len, const char *instance, const hotkey_list_args_t *a)
+static char *
+hotkey_resp_uint(char *p, uint64_t v)
 {
-    int          n;
-    char        *p, key[128], num[24];
-    const char  *status;
+    char  num[HOTKEY_UINT_LEN];
 
-    p = buf;
-    p += sprintf(p, "*9\r\n$4\r\nEVAL\r\n");
-    p = hotkey_resp_arg(p, hotkey_list_script,
-                        sizeof(hotkey_list_script) - 1);
-    p = hotkey_resp_arg(p, "2", 1);
+    return hotkey_resp_bulk(p, num, hotkey_uint_write(num, v) - num);
+}
 
-    n = sprintf(key, HOTKEY_KEY_PREFIX "%.36s}:instance", instance);
-    p = hotkey_resp_arg(p, key, n);
 
-    status = hotkey_status_name(a->status);
-    if (status) {
-        n = sprintf(key, HOTKEY_KEY_PREFIX "%.36s}:tasks:%s", instance,
-                    status);
-    } else {
-        n = sprintf(key, HOTKEY_KEY_PREFIX "%.36s}:tasks", instance);
+/* "hotkey:{<instance>}:" followed by what */
+
+static char *
+hotkey_resp_key(char *p, const char *instance, const char *what)
+{
+    char    key[128], *k;
+    size_t  n;
+
+    n = strlen(what);
+    k = key;
+    memcpy(k, HOTKEY_KEY_PREFIX, sizeof(HOTKEY_KEY_PREFIX) - 1);
+    k += sizeof(HOTKEY_KEY_PREFIX) - 1;
+    memcpy(k, instance, HOTKEY_UUID_LEN);
+    k += HOTKEY_UUID_LEN;
+    *k++ = '}';
+    *k++ = ':';
+    memcpy(k, what, n);
+    k += n;
+
+    return hotkey_resp_bulk(p, key, k - key);
+}
+
+
+static const char *
+hotkey_script_sha(hotkey_script_t *sc)
+{
+    size_t          i;
+    unsigned int    n;
+    unsigned char   md[EVP_MAX_MD_SIZE];
+    static char     hex[] = "0123456789abcdef";
+
+    if (sc->sha[0]) {
+        return sc->sha;
     }
 
-    p = hotkey_resp_arg(p, key, n);
-    p = hotkey_resp_arg(p, project, project_len);
+    if (EVP_Q_digest(NULL, "SHA1", NULL, sc->body, sc->len, md, &i) == 0) {
+        return NULL;
+    }
 
-    n = sprintf(num, "%lld", (long long) a->offset);
-    p = hotkey_resp_arg(p, num, n);
-    n = sprintf(num, "%lld", (long long) (a->offset + a->limit - 1));
-    p = hotkey_resp_arg(p, num, n);
+    for (n = 0; n < 20; n++) {
+        sc->sha[2 * n] = hex[md[n] >> 4];
+        sc->sha[2 * n + 1] = hex[md[n] & 0xf];
+    }
 
-    n = sprintf(key, HOTKEY_KEY_PREFIX "%.36s}:task:", instance);
-    p = hotkey_resp_arg(p, key, n);
+    sc->sha[40] = '\0';
+
+    return sc->sha;
+}
+
+
+size_t
+hotkey_store_request_size(const hotkey_op_t *op, size_t project_len)
+{
+    return hotkey_scripts[op->id].len + project_len + 8 * 80 + 64;
+}
+
+
+static char *
+hotkey_store_list_args(char *p, const hotkey_route_t *rt,
+    const hotkey_list_args_t *a)
+{
+    char        what[32];
+    const char  *status;
+
+    p = hotkey_resp_bulk(p, "2", 1);
+    p = hotkey_resp_key(p, rt->instance, "instance");
+
+    status = hotkey_status_name(a->status);
+
+    if (status) {
+        memcpy(what, "tasks:", 6);
+        memcpy(what + 6, status, strlen(status) + 1);
+        p = hotkey_resp_key(p, rt->instance, what);
+
+    } else {
+        p = hotkey_resp_key(p, rt->instance, "tasks");
+    }
+
+    p = hotkey_resp_bulk(p, rt->project, rt->project_len);
+    p = hotkey_resp_uint(p, (uint64_t) a->offset);
+    p = hotkey_resp_uint(p, (uint64_t) (a->offset + a->limit - 1));
+
+    return hotkey_resp_key(p, rt->instance, "task:");
+}
+
+
+size_t
+hotkey_store_request(char *buf, const hotkey_op_t *op,
+    const hotkey_route_t *rt, const hotkey_args_t *a, int eval)
+{
+    char             *p;
+    const char       *sha;
+    hotkey_script_t  *sc;
+
+    sc = &hotkey_scripts[op->id];
+    sha = eval ? NULL : hotkey_script_sha(sc);
+
+    p = buf;
+    *p++ = '*';
+    p = hotkey_uint_write(p, 2 + sc->nargs);
+    *p++ = '\r';
+    *p++ = '\n';
+
+    if (sha) {
+        p = hotkey_resp_bulk(p, "EVALSHA", 7);
+        p = hotkey_resp_bulk(p, sha, 40);
+
+    } else {
+        p = hotkey_resp_bulk(p, "EVAL", 4);
+        p = hotkey_resp_bulk(p, sc->body, sc->len);
+    }
+
+    switch (op->id) {
+
+    case HOTKEY_OP_LIST:
+    default:
+        p = hotkey_store_list_args(p, rt, &a->list);
+    }
 
     return p - buf;
 }
@@ -200,105 +309,116 @@ hotkey_reply_lfu(const redisReply *e)
 }
 
 
-static int
-hotkey_add_time(cJSON *rec, const char *name, const redisReply *e,
+static char *
+hotkey_json_str(char *p, const char *name, const char *v, size_t len)
+{
+    size_t  n;
+
+    n = strlen(name);
+
+    *p++ = ',';
+    *p++ = '"';
+    memcpy(p, name, n);
+    p += n;
+    memcpy(p, "\":\"", 3);
+    p += 3;
+    memcpy(p, v, len);
+    p += len;
+    *p++ = '"';
+
+    return p;
+}
+
+
+/* a store time (ms) as the API's; absent and not required: left out */
+
+static char *
+hotkey_json_time(char *p, const char *name, const redisReply *e,
     int required)
 {
     char     buf[HOTKEY_TIME_LEN + 1];
     int64_t  ms;
 
     if (e->type == REDIS_REPLY_NIL) {
-        return required ? -1 : 0;
+        return required ? NULL : p;
     }
 
     if (e->type != REDIS_REPLY_STRING
         || hotkey_ms_parse(e->str, e->len, &ms) != 0)
     {
-        return -1;
+        return NULL;
     }
 
     hotkey_ms_format(ms, buf);
 
-    return cJSON_AddStringToObject(rec, name, buf) ? 0 : -1;
+    return hotkey_json_str(p, name, buf, HOTKEY_TIME_LEN);
 }
 
 
-static int
-hotkey_add_record(cJSON *records, const redisReply *t)
+static char *
+hotkey_json_record(char *p, const redisReply *t)
 {
-    cJSON              *rec;
-    const redisReply   *e;
+    const redisReply  *id, *st, *type;
 
     if (t->type != REDIS_REPLY_ARRAY || t->elements != 7) {
-        return -1;
+        return NULL;
     }
 
     /* the record must be the one its index entry names */
 
-    e = t->element[0];
-    if (e->type != REDIS_REPLY_STRING || !hotkey_uuid_valid(e->str, e->len)
-        || !hotkey_reply_str_is(t->element[6], e->str, e->len))
+    id = t->element[0];
+    st = t->element[1];
+    type = t->element[2];
+
+    if (id->type != REDIS_REPLY_STRING || !hotkey_uuid_valid(id->str, id->len)
+        || !hotkey_reply_str_is(t->element[6], id->str, id->len))
     {
-        return -1;
+        return NULL;
     }
 
-    if (t->element[1]->type != REDIS_REPLY_STRING
-        || hotkey_status_parse(t->element[1]->str, t->element[1]->len)
-           == HOTKEY_STATUS_ANY
-        || !(hotkey_reply_str_is(t->element[2], "manual", 6)
-             || hotkey_reply_str_is(t->element[2], "auto", 4)))
+    if (st->type != REDIS_REPLY_STRING
+        || hotkey_status_parse(st->str, st->len) == HOTKEY_STATUS_ANY
+        || !(hotkey_reply_str_is(type, "manual", 6)
+             || hotkey_reply_str_is(type, "auto", 4)))
     {
-        return -1;
+        return NULL;
     }
 
-    rec = cJSON_CreateObject();
-    if (rec == NULL) {
-        return -1;
+    memcpy(p, "{\"id\":\"", 7);
+    memcpy(p + 7, id->str, HOTKEY_UUID_LEN);
+    p += 7 + HOTKEY_UUID_LEN;
+    *p++ = '"';
+
+    p = hotkey_json_str(p, "status", st->str, st->len);
+    p = hotkey_json_str(p, "scan_type", type->str, type->len);
+
+    p = hotkey_json_time(p, "created_at", t->element[3], 1);
+    if (p == NULL) {
+        return NULL;
     }
 
-    cJSON_AddItemToArray(records, rec);
-
-    if (cJSON_AddStringToObject(rec, "id", e->str) == NULL
-        || cJSON_AddStringToObject(rec, "status", t->element[1]->str) == NULL
-        || cJSON_AddStringToObject(rec, "scan_type", t->element[2]->str)
-           == NULL
-        || hotkey_add_time(rec, "created_at", t->element[3], 1) != 0
-        || hotkey_add_time(rec, "started_at", t->element[4], 0) != 0
-        || hotkey_add_time(rec, "finished_at", t->element[5], 0) != 0)
-    {
-        return -1;
+    p = hotkey_json_time(p, "started_at", t->element[4], 0);
+    if (p == NULL) {
+        return NULL;
     }
 
-    return 0;
-}
+    p = hotkey_json_time(p, "finished_at", t->element[5], 0);
+    if (p == NULL) {
+        return NULL;
+    }
 
+    *p++ = '}';
 
-/* an integer without printf's locale and float work; NULL on no memory */
-
-static cJSON *
-hotkey_json_uint(long long v)
-{
-    char  buf[24], *p;
-
-    p = buf + sizeof(buf);
-    *--p = '\0';
-
-    do {
-        *--p = (char) ('0' + v % 10);
-        v /= 10;
-    } while (v);
-
-    return cJSON_CreateRaw(p);
+    return p;
 }
 
 
 static hotkey_store_result_e
-hotkey_list_json(const redisReply *r, const char *instance, char **body,
+hotkey_list_json(const redisReply *r, const char *instance, char *out,
     size_t *len, const char **why)
 {
-    char     id[HOTKEY_UUID_LEN + 1];
+    char    *p;
     size_t   i;
-    cJSON   *doc, *records;
 
     if (r->element[2]->type != REDIS_REPLY_INTEGER
         || r->element[2]->integer < 0)
@@ -307,55 +427,39 @@ hotkey_list_json(const redisReply *r, const char *instance, char **body,
         return HOTKEY_STORE_BAD_REPLY;
     }
 
-    doc = cJSON_CreateObject();
-    if (doc == NULL) {
-        *why = "out of memory";
-        return HOTKEY_STORE_BAD_REPLY;
-    }
+    p = out;
+    memcpy(p, "{\"instance_id\":\"", 16);
+    memcpy(p + 16, instance, HOTKEY_UUID_LEN);
+    p += 16 + HOTKEY_UUID_LEN;
+    memcpy(p, "\",\"count\":", 10);
+    p = hotkey_uint_write(p + 10, (uint64_t) r->element[2]->integer);
+    memcpy(p, ",\"records\":[", 12);
+    p += 12;
 
-    memcpy(id, instance, HOTKEY_UUID_LEN);
-    id[HOTKEY_UUID_LEN] = '\0';
+    for (i = 3; i < r->elements; i++) {
+        if (i > 3) {
+            *p++ = ',';
+        }
 
-    cJSON_AddStringToObject(doc, "instance_id", id);
-    cJSON_AddItemToObject(doc, "count",
-                          hotkey_json_uint(r->element[2]->integer));
-    records = cJSON_AddArrayToObject(doc, "records");
-
-    for (i = 3; records && i < r->elements; i++) {
-        if (hotkey_add_record(records, r->element[i]) != 0) {
-            cJSON_Delete(doc);
+        p = hotkey_json_record(p, r->element[i]);
+        if (p == NULL) {
             *why = "a task record is missing or malformed";
             return HOTKEY_STORE_BAD_REPLY;
         }
     }
 
-    *body = records ? cJSON_PrintUnformatted(doc) : NULL;
-    cJSON_Delete(doc);
-
-    if (*body == NULL) {
-        *why = "out of memory";
-        return HOTKEY_STORE_BAD_REPLY;
-    }
-
-    *len = strlen(*body);
+    *p++ = ']';
+    *p++ = '}';
+    *len = p - out;
 
     return HOTKEY_STORE_OK;
 }
 
 
-hotkey_store_result_e
-hotkey_store_list_reply(const redisReply *r, const char *project,
-    size_t project_len, const char *instance, char **body, size_t *len,
-    const char **why)
+static hotkey_store_result_e
+hotkey_store_list_reply(const redisReply *r, const hotkey_route_t *rt,
+    char *out, size_t *len, const char **why)
 {
-    *body = NULL;
-    *why = "unexpected reply";
-
-    if (r->type == REDIS_REPLY_ERROR) {
-        *why = "error reply";
-        return HOTKEY_STORE_BAD_REPLY;
-    }
-
     if (r->type != REDIS_REPLY_ARRAY || r->elements < 2
         || (r->element[0]->type != REDIS_REPLY_STRING
             && r->element[0]->type != REDIS_REPLY_NIL)
@@ -365,7 +469,7 @@ hotkey_store_list_reply(const redisReply *r, const char *project,
         return HOTKEY_STORE_BAD_REPLY;
     }
 
-    if (!hotkey_reply_str_is(r->element[0], project, project_len)) {
+    if (!hotkey_reply_str_is(r->element[0], rt->project, rt->project_len)) {
         return r->elements == 2 ? HOTKEY_STORE_NO_INSTANCE
                                 : HOTKEY_STORE_BAD_REPLY;
     }
@@ -379,5 +483,64 @@ hotkey_store_list_reply(const redisReply *r, const char *project,
         return HOTKEY_STORE_BAD_REPLY;
     }
 
-    return hotkey_list_json(r, instance, body, len, why);
+    return hotkey_list_json(r, rt->instance, out, len, why);
+}
+
+
+size_t
+hotkey_store_answer_size(const hotkey_op_t *op, const redisReply *r)
+{
+    size_t  n;
+
+    n = (r->type == REDIS_REPLY_ARRAY) ? r->elements : 0;
+
+    switch (op->id) {
+
+    case HOTKEY_OP_LIST:
+    default:
+        return 128 + HOTKEY_UUID_LEN + n * HOTKEY_RECORD_MAX;
+    }
+}
+
+
+static int
+hotkey_reply_error_is(const redisReply *r, const char *prefix)
+{
+    size_t  n;
+
+    n = strlen(prefix);
+
+    return (size_t) r->len >= n && memcmp(r->str, prefix, n) == 0;
+}
+
+
+hotkey_store_result_e
+hotkey_store_reply(const hotkey_op_t *op, const redisReply *r,
+    const hotkey_route_t *rt, char *out, size_t *len, const char **why)
+{
+    *len = 0;
+    *why = "unexpected reply";
+
+    if (r->type == REDIS_REPLY_ERROR) {
+        *why = "error reply";
+
+        if (hotkey_reply_error_is(r, "NOSCRIPT")) {
+            return HOTKEY_STORE_NOSCRIPT;
+        }
+
+        if (hotkey_reply_error_is(r, "MOVED ")
+            || hotkey_reply_error_is(r, "ASK "))
+        {
+            return HOTKEY_STORE_REDIRECT;
+        }
+
+        return HOTKEY_STORE_BAD_REPLY;
+    }
+
+    switch (op->id) {
+
+    case HOTKEY_OP_LIST:
+    default:
+        return hotkey_store_list_reply(r, rt, out, len, why);
+    }
 }

@@ -1,7 +1,7 @@
 /*
- * The task store's protocol: the one EVAL that lists an instance's tasks,
- * and the conversion of its reply into the API's JSON.  Plain C over
- * hiredis's reply reader; the Redis schema is documented in README.md.
+ * The task store's protocol: one script per operation (EVALSHA, EVAL when
+ * the store has not seen it), and its reply turned into the API's JSON.
+ * Plain C over hiredis's reply reader; the Redis schema is in README.md.
  */
 
 #ifndef HOTKEY_STORE_H
@@ -10,7 +10,7 @@
 #include <stddef.h>
 #include <hiredis/hiredis.h>
 
-#include "hotkey_args.h"
+#include "hotkey_op.h"
 
 #define HOTKEY_STORE_MAX_ELEMENTS  2048
 #define HOTKEY_STORE_MAX_STRING    4096
@@ -19,6 +19,10 @@ typedef enum {
     HOTKEY_STORE_OK = 0,
     HOTKEY_STORE_NO_INSTANCE,       /* unknown, or another project's */
     HOTKEY_STORE_NOT_ANALYSABLE,    /* eviction policy is not LFU */
+    HOTKEY_STORE_NO_TASK,           /* no such task in the instance */
+    HOTKEY_STORE_CONFLICT,          /* not allowed in the current state */
+    HOTKEY_STORE_NOSCRIPT,          /* EVALSHA of a script it forgot */
+    HOTKEY_STORE_REDIRECT,          /* MOVED or ASK: another node */
     HOTKEY_STORE_BAD_REPLY          /* error reply or nonsense */
 } hotkey_store_result_e;
 
@@ -35,23 +39,26 @@ void hotkey_store_reader_put(redisReader *rd);
 /* frees the spare readers (at process exit) */
 void hotkey_store_reader_drain(void);
 
-/* bytes hotkey_store_list_request() may write */
-size_t hotkey_store_list_request_size(size_t project_len);
+/* bytes hotkey_store_request() may write */
+size_t hotkey_store_request_size(const hotkey_op_t *op, size_t project_len);
 
 /*
- * Writes the RESP command for one list into buf; the instance is a
- * validated UUID.  Returns the length written.
+ * Writes the RESP command of an operation into buf: EVALSHA of its script,
+ * or (eval) the whole script.  The ids are validated.  Returns the length.
  */
-size_t hotkey_store_list_request(char *buf, const char *project,
-    size_t project_len, const char *instance, const hotkey_list_args_t *a);
+size_t hotkey_store_request(char *buf, const hotkey_op_t *op,
+    const hotkey_route_t *rt, const hotkey_args_t *a, int eval);
+
+/* bytes the answer to this reply may take in hotkey_store_reply() */
+size_t hotkey_store_answer_size(const hotkey_op_t *op, const redisReply *r);
 
 /*
- * Converts the script's reply.  On HOTKEY_STORE_OK *body is a malloc()ed
- * JSON document (free() it) of *len bytes; on HOTKEY_STORE_BAD_REPLY
- * *why says what was wrong, for the error log.
+ * Converts the script's reply.  On HOTKEY_STORE_OK the JSON answer is in
+ * out (hotkey_store_answer_size() bytes), *len long; otherwise *why says
+ * what the reply was, for the error log.
  */
-hotkey_store_result_e hotkey_store_list_reply(const redisReply *r,
-    const char *project, size_t project_len, const char *instance,
-    char **body, size_t *len, const char **why);
+hotkey_store_result_e hotkey_store_reply(const hotkey_op_t *op,
+    const redisReply *r, const hotkey_route_t *rt, char *out, size_t *len,
+    const char **why);
 
 #endif

@@ -1,3 +1,7 @@
+/*
+ * Store times (integer milliseconds) to the API's ISO 8601 UTC form and
+ * back, by civil-date arithmetic: no time zone, no locale.
+ */
 
 #include "hotkey_time.h"
 #include "hotkey_codec.h"

@@ -7,7 +7,6 @@
 #include <string.h>
 
 #include <openssl/crypto.h>
-#include <openssl/sha.h>
 
 #include "hotkey_tokcache.h"
 #include "hotkey_digest.h"
@@ -17,7 +16,7 @@
 
 
 typedef struct {
-    unsigned char        key[SHA256_DIGEST_LENGTH];
+    unsigned char        key[HOTKEY_SHA256_LEN];
     uint64_t             stamp;         /* 0: free */
     time_t               from;
     hotkey_jwt_claims_t  claims;
@@ -73,6 +72,8 @@ hotkey_tokcache_free(hotkey_tokcache_t *tc)
 }
 
 
+/* the first entry of the token's set; NULL when hashing failed (a miss) */
+
 static hotkey_tokcache_entry_t *
 hotkey_tokcache_set(hotkey_tokcache_t *tc, const char *token, size_t len,
     unsigned char *key)
@@ -80,8 +81,9 @@ hotkey_tokcache_set(hotkey_tokcache_t *tc, const char *token, size_t len,
     uint64_t  h;
 
     if (hotkey_sha256(token, len, key) != 0) {
-        memset(key, 0, HOTKEY_SHA256_LEN);
+        return NULL;
     }
+
     memcpy(&h, key, sizeof(h));
 
     return &tc->entries[(h % tc->sets) * HOTKEY_TOKCACHE_WAYS];
@@ -100,10 +102,13 @@ hotkey_tokcache_get(hotkey_tokcache_t *tc, const char *token, size_t len,
     time_t now, hotkey_jwt_claims_t *claims)
 {
     size_t                    i;
-    unsigned char             key[SHA256_DIGEST_LENGTH];
+    unsigned char             key[HOTKEY_SHA256_LEN];
     hotkey_tokcache_entry_t  *e;
 
     e = hotkey_tokcache_set(tc, token, len, key);
+    if (e == NULL) {
+        return 0;
+    }
 
     for (i = 0; i < HOTKEY_TOKCACHE_WAYS; i++, e++) {
         if (e->stamp == 0
@@ -134,10 +139,14 @@ hotkey_tokcache_put(hotkey_tokcache_t *tc, const char *token, size_t len,
     time_t now, const hotkey_jwt_claims_t *claims)
 {
     size_t                    i;
-    unsigned char             key[SHA256_DIGEST_LENGTH];
+    unsigned char             key[HOTKEY_SHA256_LEN];
     hotkey_tokcache_entry_t  *e, *victim;
 
     e = hotkey_tokcache_set(tc, token, len, key);
+    if (e == NULL) {
+        return;
+    }
+
     victim = e;
 
     for (i = 0; i < HOTKEY_TOKCACHE_WAYS; i++, e++) {

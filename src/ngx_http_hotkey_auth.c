@@ -1,17 +1,16 @@
 /*
  * Authentication and permission: an X-Auth-Token JWT, verified with the
  * keys of hotkey_auth_token_keys (and remembered per worker), or an
- * SDK-HMAC-SHA256 AK/SK signature checked against the credentials of
- * hotkey_auth_credentials.  Key and credential files are read at
+ * AK/SK signature (any scheme of hotkey_akscheme.h) checked against the
+ * credentials of hotkey_auth_credentials.  Key and credential files are read at
  * configuration time; the checks themselves are in hotkey_jwt.c and
  * hotkey_aksk.c.
  */
 
 #include "ngx_http_hotkey_module.h"
 
-#include <openssl/evp.h>
-
 #include "hotkey_aksk.h"
+#include "hotkey_digest.h"
 #include "hotkey_action.h"
 #include "hotkey_creds.h"
 #include "hotkey_jwt.h"
@@ -57,8 +56,8 @@ static ngx_int_t ngx_http_hotkey_auth_fail(ngx_http_hotkey_ctx_t *ctx,
     hotkey_err_e err, const char *arg, ngx_http_hotkey_auth_reason_e why);
 static ngx_int_t ngx_http_hotkey_auth_permit(ngx_http_hotkey_ctx_t *ctx,
     unsigned actions);
-static ngx_int_t ngx_http_hotkey_body_sha256(ngx_http_request_t *r,
-    ngx_http_hotkey_ctx_t *ctx);
+static ngx_int_t ngx_http_hotkey_body_hash(ngx_http_request_t *r,
+    ngx_http_hotkey_ctx_t *ctx, hotkey_md_e md);
 
 
 char *
@@ -194,7 +193,7 @@ ngx_http_hotkey_creds_cleanup(void *data)
 
 
 /*
- * NGX_OK: the caller may list; ctx->principal is set.  NGX_DECLINED:
+ * NGX_OK: the caller may list; ctx->auth.principal is set.  NGX_DECLINED:
  * ctx->error (and ctx->error_arg) say what to answer.  NGX_AGAIN: the
  * body of a signed request is being read.
  */
@@ -204,7 +203,7 @@ ngx_http_hotkey_authenticate(ngx_http_request_t *r,
     ngx_http_hotkey_ctx_t *ctx)
 {
     ngx_str_t                    token;
-    ngx_uint_t                   aksk;
+    ngx_uint_t                   aksk, i;
     ngx_table_elt_t             *auth;
     ngx_http_hotkey_auth_in_t    in;
     ngx_http_hotkey_loc_conf_t  *hlcf;
@@ -217,10 +216,8 @@ ngx_http_hotkey_authenticate(ngx_http_request_t *r,
 
     auth = r->headers_in.authorization;
     aksk = auth && hlcf->creds
-           && auth->value.len >= sizeof(HOTKEY_AKSK_ALGORITHM) - 1
-           && ngx_strncasecmp(auth->value.data,
-                              (u_char *) HOTKEY_AKSK_ALGORITHM,
-                              sizeof(HOTKEY_AKSK_ALGORITHM) - 1) == 0;
+           && hotkey_aksk_scheme((char *) auth->value.data,
+                                 auth->value.len) >= 0;
 
     if (ngx_http_hotkey_auth_headers(r, &in, aksk) != NGX_OK) {
         return NGX_ERROR;
@@ -238,6 +235,16 @@ ngx_http_hotkey_authenticate(ngx_http_request_t *r,
     if (in.token) {
         return ngx_http_hotkey_auth_fail(ctx, HOTKEY_ERR_TOKEN_INVALID, NULL,
                                    NGX_HTTP_HOTKEY_AUTH_TOKEN_INVALID);
+    }
+
+    /* a signature all the same, in a scheme not verified here */
+
+    for (i = 0; auth && i < auth->value.len; i++) {
+        if (auth->value.data[i] != ' ' && auth->value.data[i] != '\t') {
+            return ngx_http_hotkey_auth_fail(ctx, HOTKEY_ERR_AKSK,
+                             hotkey_aksk_reason(HOTKEY_AKSK_UNSUPPORTED),
+                             NGX_HTTP_HOTKEY_AUTH_AKSK_MALFORMED);
+        }
     }
 
     return ngx_http_hotkey_auth_fail(ctx, HOTKEY_ERR_NO_TOKEN, NULL,
@@ -376,17 +383,17 @@ ngx_http_hotkey_auth_token(ngx_http_request_t *r, ngx_http_hotkey_ctx_t *ctx,
     }
 
     if (cl->sub[0]) {
-        ctx->principal.data = (u_char *) cl->sub;
-        ctx->principal.len = ngx_strlen(cl->sub);
+        ctx->auth.principal.data = (u_char *) cl->sub;
+        ctx->auth.principal.len = ngx_strlen(cl->sub);
 
     } else {
-        ctx->principal.data = (u_char *) cl->project_id;
-        ctx->principal.len = ngx_strlen(cl->project_id);
+        ctx->auth.principal.data = (u_char *) cl->project_id;
+        ctx->auth.principal.len = ngx_strlen(cl->project_id);
     }
 
-    ctx->rate = cl->rate;
-    ctx->rate_period = cl->rate_period;
-    ctx->burst = cl->burst;
+    ctx->auth.rate = cl->rate;
+    ctx->auth.rate_period = cl->rate_period;
+    ctx->auth.burst = cl->burst;
 
     return ngx_http_hotkey_auth_permit(ctx, cl->actions);
 }
@@ -396,7 +403,9 @@ static ngx_int_t
 ngx_http_hotkey_auth_aksk(ngx_http_request_t *r, ngx_http_hotkey_ctx_t *ctx,
     ngx_http_hotkey_loc_conf_t *hlcf, ngx_http_hotkey_auth_in_t *in)
 {
+    int                           scheme;
     ngx_int_t                     rc;
+    ngx_table_elt_t              *auth;
     hotkey_aksk_rc_e              arc;
     const hotkey_cred_t          *cred;
     hotkey_aksk_request_t         req;
@@ -415,17 +424,19 @@ ngx_http_hotkey_auth_aksk(ngx_http_request_t *r, ngx_http_hotkey_ctx_t *ctx,
     req.headers = in->headers;
     req.nheaders = in->nheaders;
 
-    rc = ngx_http_hotkey_body_sha256(r, ctx);
+    auth = r->headers_in.authorization;
+
+    scheme = hotkey_aksk_scheme((char *) auth->value.data, auth->value.len);
+
+    rc = ngx_http_hotkey_body_hash(r, ctx, hotkey_akscheme_md(scheme));
     if (rc != NGX_OK) {
         return rc;
     }
 
-    req.body_sha256 = ctx->body_sha256[0] ? ctx->body_sha256 : NULL;
+    req.body_hash = ctx->auth.body_sha256[0] ? ctx->auth.body_sha256 : NULL;
 
-    arc = hotkey_aksk_verify(&req,
-                             (char *) r->headers_in.authorization->value.data,
-                             r->headers_in.authorization->value.len,
-                             hlcf->creds->creds, ngx_time(),
+    arc = hotkey_aksk_verify(&req, (char *) auth->value.data,
+                             auth->value.len, hlcf->creds->creds, ngx_time(),
                              (time_t) (hlcf->date_skew / 1000), &cred);
 
     if (arc != HOTKEY_AKSK_OK) {
@@ -451,17 +462,17 @@ ngx_http_hotkey_auth_aksk(ngx_http_request_t *r, ngx_http_hotkey_ctx_t *ctx,
                                    NGX_HTTP_HOTKEY_AUTH_AKSK_MALFORMED);
     }
 
-    ctx->principal.data = (u_char *) cred->name;
-    ctx->principal.len = ngx_strlen(cred->name);
-    ctx->rate = cred->rate;
-    ctx->rate_period = cred->rate_period;
-    ctx->burst = cred->burst;
+    ctx->auth.principal.data = (u_char *) cred->name;
+    ctx->auth.principal.len = ngx_strlen(cred->name);
+    ctx->auth.rate = cred->rate;
+    ctx->auth.rate_period = cred->rate_period;
+    ctx->auth.burst = cred->burst;
 
     if (!hotkey_cred_project_allowed(cred, ctx->route.project,
                                      ctx->route.project_len))
     {
         return ngx_http_hotkey_auth_fail(ctx, HOTKEY_ERR_FORBIDDEN,
-                             hotkey_action_name(HOTKEY_ACTION_LIST_HOTKEY),
+                             hotkey_action_name(ctx->op->action),
                              NGX_HTTP_HOTKEY_AUTH_FORBIDDEN);
     }
 
@@ -472,12 +483,14 @@ ngx_http_hotkey_auth_aksk(ngx_http_request_t *r, ngx_http_hotkey_ctx_t *ctx,
 static ngx_int_t
 ngx_http_hotkey_auth_permit(ngx_http_hotkey_ctx_t *ctx, unsigned actions)
 {
-    if (actions & HOTKEY_ACTION_LIST_HOTKEY) {
+    /* the operation's own action, as its row in the table says */
+
+    if (actions & ctx->op->action) {
         return NGX_OK;
     }
 
     return ngx_http_hotkey_auth_fail(ctx, HOTKEY_ERR_FORBIDDEN,
-                             hotkey_action_name(HOTKEY_ACTION_LIST_HOTKEY),
+                             hotkey_action_name(ctx->op->action),
                              NGX_HTTP_HOTKEY_AUTH_FORBIDDEN);
 }
 
@@ -489,25 +502,28 @@ ngx_http_hotkey_auth_fail(ngx_http_hotkey_ctx_t *ctx, hotkey_err_e err,
     ctx->error = err;
     ctx->error_set = 1;
     ctx->error_arg = arg;
-    ctx->auth_reason = why;
+    ctx->auth.reason = why;
 
     return NGX_DECLINED;
 }
 
 
-/* the body was read into memory before authentication (see handler) */
+/*
+ * The body was read into memory before authentication (see handler).
+ * Its hex digest, in the hash of the request's scheme, goes into
+ * ctx->auth.body_sha256 (SHA-256 and SM3 hex alike are 64 digits).
+ */
 
 static ngx_int_t
-ngx_http_hotkey_body_sha256(ngx_http_request_t *r, ngx_http_hotkey_ctx_t *ctx)
+ngx_http_hotkey_body_hash(ngx_http_request_t *r, ngx_http_hotkey_ctx_t *ctx,
+    hotkey_md_e md)
 {
-    u_char        md[EVP_MAX_MD_SIZE];
+    u_char        out[HOTKEY_MD_LEN];
     size_t        len;
-    ngx_int_t     rc;
-    unsigned int  mdlen;
-    EVP_MD_CTX   *sha;
+    EVP_MD_CTX   *c;
     ngx_chain_t  *cl;
 
-    ctx->body_sha256[0] = '\0';
+    ctx->auth.body_sha256[0] = '\0';
 
     if (r->request_body == NULL || r->request_body->bufs == NULL) {
         return NGX_OK;
@@ -529,35 +545,22 @@ ngx_http_hotkey_body_sha256(ngx_http_request_t *r, ngx_http_hotkey_ctx_t *ctx)
         return NGX_OK;
     }
 
-    sha = EVP_MD_CTX_new();
-    if (sha == NULL) {
-        return NGX_ERROR;
-    }
-
-    rc = NGX_ERROR;
-
-    if (EVP_DigestInit_ex(sha, EVP_sha256(), NULL) != 1) {
-        goto done;
-    }
+    c = hotkey_digest_begin(md);
 
     for (cl = r->request_body->bufs; cl; cl = cl->next) {
-        if (EVP_DigestUpdate(sha, cl->buf->pos, cl->buf->last - cl->buf->pos)
-            != 1)
+        if (hotkey_digest_update(c, cl->buf->pos,
+                                 cl->buf->last - cl->buf->pos) != 0)
         {
-            goto done;
+            EVP_MD_CTX_free(c);
+            return NGX_ERROR;
         }
     }
 
-    if (EVP_DigestFinal_ex(sha, md, &mdlen) != 1) {
-        goto done;
+    if (hotkey_digest_end(c, out) != 0) {
+        return NGX_ERROR;
     }
 
-    *ngx_hex_dump((u_char *) ctx->body_sha256, md, mdlen) = '\0';
-    rc = NGX_OK;
+    *ngx_hex_dump((u_char *) ctx->auth.body_sha256, out, sizeof(out)) = '\0';
 
-done:
-
-    EVP_MD_CTX_free(sha);
-
-    return rc;
+    return NGX_OK;
 }

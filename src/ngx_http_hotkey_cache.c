@@ -1,102 +1,107 @@
 /*
- * The shared-memory cache of finished answers: an rbtree by key hash and
- * an LRU queue in a slab pool, shared by all workers and kept across
- * reloads.  One request per key fetches from the store; the others wait
- * for it (ngx_http_hotkey_wait.c) and are woken when the answer is in.
+ * The cache of finished answers, a kind of the shared-memory table, kept
+ * across reloads.  One request per key (the leader) asks the store; the
+ * others wait for it (ngx_http_hotkey_wait.c).  The leader holds the key
+ * with a ticket: only the holder of the current ticket stores or gives the
+ * lock back, so a lock taken over after a timeout, a purge or a leader
+ * that went away can never be released or overwritten by a stale holder.
  */
 
 #include "ngx_http_hotkey_module.h"
 
 
 #define NGX_HTTP_HOTKEY_FAIL_HOLD  1000
+#define NGX_HTTP_HOTKEY_CACHE_MAGIC  0x484b4331     /* "HKC1" */
 
 
 typedef struct {
-    ngx_rbtree_node_t           node;
-    ngx_queue_t                 queue;
     u_char                     *body;
     uint32_t                    body_len;
     uint16_t                    status;
-    uint16_t                    key_len;
-    uint64_t                    waiters;
     ngx_msec_t                  stored;
     ngx_msec_t                  expires;
     ngx_msec_t                  drop;
     ngx_msec_t                  lock_until;
     ngx_msec_t                  failed_until;
+    ngx_atomic_uint_t           ticket;
+    uint64_t                    waiters;    /* a bit per worker slot */
     u_char                      instance[36];
-    u_char                      key[1];
-} ngx_http_hotkey_cache_node_t;
+} ngx_http_hotkey_centry_t;
 
 
-typedef struct {
-    ngx_http_hotkey_shm_t       head;       /* first: the shared part */
-    ngx_atomic_uint_t           purges;
-} ngx_http_hotkey_cache_sh_t;
-
-
-typedef struct {
-    ngx_http_hotkey_cache_sh_t *sh;
-    ngx_slab_pool_t            *shpool;
-} ngx_http_hotkey_cache_zone_t;
-
-
-static ngx_int_t ngx_http_hotkey_cache_init_zone(ngx_shm_zone_t *shm_zone,
-    void *data);
-static void ngx_http_hotkey_cache_rbtree_insert(ngx_rbtree_node_t *temp,
-    ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel);
-static ngx_http_hotkey_cache_node_t *ngx_http_hotkey_cache_find(
-    ngx_http_hotkey_cache_zone_t *cz, ngx_http_hotkey_ctx_t *ctx);
-static ngx_http_hotkey_cache_node_t *ngx_http_hotkey_cache_create(
-    ngx_http_hotkey_cache_zone_t *cz, ngx_http_hotkey_ctx_t *ctx);
-static void *ngx_http_hotkey_cache_alloc(ngx_http_hotkey_cache_zone_t *cz,
-    size_t size, ngx_http_hotkey_cache_node_t *keep);
-static void ngx_http_hotkey_cache_delete(ngx_http_hotkey_cache_zone_t *cz,
-    ngx_http_hotkey_cache_node_t *node);
-static void ngx_http_hotkey_cache_expire(ngx_http_hotkey_cache_zone_t *cz);
+static ngx_int_t ngx_http_hotkey_centry_busy(ngx_http_hotkey_tnode_t *tn,
+    ngx_msec_t now);
+static ngx_int_t ngx_http_hotkey_centry_idle(ngx_http_hotkey_tnode_t *tn,
+    ngx_msec_t now);
+static void ngx_http_hotkey_centry_release(ngx_http_hotkey_table_t *t,
+    ngx_http_hotkey_tnode_t *tn);
+static ngx_int_t ngx_http_hotkey_cache_hit(ngx_http_request_t *r,
+    ngx_http_hotkey_ctx_t *ctx, ngx_http_hotkey_tnode_t *tn,
+    ngx_msec_t now);
 static ngx_int_t ngx_http_hotkey_cache_copy(ngx_http_request_t *r,
-    ngx_http_hotkey_ctx_t *ctx, ngx_http_hotkey_cache_node_t *node);
-static void ngx_http_hotkey_cache_wake(ngx_http_hotkey_cache_node_t *node);
-static ngx_int_t ngx_http_hotkey_purge_handler(ngx_http_request_t *r);
+    ngx_http_hotkey_ctx_t *ctx, ngx_http_hotkey_centry_t *e);
+static void ngx_http_hotkey_cache_lead(ngx_http_request_t *r,
+    ngx_http_hotkey_ctx_t *ctx, ngx_http_hotkey_tnode_t *tn,
+    ngx_msec_t now);
+static ngx_int_t ngx_http_hotkey_cache_store(ngx_http_hotkey_table_t *t,
+    ngx_http_hotkey_tnode_t *tn, ngx_uint_t status, ngx_msec_t valid,
+    ngx_http_hotkey_loc_conf_t *hlcf, u_char *body, size_t len);
+static uint64_t ngx_http_hotkey_cache_give_back(ngx_http_hotkey_ctx_t *ctx,
+    ngx_http_hotkey_tnode_t *tn, ngx_uint_t failed);
+static void ngx_http_hotkey_cache_lead_cleanup(void *data);
 static void ngx_http_hotkey_cache_make_key(ngx_http_hotkey_ctx_t *ctx);
 static ngx_int_t ngx_http_hotkey_cache_bypass(ngx_http_request_t *r);
+static ngx_int_t ngx_http_hotkey_purge_handler(ngx_http_request_t *r);
 
 
-static ngx_str_t  ngx_http_hotkey_cache_status_names[] = {
-    ngx_null_string,
-    ngx_string("MISS"),
-    ngx_string("BYPASS"),
-    ngx_string("EXPIRED"),
-    ngx_string("STALE"),
-    ngx_string("UPDATING"),
-    ngx_string("HIT")
+ngx_http_hotkey_table_kind_t  ngx_http_hotkey_cache_kind = {
+    "hotkey_cache",
+    NGX_HTTP_HOTKEY_CACHE_MAGIC,
+    sizeof(ngx_http_hotkey_centry_t),
+    ngx_http_hotkey_centry_busy,
+    ngx_http_hotkey_centry_idle,
+    ngx_http_hotkey_centry_release
 };
+
+
+/* the one table of status names: X-Cache-Status, and metric labels */
+
+static struct {
+    ngx_str_t                   header;
+    const char                 *label;
+} ngx_http_hotkey_cache_status_names[] = {
+    { ngx_null_string, "none" },
+    { ngx_string("MISS"), "miss" },
+    { ngx_string("BYPASS"), "bypass" },
+    { ngx_string("EXPIRED"), "expired" },
+    { ngx_string("STALE"), "stale" },
+    { ngx_string("UPDATING"), "updating" },
+    { ngx_string("HIT"), "hit" }
+};
+
+
+const char *
+ngx_http_hotkey_cache_status_label(ngx_uint_t status)
+{
+    return ngx_http_hotkey_cache_status_names[status].label;
+}
 
 
 char *
 ngx_http_hotkey_cache_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
-    const char                    *err;
-    ngx_str_t                     *value;
-    ngx_shm_zone_t                *shm_zone, **pz;
-    ngx_http_hotkey_main_conf_t   *hmcf;
-    ngx_http_hotkey_cache_zone_t  *cz;
+    const char                   *err;
+    ngx_str_t                    *value;
+    ngx_shm_zone_t               *shm_zone, **pz;
+    ngx_http_hotkey_main_conf_t  *hmcf;
 
     value = cf->args->elts;
 
-    cz = ngx_pcalloc(cf->pool, sizeof(ngx_http_hotkey_cache_zone_t));
-    if (cz == NULL) {
-        return NGX_CONF_ERROR;
-    }
-
-    shm_zone = ngx_http_hotkey_shm_add(cf, &value[1],
-                                       (ngx_http_hotkey_shm_zone_t *) cz,
-                                       &err);
+    shm_zone = ngx_http_hotkey_table_add(cf, &value[1],
+                                         &ngx_http_hotkey_cache_kind, &err);
     if (shm_zone == NULL) {
         return (char *) err;
     }
-
-    shm_zone->init = ngx_http_hotkey_cache_init_zone;
 
     hmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_hotkey_module);
 
@@ -129,7 +134,8 @@ ngx_http_hotkey_cache(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return NGX_CONF_OK;
     }
 
-    hlcf->cache = ngx_http_hotkey_shm_ref(cf, &value[1]);
+    hlcf->cache = ngx_http_hotkey_table_ref(cf, &value[1],
+                                            &ngx_http_hotkey_cache_kind);
 
     return hlcf->cache ? NGX_CONF_OK : NGX_CONF_ERROR;
 }
@@ -145,7 +151,8 @@ ngx_http_hotkey_cache_purge(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     value = cf->args->elts;
 
-    hlcf->purge = ngx_http_hotkey_shm_ref(cf, &value[1]);
+    hlcf->purge = ngx_http_hotkey_table_ref(cf, &value[1],
+                                            &ngx_http_hotkey_cache_kind);
     if (hlcf->purge == NULL) {
         return NGX_CONF_ERROR;
     }
@@ -158,204 +165,53 @@ ngx_http_hotkey_cache_purge(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
 
 static ngx_int_t
-ngx_http_hotkey_cache_init_zone(ngx_shm_zone_t *shm_zone, void *data)
+ngx_http_hotkey_centry_busy(ngx_http_hotkey_tnode_t *tn, ngx_msec_t now)
 {
-    return ngx_http_hotkey_shm_init(shm_zone, data,
-                                    sizeof(ngx_http_hotkey_cache_sh_t),
-                                    ngx_http_hotkey_cache_rbtree_insert,
-                                    "hotkey_cache");
+    ngx_http_hotkey_centry_t  *e = ngx_http_hotkey_tnode_data(tn);
+
+    return e->waiters || (ngx_msec_int_t) (e->lock_until - now) > 0;
+}
+
+
+static ngx_int_t
+ngx_http_hotkey_centry_idle(ngx_http_hotkey_tnode_t *tn, ngx_msec_t now)
+{
+    ngx_http_hotkey_centry_t  *e = ngx_http_hotkey_tnode_data(tn);
+
+    return (ngx_msec_int_t) (e->drop - now) <= 0;
 }
 
 
 static void
-ngx_http_hotkey_cache_rbtree_insert(ngx_rbtree_node_t *temp,
-    ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel)
+ngx_http_hotkey_centry_release(ngx_http_hotkey_table_t *t,
+    ngx_http_hotkey_tnode_t *tn)
 {
-    ngx_rbtree_node_t  **p;
+    ngx_http_hotkey_centry_t  *e = ngx_http_hotkey_tnode_data(tn);
 
-    for ( ;; ) {
-        p = (node->key < temp->key) ? &temp->left : &temp->right;
-
-        if (*p == sentinel) {
-            break;
-        }
-
-        temp = *p;
+    if (e->body) {
+        ngx_slab_free_locked(t->shpool, e->body);
+        e->body = NULL;
     }
-
-    *p = node;
-    node->parent = temp;
-    node->left = sentinel;
-    node->right = sentinel;
-    ngx_rbt_red(node);
-}
-
-
-static ngx_http_hotkey_cache_node_t *
-ngx_http_hotkey_cache_find(ngx_http_hotkey_cache_zone_t *cz,
-    ngx_http_hotkey_ctx_t *ctx)
-{
-    ngx_rbtree_node_t             *node, *sentinel;
-    ngx_http_hotkey_cache_node_t  *cn;
-
-    node = cz->sh->head.rbtree.root;
-    sentinel = cz->sh->head.rbtree.sentinel;
-
-    /* equal hashes go right on insert, so keep looking both ways */
-
-    while (node != sentinel) {
-
-        if (ctx->hash < node->key) {
-            node = node->left;
-            continue;
-        }
-
-        if (ctx->hash > node->key) {
-            node = node->right;
-            continue;
-        }
-
-        cn = (ngx_http_hotkey_cache_node_t *) node;
-
-        if (cn->key_len == ctx->key_len
-            && ngx_memcmp(cn->key, ctx->key, ctx->key_len) == 0)
-        {
-            return cn;
-        }
-
-        node = node->right;
-    }
-
-    return NULL;
-}
-
-
-static void *
-ngx_http_hotkey_cache_alloc(ngx_http_hotkey_cache_zone_t *cz, size_t size,
-    ngx_http_hotkey_cache_node_t *keep)
-{
-    void                          *p;
-    ngx_uint_t                     i;
-    ngx_queue_t                   *q;
-    ngx_http_hotkey_cache_node_t  *cn;
-
-    for (i = 0; i < 64; i++) {
-
-        p = ngx_slab_alloc_locked(cz->shpool, size);
-        if (p) {
-            return p;
-        }
-
-        if (ngx_queue_empty(&cz->sh->head.queue)) {
-            return NULL;
-        }
-
-        /* evict the least recently used entry, never the one in hand */
-
-        q = ngx_queue_last(&cz->sh->head.queue);
-        cn = ngx_queue_data(q, ngx_http_hotkey_cache_node_t, queue);
-
-        if (cn == keep) {
-            q = ngx_queue_prev(q);
-            if (q == ngx_queue_sentinel(&cz->sh->head.queue)) {
-                return NULL;
-            }
-
-            cn = ngx_queue_data(q, ngx_http_hotkey_cache_node_t, queue);
-        }
-
-        ngx_http_hotkey_cache_wake(cn);
-        ngx_http_hotkey_cache_delete(cz, cn);
-    }
-
-    return NULL;
-}
-
-
-static void
-ngx_http_hotkey_cache_delete(ngx_http_hotkey_cache_zone_t *cz,
-    ngx_http_hotkey_cache_node_t *cn)
-{
-    ngx_queue_remove(&cn->queue);
-    ngx_rbtree_delete(&cz->sh->head.rbtree, &cn->node);
-
-    if (cn->body) {
-        ngx_slab_free_locked(cz->shpool, cn->body);
-    }
-
-    ngx_slab_free_locked(cz->shpool, cn);
-}
-
-
-static void
-ngx_http_hotkey_cache_expire(ngx_http_hotkey_cache_zone_t *cz)
-{
-    ngx_uint_t                     n;
-    ngx_queue_t                   *q;
-    ngx_http_hotkey_cache_node_t  *cn;
-
-    for (n = 0; n < 2 && !ngx_queue_empty(&cz->sh->head.queue); n++) {
-        q = ngx_queue_last(&cz->sh->head.queue);
-        cn = ngx_queue_data(q, ngx_http_hotkey_cache_node_t, queue);
-
-        if (cn->drop > ngx_current_msec || cn->lock_until > ngx_current_msec
-            || cn->waiters)
-        {
-            return;
-        }
-
-        ngx_http_hotkey_cache_delete(cz, cn);
-    }
-}
-
-
-static ngx_http_hotkey_cache_node_t *
-ngx_http_hotkey_cache_create(ngx_http_hotkey_cache_zone_t *cz,
-    ngx_http_hotkey_ctx_t *ctx)
-{
-    size_t                         size;
-    ngx_http_hotkey_cache_node_t  *cn;
-
-    ngx_http_hotkey_cache_expire(cz);
-
-    size = offsetof(ngx_http_hotkey_cache_node_t, key) + ctx->key_len;
-
-    cn = ngx_http_hotkey_cache_alloc(cz, size, NULL);
-    if (cn == NULL) {
-        return NULL;
-    }
-
-    ngx_memzero(cn, offsetof(ngx_http_hotkey_cache_node_t, key));
-
-    cn->node.key = ctx->hash;
-    cn->key_len = (uint16_t) ctx->key_len;
-    ngx_memcpy(cn->key, ctx->key, ctx->key_len);
-    ngx_memcpy(cn->instance, ctx->route.instance, 36);
-
-    ngx_rbtree_insert(&cz->sh->head.rbtree, &cn->node);
-    ngx_queue_insert_head(&cz->sh->head.queue, &cn->queue);
-
-    return cn;
 }
 
 
 static ngx_int_t
 ngx_http_hotkey_cache_copy(ngx_http_request_t *r, ngx_http_hotkey_ctx_t *ctx,
-    ngx_http_hotkey_cache_node_t *cn)
+    ngx_http_hotkey_centry_t *e)
 {
     u_char  *p;
 
-    p = ngx_pnalloc(r->pool, cn->body_len);
+    p = ngx_pnalloc(r->pool, e->body_len);
     if (p == NULL) {
         return NGX_ERROR;
     }
 
-    ngx_memcpy(p, cn->body, cn->body_len);
+    ngx_memcpy(p, e->body, e->body_len);
 
     ctx->body.data = p;
-    ctx->body.len = cn->body_len;
-    ctx->status = cn->status;
-    ctx->age = (time_t) ((ngx_current_msec - cn->stored) / 1000);
+    ctx->body.len = e->body_len;
+    ctx->status = e->status;
+    ctx->cache.age = (time_t) ((ngx_current_msec - e->stored) / 1000);
 
     return NGX_OK;
 }
@@ -369,42 +225,30 @@ ngx_http_hotkey_cache_lock_time(ngx_http_hotkey_loc_conf_t *hlcf)
 }
 
 
-static u_char *
-ngx_http_hotkey_cache_put_uint(u_char *p, uint64_t v)
-{
-    u_char   buf[NGX_INT64_LEN];
-    size_t   n;
-
-    n = sizeof(buf);
-
-    do {
-        buf[--n] = (u_char) ('0' + v % 10);
-        v /= 10;
-    } while (v);
-
-    return ngx_cpymem(p, buf + n, sizeof(buf) - n);
-}
-
-
 /* project|instance|offset|limit|status: ids are valid, so it fits */
 
 static void
 ngx_http_hotkey_cache_make_key(ngx_http_hotkey_ctx_t *ctx)
 {
-    u_char  *p;
+    u_char                    *p;
+    ngx_http_hotkey_cache_ctx_t  *cc;
 
-    p = ngx_cpymem(ctx->key, ctx->route.project, ctx->route.project_len);
+    cc = &ctx->cache;
+
+    p = ngx_cpymem(cc->key, ctx->route.project, ctx->route.project_len);
     *p++ = '|';
     p = ngx_cpymem(p, ctx->route.instance, ctx->route.instance_len);
     *p++ = '|';
-    p = ngx_http_hotkey_cache_put_uint(p, (uint64_t) ctx->args.offset);
+    p = (u_char *) hotkey_uint_write((char *) p,
+                                     (uint64_t) ctx->args.list.offset);
     *p++ = '|';
-    p = ngx_http_hotkey_cache_put_uint(p, (uint64_t) ctx->args.limit);
+    p = (u_char *) hotkey_uint_write((char *) p,
+                                     (uint64_t) ctx->args.list.limit);
     *p++ = '|';
-    *p++ = (u_char) ('0' + ctx->args.status);
+    *p++ = (u_char) ('0' + ctx->args.list.status);
 
-    ctx->key_len = p - ctx->key;
-    ctx->hash = ngx_murmur_hash2(ctx->key, ctx->key_len);
+    cc->key_len = p - cc->key;
+    cc->hash = ngx_murmur_hash2(cc->key, cc->key_len);
 }
 
 
@@ -451,192 +295,369 @@ ngx_http_hotkey_cache_bypass(ngx_http_request_t *r)
 
 /*
  * Returns NGX_OK with ctx->body set (serve it; a STALE answer with
- * ctx->leader set also wants a background refresh), NGX_DECLINED to ask
- * the store (ctx->leader set when the answer goes into the cache),
- * NGX_AGAIN to wait for another request's answer, NGX_ERROR.
+ * ctx->cache.leader set also wants a background refresh), NGX_DECLINED to
+ * ask the store (ctx->cache.leader set when the answer goes into the
+ * cache), NGX_AGAIN to wait for the leader, NGX_ERROR.
  */
 
 ngx_int_t
 ngx_http_hotkey_cache_lookup(ngx_http_request_t *r, ngx_http_hotkey_ctx_t *ctx)
 {
-    ngx_int_t                      rc;
-    ngx_msec_t                     now, stale;
-    ngx_http_hotkey_loc_conf_t    *hlcf;
-    ngx_http_hotkey_cache_zone_t  *cz;
-    ngx_http_hotkey_cache_node_t  *cn;
+    ngx_int_t                     rc;
+    ngx_msec_t                    now;
+    ngx_http_hotkey_table_t      *t;
+    ngx_http_hotkey_tnode_t      *tn;
+    ngx_http_hotkey_loc_conf_t   *hlcf;
+    ngx_http_hotkey_cache_ctx_t  *cc;
 
     hlcf = ngx_http_get_module_loc_conf(r, ngx_http_hotkey_module);
+    cc = &ctx->cache;
 
-    if (hlcf->cache == NULL) {
+    if (hlcf->cache == NULL || ctx->op->cache != HOTKEY_CACHE_USE_READ) {
         return NGX_DECLINED;
     }
 
-    if (ctx->key_len == 0) {
+    t = hlcf->cache->data;
+    cc->table = t;
+
+    if (cc->key_len == 0) {
         ngx_http_hotkey_cache_make_key(ctx);
     }
 
     if (hlcf->cache_bypass && ngx_http_hotkey_cache_bypass(r)) {
-        ctx->cache_status = NGX_HTTP_HOTKEY_CACHE_BYPASS;
-        ctx->leader = 1;
+        cc->status = NGX_HTTP_HOTKEY_CACHE_BYPASS;
+        cc->bypass = 1;
+        cc->gen = t->sh->gen;
         return NGX_DECLINED;
     }
 
-    cz = hlcf->cache->data;
     now = ngx_current_msec;
-    rc = NGX_DECLINED;
 
-    ngx_shmtx_lock(&cz->shpool->mutex);
+    ngx_shmtx_lock(&t->shpool->mutex);
 
-    ctx->purges = cz->sh->purges;
-    cn = ngx_http_hotkey_cache_find(cz, ctx);
+    tn = ngx_http_hotkey_table_find(t, cc->hash, cc->key, cc->key_len);
 
-    if (cn == NULL) {
-        cn = ngx_http_hotkey_cache_create(cz, ctx);
-        ctx->cache_status = NGX_HTTP_HOTKEY_CACHE_MISS;
-        goto lead;
+    if (tn == NULL) {
+        tn = ngx_http_hotkey_table_insert(t, cc->hash, cc->key, cc->key_len,
+                                          now);
+        cc->status = NGX_HTTP_HOTKEY_CACHE_MISS;
+        ngx_http_hotkey_cache_lead(r, ctx, tn, now);
+        rc = NGX_DECLINED;
+
+    } else {
+        ngx_http_hotkey_table_touch(t, tn);
+        rc = ngx_http_hotkey_cache_hit(r, ctx, tn, now);
     }
 
-    ngx_queue_remove(&cn->queue);
-    ngx_queue_insert_head(&cz->sh->head.queue, &cn->queue);
+    ngx_shmtx_unlock(&t->shpool->mutex);
 
-    if (cn->body && now < cn->expires) {
-        ctx->cache_status = NGX_HTTP_HOTKEY_CACHE_HIT;
-        rc = ngx_http_hotkey_cache_copy(r, ctx, cn);
-        goto done;
+    if (cc->leader && !cc->lead_cleanup) {
+        return ngx_http_hotkey_cache_lead_guard(r, ctx) == NGX_OK
+               ? rc : NGX_ERROR;
     }
-
-    stale = hlcf->cache_stale_revalidate;
-
-    if (cn->body && now < cn->expires + stale) {
-        rc = ngx_http_hotkey_cache_copy(r, ctx, cn);
-
-        if (cn->lock_until > now) {
-            ctx->cache_status = NGX_HTTP_HOTKEY_CACHE_UPDATING;
-            goto done;
-        }
-
-        ctx->cache_status = NGX_HTTP_HOTKEY_CACHE_STALE;
-        ctx->leader = 1;
-        cn->lock_until = now + ngx_http_hotkey_cache_lock_time(hlcf);
-        goto done;
-    }
-
-    if (cn->lock_until > now && !ctx->takeover) {
-        if (ngx_worker < NGX_HTTP_HOTKEY_MAX_SLOTS) {
-            cn->waiters |= (uint64_t) 1 << ngx_worker;
-        }
-
-        rc = NGX_AGAIN;
-        goto done;
-    }
-
-    if (cn->failed_until > now && ctx->waited) {
-
-        /* the store failed the request we waited for: share its fate */
-
-        if (cn->body && now < cn->expires + hlcf->cache_stale_error) {
-            ctx->cache_status = NGX_HTTP_HOTKEY_CACHE_STALE;
-            rc = ngx_http_hotkey_cache_copy(r, ctx, cn);
-            goto done;
-        }
-
-        ctx->cache_status = NGX_HTTP_HOTKEY_CACHE_EXPIRED;
-        ctx->failed = 1;
-        rc = NGX_OK;
-        goto done;
-    }
-
-    ctx->cache_status = cn->body ? NGX_HTTP_HOTKEY_CACHE_EXPIRED
-                                 : NGX_HTTP_HOTKEY_CACHE_MISS;
-
-lead:
-
-    ctx->leader = 1;
-
-    if (cn) {
-        cn->lock_until = now + ngx_http_hotkey_cache_lock_time(hlcf);
-    }
-
-done:
-
-    ngx_shmtx_unlock(&cz->shpool->mutex);
 
     return rc;
 }
 
 
-/* the leader's answer goes in; errors the store did not answer do not */
+/* an entry exists: serve it, wait for its leader, or lead */
+
+static ngx_int_t
+ngx_http_hotkey_cache_hit(ngx_http_request_t *r, ngx_http_hotkey_ctx_t *ctx,
+    ngx_http_hotkey_tnode_t *tn, ngx_msec_t now)
+{
+    ngx_http_hotkey_centry_t     *e;
+    ngx_http_hotkey_loc_conf_t   *hlcf;
+    ngx_http_hotkey_cache_ctx_t  *cc;
+
+    hlcf = ngx_http_get_module_loc_conf(r, ngx_http_hotkey_module);
+    e = ngx_http_hotkey_tnode_data(tn);
+    cc = &ctx->cache;
+
+    if (e->body && (ngx_msec_int_t) (e->expires - now) > 0) {
+        cc->status = NGX_HTTP_HOTKEY_CACHE_HIT;
+        return ngx_http_hotkey_cache_copy(r, ctx, e);
+    }
+
+    if (e->body && (ngx_msec_int_t) (e->expires
+                                     + hlcf->cache_stale_revalidate - now)
+                   > 0)
+    {
+        if ((ngx_msec_int_t) (e->lock_until - now) > 0) {
+            cc->status = NGX_HTTP_HOTKEY_CACHE_UPDATING;
+
+        } else {
+            cc->status = NGX_HTTP_HOTKEY_CACHE_STALE;
+            ngx_http_hotkey_cache_lead(r, ctx, tn, now);
+        }
+
+        return ngx_http_hotkey_cache_copy(r, ctx, e);
+    }
+
+    if ((ngx_msec_int_t) (e->lock_until - now) > 0) {
+
+        if (!ngx_http_hotkey_can_wait()) {
+
+            /* this worker cannot be woken: ask the store itself */
+
+            cc->status = NGX_HTTP_HOTKEY_CACHE_MISS;
+            return NGX_DECLINED;
+        }
+
+        e->waiters |= (uint64_t) 1 << ngx_worker;
+        cc->ticket = e->ticket;
+        cc->lock_left = e->lock_until - now;
+        return NGX_AGAIN;
+    }
+
+    if (cc->waited && (ngx_msec_int_t) (e->failed_until - now) > 0) {
+
+        /* the store failed the request we waited for: share its fate */
+
+        if (e->body
+            && (ngx_msec_int_t) (e->expires + hlcf->cache_stale_error - now)
+               > 0)
+        {
+            cc->status = NGX_HTTP_HOTKEY_CACHE_STALE;
+            return ngx_http_hotkey_cache_copy(r, ctx, e);
+        }
+
+        cc->status = NGX_HTTP_HOTKEY_CACHE_EXPIRED;
+        cc->failed = 1;
+        return NGX_OK;
+    }
+
+    cc->status = e->body ? NGX_HTTP_HOTKEY_CACHE_EXPIRED
+                         : NGX_HTTP_HOTKEY_CACHE_MISS;
+
+    ngx_http_hotkey_cache_lead(r, ctx, tn, now);
+
+    return NGX_DECLINED;
+}
+
+
+/* under the lock: this request takes the key with a new ticket */
+
+static void
+ngx_http_hotkey_cache_lead(ngx_http_request_t *r, ngx_http_hotkey_ctx_t *ctx,
+    ngx_http_hotkey_tnode_t *tn, ngx_msec_t now)
+{
+    ngx_http_hotkey_centry_t     *e;
+    ngx_http_hotkey_loc_conf_t   *hlcf;
+    ngx_http_hotkey_cache_ctx_t  *cc;
+
+    if (tn == NULL) {
+
+        /* no room for the entry: answered, not stored, not coalesced */
+
+        return;
+    }
+
+    hlcf = ngx_http_get_module_loc_conf(r, ngx_http_hotkey_module);
+    cc = &ctx->cache;
+    e = ngx_http_hotkey_tnode_data(tn);
+
+    if (e->instance[0] == '\0') {
+        ngx_memcpy(e->instance, ctx->route.instance, 36);
+    }
+
+    e->lock_until = now + ngx_http_hotkey_cache_lock_time(hlcf);
+    e->ticket = ++cc->table->sh->seq;
+
+    cc->ticket = e->ticket;
+    cc->leader = 1;
+}
+
+
+/*
+ * Whatever way the request ends, a lock it still holds is given back:
+ * the pool cleanup is the backstop of every early exit.
+ */
+
+ngx_int_t
+ngx_http_hotkey_cache_lead_guard(ngx_http_request_t *r,
+    ngx_http_hotkey_ctx_t *ctx)
+{
+    ngx_pool_cleanup_t  *cln;
+
+    cln = ngx_pool_cleanup_add(r->pool, 0);
+    if (cln == NULL) {
+        ngx_http_hotkey_cache_release(r, ctx);
+        return NGX_ERROR;
+    }
+
+    cln->handler = ngx_http_hotkey_cache_lead_cleanup;
+    cln->data = ctx;
+    ctx->cache.lead_cleanup = 1;
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_hotkey_cache_lead_cleanup(void *data)
+{
+    ngx_http_hotkey_ctx_t  *ctx = data;
+
+    uint64_t                  bits;
+    ngx_http_hotkey_table_t  *t;
+    ngx_http_hotkey_tnode_t  *tn;
+
+    if (!ctx->cache.leader) {
+        return;
+    }
+
+    ctx->cache.leader = 0;
+    t = ctx->cache.table;
+
+    ngx_shmtx_lock(&t->shpool->mutex);
+
+    tn = ngx_http_hotkey_table_find(t, ctx->cache.hash, ctx->cache.key,
+                                    ctx->cache.key_len);
+    bits = ngx_http_hotkey_cache_give_back(ctx, tn, 0);
+
+    ngx_shmtx_unlock(&t->shpool->mutex);
+
+    ngx_http_hotkey_wake(bits);
+}
+
+
+/* under the lock: the lock is given back if this request still holds it */
+
+static uint64_t
+ngx_http_hotkey_cache_give_back(ngx_http_hotkey_ctx_t *ctx,
+    ngx_http_hotkey_tnode_t *tn, ngx_uint_t failed)
+{
+    uint64_t                   bits;
+    ngx_http_hotkey_centry_t  *e;
+
+    if (tn == NULL) {
+        return 0;
+    }
+
+    e = ngx_http_hotkey_tnode_data(tn);
+
+    if (e->ticket != ctx->cache.ticket || e->lock_until == 0) {
+        return 0;
+    }
+
+    e->lock_until = 0;
+
+    if (failed) {
+        e->failed_until = ngx_current_msec + NGX_HTTP_HOTKEY_FAIL_HOLD;
+    }
+
+    bits = e->waiters;
+    e->waiters = 0;
+
+    return bits;
+}
+
+
+static ngx_int_t
+ngx_http_hotkey_cache_store(ngx_http_hotkey_table_t *t,
+    ngx_http_hotkey_tnode_t *tn, ngx_uint_t status, ngx_msec_t valid,
+    ngx_http_hotkey_loc_conf_t *hlcf, u_char *body, size_t len)
+{
+    u_char                    *p;
+    ngx_msec_t                 now;
+    ngx_http_hotkey_centry_t  *e;
+
+    now = ngx_current_msec;
+
+    p = ngx_http_hotkey_table_alloc(t, len ? len : 1, tn, now);
+    if (p == NULL) {
+        return NGX_DECLINED;
+    }
+
+    e = ngx_http_hotkey_tnode_data(tn);
+
+    if (e->body) {
+        ngx_slab_free_locked(t->shpool, e->body);
+    }
+
+    ngx_memcpy(p, body, len);
+
+    e->body = p;
+    e->body_len = (uint32_t) len;
+    e->status = (uint16_t) status;
+    e->stored = now;
+    e->expires = now + valid;
+    e->drop = e->expires + ngx_max(hlcf->cache_stale_revalidate,
+                                   hlcf->cache_stale_error);
+    e->failed_until = 0;
+
+    return NGX_OK;
+}
+
+
+/* the leader's (or a bypass's) answer goes in; store failures do not */
 
 void
 ngx_http_hotkey_cache_update(ngx_http_request_t *r,
     ngx_http_hotkey_ctx_t *ctx, ngx_uint_t status, u_char *body, size_t len)
 {
-    u_char                        *p;
-    ngx_msec_t                     valid, now;
-    ngx_http_hotkey_loc_conf_t    *hlcf;
-    ngx_http_hotkey_cache_zone_t  *cz;
-    ngx_http_hotkey_cache_node_t  *cn;
+    uint64_t                      bits;
+    ngx_msec_t                    valid;
+    ngx_http_hotkey_table_t      *t;
+    ngx_http_hotkey_tnode_t      *tn;
+    ngx_http_hotkey_centry_t     *e;
+    ngx_http_hotkey_loc_conf_t   *hlcf;
+    ngx_http_hotkey_cache_ctx_t  *cc;
 
     hlcf = ngx_http_get_module_loc_conf(r, ngx_http_hotkey_module);
+    cc = &ctx->cache;
 
-    if (!ctx->leader || hlcf->cache == NULL) {
+    if (!cc->leader && !cc->bypass) {
         return;
     }
-
-    ctx->leader = 0;
 
     valid = (status == NGX_HTTP_OK) ? hlcf->cache_valid
             : (status == NGX_HTTP_NOT_FOUND || status == NGX_HTTP_BAD_REQUEST)
               ? hlcf->cache_errors_valid : 0;
 
-    cz = hlcf->cache->data;
-    now = ngx_current_msec;
+    t = cc->table;
+    bits = 0;
 
-    ngx_shmtx_lock(&cz->shpool->mutex);
+    ngx_shmtx_lock(&t->shpool->mutex);
 
-    cn = ngx_http_hotkey_cache_find(cz, ctx);
+    tn = ngx_http_hotkey_table_find(t, cc->hash, cc->key, cc->key_len);
 
-    if (valid == 0 || cz->sh->purges != ctx->purges) {
-        goto unlock;
-    }
+    if (cc->leader) {
+        e = tn ? ngx_http_hotkey_tnode_data(tn) : NULL;
 
-    if (cn == NULL) {
-        cn = ngx_http_hotkey_cache_create(cz, ctx);
-        if (cn == NULL) {
-            goto done;
+        /* a purge or a takeover since: the answer may be older */
+
+        if (e && e->ticket == cc->ticket && e->lock_until && valid) {
+            (void) ngx_http_hotkey_cache_store(t, tn, status, valid, hlcf,
+                                               body, len);
+        }
+
+        bits = ngx_http_hotkey_cache_give_back(ctx, tn, 0);
+
+    } else if (valid && t->sh->gen == cc->gen) {
+        if (tn == NULL) {
+            tn = ngx_http_hotkey_table_insert(t, cc->hash, cc->key,
+                                              cc->key_len, ngx_current_msec);
+        }
+
+        if (tn && ngx_http_hotkey_cache_store(t, tn, status, valid, hlcf,
+                                              body, len)
+                  == NGX_OK)
+        {
+            e = ngx_http_hotkey_tnode_data(tn);
+            ngx_memcpy(e->instance, ctx->route.instance, 36);
+            bits = e->waiters;
+            e->waiters = 0;
         }
     }
 
-    p = ngx_http_hotkey_cache_alloc(cz, len ? len : 1, cn);
-    if (p == NULL) {
-        goto unlock;
-    }
+    ngx_shmtx_unlock(&t->shpool->mutex);
 
-    if (cn->body) {
-        ngx_slab_free_locked(cz->shpool, cn->body);
-    }
+    cc->leader = 0;
+    cc->bypass = 0;
 
-    ngx_memcpy(p, body, len);
-
-    cn->body = p;
-    cn->body_len = (uint32_t) len;
-    cn->status = (uint16_t) status;
-    cn->stored = now;
-    cn->expires = now + valid;
-    cn->drop = cn->expires + ngx_max(hlcf->cache_stale_revalidate,
-                                     hlcf->cache_stale_error);
-    cn->failed_until = 0;
-
-unlock:
-
-    if (cn) {
-        cn->lock_until = 0;
-        ngx_http_hotkey_cache_wake(cn);
-    }
-
-done:
-
-    ngx_shmtx_unlock(&cz->shpool->mutex);
+    ngx_http_hotkey_wake(bits);
 }
 
 
@@ -650,43 +671,47 @@ static ngx_int_t
 ngx_http_hotkey_cache_unlock(ngx_http_request_t *r,
     ngx_http_hotkey_ctx_t *ctx, ngx_uint_t failed)
 {
-    ngx_int_t                      rc;
-    ngx_http_hotkey_loc_conf_t    *hlcf;
-    ngx_http_hotkey_cache_zone_t  *cz;
-    ngx_http_hotkey_cache_node_t  *cn;
+    uint64_t                      bits;
+    ngx_int_t                     rc;
+    ngx_http_hotkey_table_t      *t;
+    ngx_http_hotkey_tnode_t      *tn;
+    ngx_http_hotkey_centry_t     *e;
+    ngx_http_hotkey_loc_conf_t   *hlcf;
+    ngx_http_hotkey_cache_ctx_t  *cc;
 
-    hlcf = ngx_http_get_module_loc_conf(r, ngx_http_hotkey_module);
+    cc = &ctx->cache;
+    cc->bypass = 0;
 
-    if (!ctx->leader || hlcf->cache == NULL) {
+    if (!cc->leader) {
         return NGX_DECLINED;
     }
 
-    ctx->leader = 0;
+    hlcf = ngx_http_get_module_loc_conf(r, ngx_http_hotkey_module);
+    cc->leader = 0;
     rc = NGX_DECLINED;
-    cz = hlcf->cache->data;
+    t = cc->table;
 
-    ngx_shmtx_lock(&cz->shpool->mutex);
+    ngx_shmtx_lock(&t->shpool->mutex);
 
-    cn = ngx_http_hotkey_cache_find(cz, ctx);
+    tn = ngx_http_hotkey_table_find(t, cc->hash, cc->key, cc->key_len);
+    bits = ngx_http_hotkey_cache_give_back(ctx, tn, failed);
 
-    if (cn) {
-        cn->lock_until = 0;
+    if (tn && failed && !ctx->background) {
+        e = ngx_http_hotkey_tnode_data(tn);
 
-        if (failed) {
-            cn->failed_until = ngx_current_msec + NGX_HTTP_HOTKEY_FAIL_HOLD;
-
-            if (cn->body && !ctx->background
-                && ngx_current_msec < cn->expires + hlcf->cache_stale_error)
-            {
-                ctx->cache_status = NGX_HTTP_HOTKEY_CACHE_STALE;
-                rc = ngx_http_hotkey_cache_copy(r, ctx, cn);
-            }
+        if (e->body
+            && (ngx_msec_int_t) (e->expires + hlcf->cache_stale_error
+                                 - ngx_current_msec)
+               > 0)
+        {
+            cc->status = NGX_HTTP_HOTKEY_CACHE_STALE;
+            rc = ngx_http_hotkey_cache_copy(r, ctx, e);
         }
-
-        ngx_http_hotkey_cache_wake(cn);
     }
 
-    ngx_shmtx_unlock(&cz->shpool->mutex);
+    ngx_shmtx_unlock(&t->shpool->mutex);
+
+    ngx_http_hotkey_wake(bits);
 
     return rc;
 }
@@ -708,6 +733,39 @@ ngx_http_hotkey_cache_release(ngx_http_request_t *r,
 }
 
 
+/*
+ * For a waiter being woken, under the zone's lock: 1 when the key it
+ * waits on is no longer held by the ticket it waited for.
+ */
+
+ngx_int_t
+ngx_http_hotkey_cache_settled(ngx_http_hotkey_table_t *t, uint32_t hash,
+    u_char *key, size_t len, ngx_atomic_uint_t ticket)
+{
+    ngx_msec_t                 now;
+    ngx_http_hotkey_tnode_t   *tn;
+    ngx_http_hotkey_centry_t  *e;
+
+    tn = ngx_http_hotkey_table_find(t, hash, key, len);
+    if (tn == NULL) {
+        return 1;
+    }
+
+    e = ngx_http_hotkey_tnode_data(tn);
+    now = ngx_current_msec;
+
+    if (e->ticket != ticket || (ngx_msec_int_t) (e->lock_until - now) <= 0
+        || (e->body && (ngx_msec_int_t) (e->expires - now) > 0))
+    {
+        return 1;
+    }
+
+    e->waiters |= (uint64_t) 1 << ngx_worker;
+
+    return 0;
+}
+
+
 ngx_int_t
 ngx_http_hotkey_cache_headers(ngx_http_request_t *r,
     ngx_http_hotkey_ctx_t *ctx)
@@ -715,9 +773,12 @@ ngx_http_hotkey_cache_headers(ngx_http_request_t *r,
     u_char           *p;
     ngx_table_elt_t  *h;
 
-    if (ctx->cache_status == NGX_HTTP_HOTKEY_CACHE_NONE) {
+    if (ctx->cache.status == NGX_HTTP_HOTKEY_CACHE_NONE || ctx->cache.headers)
+    {
         return NGX_OK;
     }
+
+    ctx->cache.headers = 1;
 
     h = ngx_list_push(&r->headers_out.headers);
     if (h == NULL) {
@@ -726,9 +787,9 @@ ngx_http_hotkey_cache_headers(ngx_http_request_t *r,
 
     h->hash = 1;
     ngx_str_set(&h->key, "X-Cache-Status");
-    h->value = ngx_http_hotkey_cache_status_names[ctx->cache_status];
+    h->value = ngx_http_hotkey_cache_status_names[ctx->cache.status].header;
 
-    if (ctx->cache_status < NGX_HTTP_HOTKEY_CACHE_STALE) {
+    if (ctx->cache.status < NGX_HTTP_HOTKEY_CACHE_STALE) {
         return NGX_OK;
     }
 
@@ -745,7 +806,9 @@ ngx_http_hotkey_cache_headers(ngx_http_request_t *r,
     h->hash = 1;
     ngx_str_set(&h->key, "Age");
     h->value.data = p;
-    h->value.len = ngx_sprintf(p, "%T", ctx->age) - p;
+    h->value.len = (u_char *) hotkey_uint_write((char *) p,
+                                                (uint64_t) ctx->cache.age)
+                   - p;
 
     return NGX_OK;
 }
@@ -759,13 +822,15 @@ ngx_http_hotkey_cache_status_variable(ngx_http_request_t *r,
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_hotkey_module);
 
-    if (ctx == NULL || ctx->cache_status == NGX_HTTP_HOTKEY_CACHE_NONE) {
+    if (ctx == NULL || ctx->cache.status == NGX_HTTP_HOTKEY_CACHE_NONE) {
         v->not_found = 1;
         return NGX_OK;
     }
 
-    v->data = ngx_http_hotkey_cache_status_names[ctx->cache_status].data;
-    v->len = ngx_http_hotkey_cache_status_names[ctx->cache_status].len;
+    v->data = ngx_http_hotkey_cache_status_names[ctx->cache.status]
+              .header.data;
+    v->len = ngx_http_hotkey_cache_status_names[ctx->cache.status]
+             .header.len;
     v->valid = 1;
     v->no_cacheable = 0;
     v->not_found = 0;
@@ -774,31 +839,61 @@ ngx_http_hotkey_cache_status_variable(ngx_http_request_t *r,
 }
 
 
-/* under the zone's lock: the requests waiting for this entry move on */
+/*
+ * Drops every entry of an instance.  An entry with a leader in flight
+ * goes too: its leader's answer then finds another ticket (or none) and
+ * is not stored, and its waiters are woken to ask again.
+ */
 
-static void
-ngx_http_hotkey_cache_wake(ngx_http_hotkey_cache_node_t *cn)
+ngx_uint_t
+ngx_http_hotkey_cache_drop_instance(ngx_http_hotkey_table_t *t, u_char *id)
 {
-    uint64_t  bits;
+    uint64_t                   bits;
+    ngx_uint_t                 n;
+    ngx_queue_t               *q, *next;
+    ngx_http_hotkey_tnode_t   *tn;
+    ngx_http_hotkey_centry_t  *e;
 
-    bits = cn->waiters;
-    cn->waiters = 0;
+    n = 0;
+    bits = 0;
+
+    ngx_shmtx_lock(&t->shpool->mutex);
+
+    t->sh->gen++;
+
+    for (q = ngx_queue_head(&t->sh->queue);
+         q != ngx_queue_sentinel(&t->sh->queue);
+         q = next)
+    {
+        next = ngx_queue_next(q);
+        tn = ngx_queue_data(q, ngx_http_hotkey_tnode_t, queue);
+        e = ngx_http_hotkey_tnode_data(tn);
+
+        if (ngx_memcmp(e->instance, id, 36) != 0) {
+            continue;
+        }
+
+        bits |= e->waiters;
+        ngx_http_hotkey_table_delete(t, tn);
+        n++;
+    }
+
+    ngx_shmtx_unlock(&t->shpool->mutex);
 
     ngx_http_hotkey_wake(bits);
+
+    return n;
 }
 
 
 static ngx_int_t
 ngx_http_hotkey_purge_handler(ngx_http_request_t *r)
 {
-    ngx_int_t                      rc;
-    ngx_str_t                      id;
-    ngx_uint_t                     n;
-    ngx_queue_t                   *q, *next;
-    u_char                        *body;
-    ngx_http_hotkey_loc_conf_t    *hlcf;
-    ngx_http_hotkey_cache_zone_t  *cz;
-    ngx_http_hotkey_cache_node_t  *cn;
+    u_char                      *p, *body;
+    ngx_int_t                    rc;
+    ngx_str_t                    id;
+    ngx_uint_t                   n;
+    ngx_http_hotkey_loc_conf_t  *hlcf;
 
     if (!(r->method & (NGX_HTTP_POST|NGX_HTTP_DELETE))) {
         return ngx_http_hotkey_send_error(r, HOTKEY_ERR_METHOD, NULL);
@@ -816,37 +911,17 @@ ngx_http_hotkey_purge_handler(ngx_http_request_t *r)
     }
 
     hlcf = ngx_http_get_module_loc_conf(r, ngx_http_hotkey_module);
-    cz = hlcf->purge->data;
-    n = 0;
 
-    ngx_shmtx_lock(&cz->shpool->mutex);
-
-    cz->sh->purges++;
-
-    for (q = ngx_queue_head(&cz->sh->head.queue);
-         q != ngx_queue_sentinel(&cz->sh->head.queue);
-         q = next)
-    {
-        next = ngx_queue_next(q);
-        cn = ngx_queue_data(q, ngx_http_hotkey_cache_node_t, queue);
-
-        if (ngx_memcmp(cn->instance, id.data, 36) != 0) {
-            continue;
-        }
-
-        ngx_http_hotkey_cache_wake(cn);
-        ngx_http_hotkey_cache_delete(cz, cn);
-        n++;
-    }
-
-    ngx_shmtx_unlock(&cz->shpool->mutex);
+    n = ngx_http_hotkey_cache_drop_instance(hlcf->purge->data, id.data);
 
     body = ngx_pnalloc(r->pool, sizeof("{\"purged\":}") + NGX_INT_T_LEN);
     if (body == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    return ngx_http_hotkey_send_json(r, NGX_HTTP_OK, body,
-                                     ngx_sprintf(body, "{\"purged\":%ui}", n)
-                                     - body);
+    p = ngx_cpymem(body, "{\"purged\":", 10);
+    p = (u_char *) hotkey_uint_write((char *) p, n);
+    *p++ = '}';
+
+    return ngx_http_hotkey_send_json(r, NGX_HTTP_OK, body, p - body);
 }

@@ -1,15 +1,16 @@
 /*
- * The content handler: route, method, authentication, identifiers and
- * parameters, in the contract's order, then the store.
+ * The content handler: the operation (route and method), authentication,
+ * rate limit, identifiers and parameters, in the contract's order; then
+ * the cache and the store, as the operation's row says.
  */
 
 #include "ngx_http_hotkey_module.h"
 
 
-static ngx_int_t ngx_http_hotkey_method(ngx_http_request_t *r,
+static ngx_int_t ngx_http_hotkey_operation(ngx_http_request_t *r,
     ngx_http_hotkey_ctx_t *ctx);
-
-
+static ngx_int_t ngx_http_hotkey_allow(ngx_http_request_t *r,
+    hotkey_route_e route);
 static void ngx_http_hotkey_refresh(ngx_http_request_t *r,
     ngx_http_hotkey_ctx_t *ctx);
 static ngx_int_t ngx_http_hotkey_discard_and_fail(ngx_http_request_t *r,
@@ -31,7 +32,7 @@ ngx_http_hotkey_handler(ngx_http_request_t *r)
     ctx = ngx_http_get_module_ctx(r, ngx_http_hotkey_module);
 
     if (ctx && ctx->background) {
-        return ngx_http_hotkey_store_list(r, ctx);
+        return ngx_http_hotkey_store_run(r, ctx);
     }
 
     ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_hotkey_ctx_t));
@@ -42,14 +43,14 @@ ngx_http_hotkey_handler(ngx_http_request_t *r)
     ctx->request = r;
     ngx_http_set_ctx(r, ctx, ngx_http_hotkey_module);
 
-    if (hotkey_route_match((char *) r->uri.data, r->uri.len, &ctx->route)
-        != HOTKEY_ROUTE_LIST)
-    {
-        return ngx_http_hotkey_discard_and_fail(r, HOTKEY_ERR_NO_ROUTE);
+    rc = ngx_http_hotkey_operation(r, ctx);
+
+    if (rc == NGX_ERROR) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    if (ngx_http_hotkey_method(r, ctx) != NGX_OK) {
-        return ngx_http_hotkey_discard_and_fail(r, HOTKEY_ERR_METHOD);
+    if (rc != NGX_OK) {
+        return ngx_http_hotkey_discard_and_fail(r, ctx->error);
     }
 
     /* a signed request's body is part of its signature */
@@ -139,8 +140,7 @@ ngx_http_hotkey_checked(ngx_http_request_t *r, ngx_http_hotkey_ctx_t *ctx)
         return ngx_http_hotkey_send_error(r, HOTKEY_ERR_INSTANCE_ID, NULL);
     }
 
-    bad = hotkey_list_args_parse((char *) r->args.data, r->args.len,
-                                 &ctx->args);
+    bad = ctx->op->parse((char *) r->args.data, r->args.len, &ctx->args);
     if (bad) {
         return ngx_http_hotkey_send_error(r, HOTKEY_ERR_PARAM, bad);
     }
@@ -161,7 +161,7 @@ ngx_http_hotkey_serve(ngx_http_request_t *r, ngx_http_hotkey_ctx_t *ctx)
     switch (rc) {
 
     case NGX_DECLINED:
-        return ngx_http_hotkey_store_list(r, ctx);
+        return ngx_http_hotkey_store_run(r, ctx);
 
     case NGX_AGAIN:
         return ngx_http_hotkey_cache_wait(r, ctx);
@@ -177,15 +177,20 @@ ngx_http_hotkey_serve(ngx_http_request_t *r, ngx_http_hotkey_ctx_t *ctx)
         return NGX_ERROR;
     }
 
-    if (ctx->failed) {
+    if (ctx->cache.failed) {
         return ngx_http_hotkey_send_error(r, HOTKEY_ERR_INTERNAL, NULL);
     }
 
     rc = ngx_http_hotkey_send_json(r, ctx->status, ctx->body.data,
                                    ctx->body.len);
 
-    if (ctx->leader && rc != NGX_ERROR) {
-        ngx_http_hotkey_refresh(r, ctx);
+    if (ctx->cache.leader) {
+        if (rc == NGX_ERROR) {
+            ngx_http_hotkey_cache_release(r, ctx);
+
+        } else {
+            ngx_http_hotkey_refresh(r, ctx);
+        }
     }
 
     return rc;
@@ -211,27 +216,41 @@ ngx_http_hotkey_refresh(ngx_http_request_t *r, ngx_http_hotkey_ctx_t *ctx)
         return;
     }
 
+    /* the lock goes with the refresh, and its guard with it */
+
     *bctx = *ctx;
     bctx->request = sr;
-    bctx->reader = NULL;
     bctx->background = 1;
-    bctx->waiting = 0;
-    bctx->wait_cleanup = 0;
-    ngx_memzero(&bctx->wait_timer, sizeof(ngx_event_t));
+    ngx_memzero(&bctx->store, sizeof(ngx_http_hotkey_store_ctx_t));
+    bctx->cache.waiting = 0;
+    bctx->cache.wait_cleanup = 0;
+    bctx->cache.lead_cleanup = 0;
+    ngx_memzero(&bctx->cache.timer, sizeof(ngx_event_t));
 
-    ctx->leader = 0;
+    ctx->cache.leader = 0;
 
     sr->header_only = 1;
     ngx_http_set_ctx(sr, bctx, ngx_http_hotkey_module);
+
+    (void) ngx_http_hotkey_cache_lead_guard(sr, bctx);
 }
 
 
+/* the operation of this path and method; NGX_DECLINED: ctx->error says */
+
 static ngx_int_t
-ngx_http_hotkey_method(ngx_http_request_t *r, ngx_http_hotkey_ctx_t *ctx)
+ngx_http_hotkey_operation(ngx_http_request_t *r, ngx_http_hotkey_ctx_t *ctx)
 {
-    unsigned          m;
-    const char       *allow;
-    ngx_table_elt_t  *h;
+    unsigned        m;
+    hotkey_route_e  route;
+
+    route = hotkey_route_match((char *) r->uri.data, r->uri.len,
+                               &ctx->route);
+
+    if (hotkey_op_methods(route) == 0) {
+        ctx->error = HOTKEY_ERR_NO_ROUTE;
+        return NGX_DECLINED;
+    }
 
     switch (r->method) {
     case NGX_HTTP_GET:
@@ -253,25 +272,38 @@ ngx_http_hotkey_method(ngx_http_request_t *r, ngx_http_hotkey_ctx_t *ctx)
         m = 0;
     }
 
-    if (hotkey_route_methods(ctx->route.route) & m) {
+    ctx->op = hotkey_op_find(route, m);
+
+    if (ctx->op) {
         return NGX_OK;
     }
 
-    /* not allowed: the error goes out with an Allow header */
+    ctx->error = HOTKEY_ERR_METHOD;
+
+    return ngx_http_hotkey_allow(r, route) == NGX_OK ? NGX_DECLINED
+                                                     : NGX_ERROR;
+}
+
+
+static ngx_int_t
+ngx_http_hotkey_allow(ngx_http_request_t *r, hotkey_route_e route)
+{
+    const char       *allow;
+    ngx_table_elt_t  *h;
 
     h = ngx_list_push(&r->headers_out.headers);
     if (h == NULL) {
         return NGX_ERROR;
     }
 
-    allow = hotkey_route_allow(ctx->route.route);
+    allow = hotkey_op_allow(route);
 
     h->hash = 1;
     ngx_str_set(&h->key, "Allow");
     h->value.data = (u_char *) allow;
     h->value.len = ngx_strlen(allow);
 
-    return NGX_DECLINED;
+    return NGX_OK;
 }
 
 

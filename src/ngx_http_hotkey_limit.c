@@ -1,9 +1,9 @@
 /*
- * Per-caller rate limits: a token bucket per principal in a shared-memory
- * zone (rbtree + LRU queue, as limit_req keeps it), counted after
- * authentication, exact across workers because every decision is made
- * under the zone's mutex.  Every answer to a limited caller carries the
- * state in the RateLimit-Policy and RateLimit fields (IETF draft 10).
+ * Per-caller rate limits: a token bucket per principal, a kind of the
+ * shared-memory table, counted after authentication, exact across workers
+ * because every decision is made under the zone's mutex.  Every answer to
+ * a limited caller carries the state in the RateLimit-Policy and RateLimit
+ * fields (IETF draft 10).
  */
 
 #include "ngx_http_hotkey_module.h"
@@ -12,21 +12,16 @@
 #define NGX_HTTP_HOTKEY_PRINCIPAL_MAX  256
 #define NGX_HTTP_HOTKEY_REQ            1000000     /* a request, in parts */
 #define NGX_HTTP_HOTKEY_IDLE_MAX       86400000    /* ms: a full bucket */
+#define NGX_HTTP_HOTKEY_BURST_MAX      1000000
+#define NGX_HTTP_HOTKEY_LIMIT_MAGIC    0x484b4c31  /* "HKL1" */
 
 
 typedef struct {
-    ngx_rbtree_node_t           node;
-    ngx_queue_t                 queue;
     ngx_msec_t                  last;
     ngx_uint_t                  excess;     /* parts of requests */
     ngx_uint_t                  rate;       /* its own: overrides count */
     ngx_uint_t                  period;
-    u_short                     len;
-    u_char                      principal[1];
 } ngx_http_hotkey_limit_node_t;
-
-
-typedef ngx_http_hotkey_shm_zone_t  ngx_http_hotkey_limit_zone_t;
 
 
 struct ngx_http_hotkey_limit_s {
@@ -46,14 +41,8 @@ typedef struct {
 } ngx_http_hotkey_limit_state_t;
 
 
-static ngx_int_t ngx_http_hotkey_limit_init_zone(ngx_shm_zone_t *shm_zone,
-    void *data);
-static ngx_http_hotkey_limit_node_t *ngx_http_hotkey_limit_find(
-    ngx_http_hotkey_limit_zone_t *lz, ngx_str_t *principal, uint32_t hash);
-static ngx_http_hotkey_limit_node_t *ngx_http_hotkey_limit_create(
-    ngx_http_hotkey_limit_zone_t *lz, ngx_str_t *principal, uint32_t hash);
-static void ngx_http_hotkey_limit_expire(ngx_http_hotkey_limit_zone_t *lz,
-    ngx_uint_t n);
+static ngx_int_t ngx_http_hotkey_limit_idle(ngx_http_hotkey_tnode_t *tn,
+    ngx_msec_t now);
 static void ngx_http_hotkey_limit_decide(ngx_http_hotkey_limit_node_t *ln,
     ngx_http_hotkey_limit_state_t *st);
 static ngx_int_t ngx_http_hotkey_limit_headers(ngx_http_request_t *r,
@@ -62,27 +51,30 @@ static ngx_int_t ngx_http_hotkey_limit_header(ngx_http_request_t *r,
     char *name, u_char *value, size_t len);
 
 
+static ngx_http_hotkey_table_kind_t  ngx_http_hotkey_limit_kind = {
+    "hotkey_rate_limit",
+    NGX_HTTP_HOTKEY_LIMIT_MAGIC,
+    sizeof(ngx_http_hotkey_limit_node_t),
+    NULL,
+    ngx_http_hotkey_limit_idle,
+    NULL
+};
+
+
 char *
 ngx_http_hotkey_limit_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
-    const char                    *err;
-    ngx_str_t                     *value;
-    ngx_shm_zone_t                *shm_zone;
-    ngx_http_hotkey_limit_zone_t  *lz;
+    const char  *err;
+    ngx_str_t   *value;
 
     value = cf->args->elts;
 
-    lz = ngx_pcalloc(cf->pool, sizeof(ngx_http_hotkey_limit_zone_t));
-    if (lz == NULL) {
-        return NGX_CONF_ERROR;
-    }
-
-    shm_zone = ngx_http_hotkey_shm_add(cf, &value[1], lz, &err);
-    if (shm_zone == NULL) {
+    if (ngx_http_hotkey_table_add(cf, &value[1], &ngx_http_hotkey_limit_kind,
+                                  &err)
+        == NULL)
+    {
         return (char *) err;
     }
-
-    shm_zone->init = ngx_http_hotkey_limit_init_zone;
 
     return NGX_CONF_OK;
 }
@@ -117,7 +109,8 @@ ngx_http_hotkey_limit(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return NGX_CONF_ERROR;
     }
 
-    lim->zone = ngx_http_hotkey_shm_ref(cf, &value[1]);
+    lim->zone = ngx_http_hotkey_table_ref(cf, &value[1],
+                                          &ngx_http_hotkey_limit_kind);
     if (lim->zone == NULL) {
         return NGX_CONF_ERROR;
     }
@@ -139,8 +132,8 @@ ngx_http_hotkey_limit(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
         if (ngx_strncmp(value[i].data, "burst=", 6) == 0) {
             n = ngx_atoi(value[i].data + 6, value[i].len - 6);
-            if (n <= 0) {
-                return "has an invalid burst";
+            if (n <= 0 || n > NGX_HTTP_HOTKEY_BURST_MAX) {
+                return "has an invalid burst (1 to 1000000)";
             }
 
             lim->burst = n;
@@ -161,99 +154,6 @@ ngx_http_hotkey_limit(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     hlcf->limit = lim;
 
     return NGX_CONF_OK;
-}
-
-
-static ngx_int_t
-ngx_http_hotkey_limit_init_zone(ngx_shm_zone_t *shm_zone, void *data)
-{
-    return ngx_http_hotkey_shm_init(shm_zone, data,
-                                    sizeof(ngx_http_hotkey_shm_t),
-                                    ngx_rbtree_insert_value,
-                                    "hotkey_rate_limit");
-}
-
-
-static ngx_http_hotkey_limit_node_t *
-ngx_http_hotkey_limit_find(ngx_http_hotkey_limit_zone_t *lz,
-    ngx_str_t *principal, uint32_t hash)
-{
-    ngx_rbtree_node_t             *node, *sentinel;
-    ngx_http_hotkey_limit_node_t  *ln;
-
-    node = lz->sh->rbtree.root;
-    sentinel = lz->sh->rbtree.sentinel;
-
-    while (node != sentinel) {
-
-        if (hash != node->key) {
-            node = (hash < node->key) ? node->left : node->right;
-            continue;
-        }
-
-        ln = (ngx_http_hotkey_limit_node_t *) node;
-
-        if (ln->len == principal->len
-            && ngx_memcmp(ln->principal, principal->data, ln->len) == 0)
-        {
-            return ln;
-        }
-
-        node = node->right;
-    }
-
-    return NULL;
-}
-
-
-static ngx_http_hotkey_limit_node_t *
-ngx_http_hotkey_limit_create(ngx_http_hotkey_limit_zone_t *lz,
-    ngx_str_t *principal, uint32_t hash)
-{
-    size_t                         size;
-    ngx_uint_t                     i;
-    ngx_queue_t                   *q;
-    ngx_http_hotkey_limit_node_t  *ln;
-
-    size = offsetof(ngx_http_hotkey_limit_node_t, principal)
-           + principal->len;
-
-    for (i = 0; i < 16; i++) {
-        ln = ngx_slab_alloc_locked(lz->shpool, size);
-        if (ln) {
-            break;
-        }
-
-        if (ngx_queue_empty(&lz->sh->queue)) {
-            return NULL;
-        }
-
-        /* full: forget the caller seen least recently */
-
-        q = ngx_queue_last(&lz->sh->queue);
-        ln = ngx_queue_data(q, ngx_http_hotkey_limit_node_t, queue);
-        ngx_queue_remove(q);
-        ngx_rbtree_delete(&lz->sh->rbtree, &ln->node);
-        ngx_slab_free_locked(lz->shpool, ln);
-        ln = NULL;
-    }
-
-    if (ln == NULL) {
-        return NULL;
-    }
-
-    ln->node.key = hash;
-    ln->len = (u_short) principal->len;
-    ln->excess = 0;
-    ln->rate = 1;
-    ln->period = 1000;
-    ln->last = ngx_current_msec;
-    ngx_memcpy(ln->principal, principal->data, principal->len);
-
-    ngx_rbtree_insert(&lz->sh->rbtree, &ln->node);
-    ngx_queue_insert_head(&lz->sh->queue, &ln->queue);
-
-    return ln;
 }
 
 
@@ -282,28 +182,15 @@ ngx_http_hotkey_limit_drained(ngx_msec_t last, ngx_uint_t rate,
 }
 
 
-/* drops callers whose bucket has refilled: they are as good as new */
+/* a caller whose bucket has refilled is as good as new */
 
-static void
-ngx_http_hotkey_limit_expire(ngx_http_hotkey_limit_zone_t *lz, ngx_uint_t n)
+static ngx_int_t
+ngx_http_hotkey_limit_idle(ngx_http_hotkey_tnode_t *tn, ngx_msec_t now)
 {
-    ngx_queue_t                   *q;
-    ngx_http_hotkey_limit_node_t  *ln;
+    ngx_http_hotkey_limit_node_t  *ln = ngx_http_hotkey_tnode_data(tn);
 
-    while (n-- && !ngx_queue_empty(&lz->sh->queue)) {
-        q = ngx_queue_last(&lz->sh->queue);
-        ln = ngx_queue_data(q, ngx_http_hotkey_limit_node_t, queue);
-
-        if (ln->excess
-            > ngx_http_hotkey_limit_drained(ln->last, ln->rate, ln->period))
-        {
-            return;
-        }
-
-        ngx_queue_remove(q);
-        ngx_rbtree_delete(&lz->sh->rbtree, &ln->node);
-        ngx_slab_free_locked(lz->shpool, ln);
-    }
+    return ln->excess
+           <= ngx_http_hotkey_limit_drained(ln->last, ln->rate, ln->period);
 }
 
 
@@ -344,58 +231,68 @@ ngx_http_hotkey_rate_limit(ngx_http_request_t *r, ngx_http_hotkey_ctx_t *ctx)
 {
     uint32_t                        hash;
     ngx_str_t                       principal;
+    ngx_msec_t                      now;
     ngx_http_hotkey_limit_t        *lim;
+    ngx_http_hotkey_table_t        *t;
+    ngx_http_hotkey_tnode_t        *tn;
     ngx_http_hotkey_loc_conf_t     *hlcf;
-    ngx_http_hotkey_limit_zone_t   *lz;
     ngx_http_hotkey_limit_node_t   *ln;
     ngx_http_hotkey_limit_state_t   st;
 
     hlcf = ngx_http_get_module_loc_conf(r, ngx_http_hotkey_module);
     lim = hlcf->limit;
 
-    if (lim == NULL || ctx->principal.len == 0) {
+    if (lim == NULL || ctx->auth.principal.len == 0) {
         return NGX_OK;
     }
 
-    principal = ctx->principal;
+    principal = ctx->auth.principal;
     if (principal.len > NGX_HTTP_HOTKEY_PRINCIPAL_MAX) {
         principal.len = NGX_HTTP_HOTKEY_PRINCIPAL_MAX;
     }
 
-    if (ctx->rate) {
-        st.rate = ctx->rate;
-        st.period = (ngx_uint_t) ctx->rate_period * 1000;
+    if (ctx->auth.rate) {
+        st.rate = ctx->auth.rate;
+        st.period = (ngx_uint_t) ctx->auth.rate_period * 1000;
 
     } else {
         st.rate = lim->rate;
         st.period = lim->period;
     }
 
-    st.burst = ctx->burst ? ctx->burst : lim->burst;
+    st.burst = ctx->auth.burst
+               ? ngx_min(ctx->auth.burst, NGX_HTTP_HOTKEY_BURST_MAX)
+               : lim->burst;
 
     hash = ngx_murmur_hash2(principal.data, principal.len);
-    lz = lim->zone->data;
+    t = lim->zone->data;
+    now = ngx_current_msec;
 
-    ngx_shmtx_lock(&lz->shpool->mutex);
+    ngx_shmtx_lock(&t->shpool->mutex);
 
-    ln = ngx_http_hotkey_limit_find(lz, &principal, hash);
+    tn = ngx_http_hotkey_table_find(t, hash, principal.data, principal.len);
 
-    if (ln == NULL) {
-        ngx_http_hotkey_limit_expire(lz, 2);
-        ln = ngx_http_hotkey_limit_create(lz, &principal, hash);
+    if (tn == NULL) {
+        tn = ngx_http_hotkey_table_insert(t, hash, principal.data,
+                                          principal.len, now);
+        if (tn) {
+            ln = ngx_http_hotkey_tnode_data(tn);
+            ln->rate = 1;
+            ln->period = 1000;
+            ln->last = now;
+        }
 
     } else {
-        ngx_queue_remove(&ln->queue);
-        ngx_queue_insert_head(&lz->sh->queue, &ln->queue);
+        ngx_http_hotkey_table_touch(t, tn);
     }
 
-    if (ln) {
-        ngx_http_hotkey_limit_decide(ln, &st);
+    if (tn) {
+        ngx_http_hotkey_limit_decide(ngx_http_hotkey_tnode_data(tn), &st);
     }
 
-    ngx_shmtx_unlock(&lz->shpool->mutex);
+    ngx_shmtx_unlock(&t->shpool->mutex);
 
-    if (ln == NULL) {
+    if (tn == NULL) {
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                       "hotkey rate limit zone \"%V\" is full",
                       &lim->zone->shm.name);
@@ -449,8 +346,13 @@ ngx_http_hotkey_limit_headers(ngx_http_request_t *r,
     /* the policy: burst requests per the time the bucket takes to fill */
 
     window = ngx_http_hotkey_limit_secs(st, st->burst * NGX_HTTP_HOTKEY_REQ);
-    remaining = (st->burst * NGX_HTTP_HOTKEY_REQ - st->excess)
-                / NGX_HTTP_HOTKEY_REQ;
+
+    /* a bucket filled under a larger burst (another location, a reload) */
+
+    remaining = (st->excess < st->burst * NGX_HTTP_HOTKEY_REQ)
+                ? (st->burst * NGX_HTTP_HOTKEY_REQ - st->excess)
+                  / NGX_HTTP_HOTKEY_REQ
+                : 0;
     reset = ngx_http_hotkey_limit_secs(st, st->excess);
 
     last = ngx_sprintf(p, "\"caller\";q=%ui;w=%ui", st->burst,

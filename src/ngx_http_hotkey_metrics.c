@@ -54,10 +54,6 @@ static const char  *ngx_http_hotkey_auth_reasons[] = {
     "aksk_malformed", "forbidden"
 };
 
-static const char  *ngx_http_hotkey_cache_results[] = {
-    "none", "miss", "bypass", "expired", "stale", "updating", "hit"
-};
-
 
 const char *
 ngx_http_hotkey_auth_reason_name(ngx_uint_t reason)
@@ -70,7 +66,7 @@ ngx_http_hotkey_auth_reason_name(ngx_uint_t reason)
 ngx_int_t
 ngx_http_hotkey_metrics_zone(ngx_conf_t *cf)
 {
-    ngx_str_t        name = ngx_string("hotkey_metrics");
+    ngx_str_t        name = ngx_string("hotkey:metrics");
     ngx_shm_zone_t  *shm_zone;
 
     shm_zone = ngx_shared_memory_add(cf, &name, NGX_HTTP_HOTKEY_METRICS_SIZE,
@@ -149,12 +145,12 @@ ngx_http_hotkey_log_handler(ngx_http_request_t *r)
     i = ctx->error_set ? (ngx_uint_t) ctx->error : HOTKEY_ERR_LAST;
     ngx_atomic_fetch_add(&m->requests[i], 1);
 
-    if (ctx->cache_status != NGX_HTTP_HOTKEY_CACHE_NONE) {
-        ngx_atomic_fetch_add(&m->cache[ctx->cache_status], 1);
+    if (ctx->cache.status != NGX_HTTP_HOTKEY_CACHE_NONE) {
+        ngx_atomic_fetch_add(&m->cache[ctx->cache.status], 1);
     }
 
-    if (ctx->auth_reason) {
-        ngx_atomic_fetch_add(&m->auth_failures[ctx->auth_reason], 1);
+    if (ctx->auth.reason) {
+        ngx_atomic_fetch_add(&m->auth_failures[ctx->auth.reason], 1);
     }
 
     if (ctx->error_set && ctx->error == HOTKEY_ERR_THROTTLED) {
@@ -175,22 +171,22 @@ ngx_http_hotkey_store_timed(ngx_http_request_t *r,
     struct timespec             ts;
     ngx_http_hotkey_metrics_t  *m;
 
-    if (ctx->store_done || ctx->store_start.tv_sec == 0) {
+    if (ctx->store.done || ctx->store.start.tv_sec == 0) {
         return;
     }
 
-    ctx->store_done = 1;
+    ctx->store.done = 1;
 
     (void) clock_gettime(CLOCK_MONOTONIC, &ts);
 
-    ctx->store_usec = (ts.tv_sec - ctx->store_start.tv_sec) * 1000000
-                      + (ts.tv_nsec - ctx->store_start.tv_nsec) / 1000;
+    ctx->store.usec = (ts.tv_sec - ctx->store.start.tv_sec) * 1000000
+                      + (ts.tv_nsec - ctx->store.start.tv_nsec) / 1000;
 
-    if (ctx->store_usec < 0) {
-        ctx->store_usec = 0;
+    if (ctx->store.usec < 0) {
+        ctx->store.usec = 0;
     }
 
-    usec = (ngx_uint_t) ctx->store_usec;
+    usec = (ngx_uint_t) ctx->store.usec;
     m = ngx_http_hotkey_metrics;
 
     if (m == NULL) {
@@ -294,7 +290,7 @@ ngx_http_hotkey_metrics_requests(u_char *p, ngx_http_hotkey_metrics_t *m)
 
     for (i = NGX_HTTP_HOTKEY_CACHE_MISS; i <= NGX_HTTP_HOTKEY_CACHE_HIT; i++) {
         p = ngx_sprintf(p, "hotkey_cache_results_total{result=\"%s\"} %uA\n",
-                        ngx_http_hotkey_cache_results[i], m->cache[i]);
+                        ngx_http_hotkey_cache_status_label(i), m->cache[i]);
     }
 
     p = ngx_sprintf(p, "# HELP hotkey_rate_limited_total Requests refused "

@@ -20,6 +20,11 @@ static char *ngx_http_hotkey_api(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_hotkey_store(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static ngx_int_t ngx_http_hotkey_header_filter(ngx_http_request_t *r);
+
+
+static ngx_http_output_header_filter_pt  ngx_http_next_header_filter;
+static ngx_str_t  ngx_http_hotkey_request_id = ngx_string("request_id");
 
 
 static ngx_conf_bitmask_t  ngx_http_hotkey_next_upstream_masks[] = {
@@ -86,6 +91,13 @@ static ngx_command_t  ngx_http_hotkey_commands[] = {
       ngx_conf_set_num_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_hotkey_loc_conf_t, upstream.next_upstream_tries),
+      NULL },
+
+    { ngx_string("hotkey_request_id"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_hotkey_loc_conf_t, request_id),
       NULL },
 
     { ngx_string("hotkey_auth"),
@@ -311,16 +323,16 @@ ngx_http_hotkey_variable(ngx_http_request_t *r, ngx_http_variable_value_t *v,
         break;
 
     case 1:
-        if (ctx->principal.len == 0) {
+        if (ctx->auth.principal.len == 0) {
             return NGX_OK;
         }
 
-        v->data = ctx->principal.data;
-        v->len = ctx->principal.len;
+        v->data = ctx->auth.principal.data;
+        v->len = ctx->auth.principal.len;
         break;
 
     default:
-        if (!ctx->store_done) {
+        if (!ctx->store.done) {
             return NGX_OK;
         }
 
@@ -331,8 +343,8 @@ ngx_http_hotkey_variable(ngx_http_request_t *r, ngx_http_variable_value_t *v,
 
         v->data = p;
         v->len = ngx_sprintf(p, "%T.%06M",
-                             (time_t) (ctx->store_usec / 1000000),
-                             (ngx_msec_t) (ctx->store_usec % 1000000))
+                             (time_t) (ctx->store.usec / 1000000),
+                             (ngx_msec_t) (ctx->store.usec % 1000000))
                  - p;
     }
 
@@ -373,12 +385,24 @@ ngx_http_hotkey_instance_variable(ngx_http_request_t *r,
 static ngx_int_t
 ngx_http_hotkey_init(ngx_conf_t *cf)
 {
-    ngx_http_handler_pt        *h;
-    ngx_http_core_main_conf_t  *cmcf;
+    ngx_http_handler_pt          *h;
+    ngx_http_core_main_conf_t    *cmcf;
+    ngx_http_hotkey_main_conf_t  *hmcf;
 
     if (ngx_http_hotkey_metrics_zone(cf) != NGX_OK) {
         return NGX_ERROR;
     }
+
+    hmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_hotkey_module);
+
+    hmcf->request_id = ngx_http_get_variable_index(cf,
+                                                &ngx_http_hotkey_request_id);
+    if (hmcf->request_id == NGX_ERROR) {
+        return NGX_ERROR;
+    }
+
+    ngx_http_next_header_filter = ngx_http_top_header_filter;
+    ngx_http_top_header_filter = ngx_http_hotkey_header_filter;
 
     cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
 
@@ -390,6 +414,48 @@ ngx_http_hotkey_init(ngx_conf_t *cf)
     *h = ngx_http_hotkey_log_handler;
 
     return NGX_OK;
+}
+
+
+/*
+ * X-Request-Id on every answer of an API location, and of the error
+ * locations of json-errors.conf: $request_id, so the access log has it.
+ */
+
+static ngx_int_t
+ngx_http_hotkey_header_filter(ngx_http_request_t *r)
+{
+    ngx_table_elt_t               *h;
+    ngx_http_variable_value_t     *v;
+    ngx_http_hotkey_loc_conf_t    *hlcf;
+    ngx_http_hotkey_main_conf_t   *hmcf;
+
+    hlcf = ngx_http_get_module_loc_conf(r, ngx_http_hotkey_module);
+
+    if (r != r->main
+        || !(hlcf->request_id == NGX_CONF_UNSET ? hlcf->enable
+                                                : hlcf->request_id))
+    {
+        return ngx_http_next_header_filter(r);
+    }
+
+    hmcf = ngx_http_get_module_main_conf(r, ngx_http_hotkey_module);
+
+    v = ngx_http_get_indexed_variable(r, hmcf->request_id);
+
+    if (v && !v->not_found) {
+        h = ngx_list_push(&r->headers_out.headers);
+        if (h == NULL) {
+            return NGX_ERROR;
+        }
+
+        h->hash = 1;
+        ngx_str_set(&h->key, "X-Request-Id");
+        h->value.data = v->data;
+        h->value.len = v->len;
+    }
+
+    return ngx_http_next_header_filter(r);
 }
 
 
@@ -438,6 +504,7 @@ ngx_http_hotkey_create_loc_conf(ngx_conf_t *cf)
      */
 
     conf->enable = NGX_CONF_UNSET;
+    conf->request_id = NGX_CONF_UNSET;
     conf->auth = NGX_CONF_UNSET;
 
     conf->keys = NGX_CONF_UNSET_PTR;
@@ -491,6 +558,11 @@ ngx_http_hotkey_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_http_hotkey_loc_conf_t *conf = child;
 
     ngx_conf_merge_value(conf->enable, prev->enable, 0);
+    /* unset stays unset: it then follows this location's hotkey_api */
+
+    if (conf->request_id == NGX_CONF_UNSET) {
+        conf->request_id = prev->request_id;
+    }
     ngx_conf_merge_value(conf->auth, prev->auth, 1);
 
     ngx_conf_merge_ptr_value(conf->upstream.local, prev->upstream.local,

@@ -15,7 +15,10 @@
 #include "hotkey_args.h"
 #include "hotkey_error.h"
 #include "hotkey_store.h"
+#include "hotkey_op.h"
+#include "hotkey_num.h"
 #include "hotkey_creds.h"
+#include "ngx_http_hotkey_table.h"
 
 
 #define NGX_HTTP_HOTKEY_KEY_MAX    160
@@ -55,6 +58,7 @@ typedef struct ngx_http_hotkey_limit_s  ngx_http_hotkey_limit_t;
 
 typedef struct {
     ngx_flag_t                  enable;
+    ngx_flag_t                  request_id;
     ngx_flag_t                  auth;
     ngx_http_upstream_conf_t    upstream;
 
@@ -76,69 +80,85 @@ typedef struct {
 } ngx_http_hotkey_loc_conf_t;
 
 
-/* the head of every zone's shared state: an rbtree and an LRU queue */
 typedef struct {
-    ngx_rbtree_t                rbtree;
-    ngx_rbtree_node_t           sentinel;
-    ngx_queue_t                 queue;
-} ngx_http_hotkey_shm_t;
-
-
-typedef struct {
-    ngx_http_hotkey_shm_t      *sh;
-    ngx_slab_pool_t            *shpool;
-} ngx_http_hotkey_shm_zone_t;
-
-
-typedef struct {
-    ngx_array_t                 zones;      /* ngx_shm_zone_t * */
+    ngx_array_t                 zones;      /* ngx_shm_zone_t *, caches */
     int                        *wake_fds;
     ngx_uint_t                  nwake;
+    ngx_int_t                   request_id; /* $request_id's index */
 } ngx_http_hotkey_main_conf_t;
+
+
+/* the caller, once authenticated, and why it was not */
+
+typedef struct {
+    ngx_http_hotkey_auth_reason_e  reason;
+    ngx_str_t                   principal;
+    unsigned                    rate;
+    unsigned                    rate_period;
+    unsigned                    burst;
+    char                        body_sha256[65];
+} ngx_http_hotkey_auth_ctx_t;
+
+
+/* what the cache knows of one request */
+
+typedef struct {
+    ngx_http_hotkey_table_t    *table;
+    uint32_t                    hash;
+    size_t                      key_len;
+    u_char                      key[NGX_HTTP_HOTKEY_KEY_MAX];
+    ngx_http_hotkey_cache_status_e  status;
+    time_t                      age;
+    ngx_atomic_uint_t           gen;        /* purges seen at a bypass */
+    ngx_atomic_uint_t           ticket;     /* the lock held or awaited */
+    ngx_msec_t                  lock_left;
+    ngx_queue_t                 wait;       /* in its group of waiters */
+    void                       *group;
+    ngx_event_t                 timer;
+
+    unsigned                    leader:1;
+    unsigned                    bypass:1;
+    unsigned                    waiting:1;
+    unsigned                    waited:1;
+    unsigned                    wait_cleanup:1;
+    unsigned                    lead_cleanup:1;
+    unsigned                    failed:1;
+    unsigned                    headers:1;
+} ngx_http_hotkey_cache_ctx_t;
+
+
+/* what the store path knows of one request */
+
+typedef struct {
+    redisReader                *reader;
+    size_t                      received;
+    struct timespec             start;
+    ngx_msec_int_t              usec;
+    unsigned                    done:1;
+    unsigned                    retried:1;  /* EVAL after NOSCRIPT */
+} ngx_http_hotkey_store_ctx_t;
 
 
 typedef struct ngx_http_hotkey_ctx_s  ngx_http_hotkey_ctx_t;
 
 struct ngx_http_hotkey_ctx_s {
     ngx_http_request_t         *request;
+    const hotkey_op_t          *op;
     hotkey_route_t              route;
-    hotkey_list_args_t          args;
-    redisReader                *reader;
+    hotkey_args_t               args;
+
+    /* the answer */
     ngx_str_t                   body;
     ngx_uint_t                  status;
-    size_t                      received;
-
-    /* the cache */
-    uint32_t                    hash;
-    size_t                      key_len;
-    u_char                      key[NGX_HTTP_HOTKEY_KEY_MAX];
-    ngx_http_hotkey_cache_status_e  cache_status;
-    time_t                      age;
-    ngx_queue_t                 wait;
-    ngx_event_t                 wait_timer;
-
-    ngx_atomic_uint_t           purges;
-
     hotkey_err_e                error;
     const char                 *error_arg;
-    ngx_http_hotkey_auth_reason_e  auth_reason;
-    ngx_str_t                   principal;
-    unsigned                    rate;
-    unsigned                    rate_period;
-    unsigned                    burst;
-    char                        body_sha256[65];
-    struct timespec             store_start;
-    ngx_msec_int_t              store_usec;
 
-    unsigned                    leader:1;
-    unsigned                    waiting:1;
-    unsigned                    waited:1;
-    unsigned                    wait_cleanup:1;
-    unsigned                    takeover:1;
-    unsigned                    failed:1;
-    unsigned                    background:1;
+    ngx_http_hotkey_auth_ctx_t   auth;
+    ngx_http_hotkey_cache_ctx_t  cache;
+    ngx_http_hotkey_store_ctx_t  store;
+
     unsigned                    error_set:1;
-    unsigned                    store_done:1;
+    unsigned                    background:1;
 };
 
 
@@ -153,7 +173,7 @@ ngx_int_t ngx_http_hotkey_send_error(ngx_http_request_t *r,
 void ngx_http_hotkey_set_json_type(ngx_http_request_t *r);
 ngx_int_t ngx_http_hotkey_send_json(ngx_http_request_t *r,
     ngx_uint_t status, u_char *body, size_t len);
-ngx_int_t ngx_http_hotkey_store_list(ngx_http_request_t *r,
+ngx_int_t ngx_http_hotkey_store_run(ngx_http_request_t *r,
     ngx_http_hotkey_ctx_t *ctx);
 void ngx_http_hotkey_set_answer(ngx_http_request_t *r,
     ngx_http_hotkey_ctx_t *ctx, ngx_uint_t status, u_char *body, size_t len);
@@ -176,6 +196,14 @@ void ngx_http_hotkey_cache_release(ngx_http_request_t *r,
 ngx_int_t ngx_http_hotkey_cache_wait(ngx_http_request_t *r,
     ngx_http_hotkey_ctx_t *ctx);
 ngx_msec_t ngx_http_hotkey_cache_lock_time(ngx_http_hotkey_loc_conf_t *hlcf);
+ngx_int_t ngx_http_hotkey_cache_lead_guard(ngx_http_request_t *r,
+    ngx_http_hotkey_ctx_t *ctx);
+ngx_int_t ngx_http_hotkey_cache_settled(ngx_http_hotkey_table_t *t,
+    uint32_t hash, u_char *key, size_t len, ngx_atomic_uint_t ticket);
+ngx_uint_t ngx_http_hotkey_cache_drop_instance(ngx_http_hotkey_table_t *t,
+    u_char *id);
+const char *ngx_http_hotkey_cache_status_label(ngx_uint_t status);
+ngx_int_t ngx_http_hotkey_can_wait(void);
 void ngx_http_hotkey_wake(uint64_t bits);
 ngx_int_t ngx_http_hotkey_cache_headers(ngx_http_request_t *r,
     ngx_http_hotkey_ctx_t *ctx);
@@ -185,12 +213,6 @@ char *ngx_http_hotkey_auth_credentials(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 ngx_int_t ngx_http_hotkey_authenticate(ngx_http_request_t *r,
     ngx_http_hotkey_ctx_t *ctx);
-
-ngx_shm_zone_t *ngx_http_hotkey_shm_add(ngx_conf_t *cf, ngx_str_t *arg,
-    ngx_http_hotkey_shm_zone_t *zone, const char **err);
-ngx_shm_zone_t *ngx_http_hotkey_shm_ref(ngx_conf_t *cf, ngx_str_t *name);
-ngx_int_t ngx_http_hotkey_shm_init(ngx_shm_zone_t *shm_zone, void *data,
-    size_t size, ngx_rbtree_insert_pt insert, const char *what);
 
 char *ngx_http_hotkey_limit_zone(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);

@@ -1,7 +1,13 @@
 /*
- * The task store: one EVAL per list through nginx's upstream machinery
- * (upstream {} blocks, keepalive, timeouts), the reply read with hiredis's
- * reader and turned into the answer by hotkey_store.c.
+ * The task store: one script per request through nginx's upstream
+ * machinery (upstream {} blocks, keepalive, timeouts), the reply read with
+ * hiredis's reader and turned into the answer by hotkey_store.c.
+ *
+ * The answer is not the store's bytes, so it is handed to the upstream as
+ * if it were: process_header puts it in u->buffer with its length, and the
+ * non-buffered input filter passes it on.  This keeps nginx's own response
+ * path (headers, keepalive, HEAD, output filters) for the answer, as the
+ * memcached module does for its value.
  */
 
 #include "ngx_http_hotkey_module.h"
@@ -18,13 +24,20 @@ static void ngx_http_hotkey_abort_request(ngx_http_request_t *r);
 static void ngx_http_hotkey_finalize_request(ngx_http_request_t *r,
     ngx_int_t rc);
 static void ngx_http_hotkey_reader_cleanup(void *data);
+static ngx_int_t ngx_http_hotkey_store_retry(ngx_http_request_t *r,
+    ngx_http_hotkey_ctx_t *ctx);
 
 
 #define NGX_HTTP_HOTKEY_REPLY_MAX  (4 * 1024 * 1024)
 
 
+/* per worker: operations whose script the store is known to hold */
+
+static ngx_uint_t  ngx_http_hotkey_scripts_loaded;
+
+
 ngx_int_t
-ngx_http_hotkey_store_list(ngx_http_request_t *r, ngx_http_hotkey_ctx_t *ctx)
+ngx_http_hotkey_store_run(ngx_http_request_t *r, ngx_http_hotkey_ctx_t *ctx)
 {
     ngx_http_upstream_t         *u;
     ngx_pool_cleanup_t          *cln;
@@ -58,7 +71,7 @@ ngx_http_hotkey_store_list(ngx_http_request_t *r, ngx_http_hotkey_ctx_t *ctx)
     cln->handler = ngx_http_hotkey_reader_cleanup;
     cln->data = ctx;
 
-    (void) clock_gettime(CLOCK_MONOTONIC, &ctx->store_start);
+    (void) clock_gettime(CLOCK_MONOTONIC, &ctx->store.start);
 
     r->main->count++;
 
@@ -73,9 +86,9 @@ ngx_http_hotkey_reader_cleanup(void *data)
 {
     ngx_http_hotkey_ctx_t  *ctx = data;
 
-    if (ctx->reader) {
-        hotkey_store_reader_put(ctx->reader);
-        ctx->reader = NULL;
+    if (ctx->store.reader) {
+        hotkey_store_reader_put(ctx->store.reader);
+        ctx->store.reader = NULL;
     }
 }
 
@@ -90,15 +103,16 @@ ngx_http_hotkey_create_request(ngx_http_request_t *r)
     ctx = ngx_http_get_module_ctx(r, ngx_http_hotkey_module);
 
     b = ngx_create_temp_buf(r->pool,
-                   hotkey_store_list_request_size(ctx->route.project_len));
+                            hotkey_store_request_size(ctx->op,
+                                                      ctx->route.project_len));
     if (b == NULL) {
         return NGX_ERROR;
     }
 
-    b->last += hotkey_store_list_request((char *) b->pos,
-                                         ctx->route.project,
-                                         ctx->route.project_len,
-                                         ctx->route.instance, &ctx->args);
+    b->last += hotkey_store_request((char *) b->pos, ctx->op, &ctx->route,
+                                    &ctx->args,
+                                    !(ngx_http_hotkey_scripts_loaded
+                                      & (1 << ctx->op->id)));
 
     cl = ngx_alloc_chain_link(r->pool);
     if (cl == NULL) {
@@ -121,14 +135,14 @@ ngx_http_hotkey_reinit_request(ngx_http_request_t *r)
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_hotkey_module);
 
-    if (ctx->reader) {
-        redisReaderFree(ctx->reader);
+    if (ctx->store.reader) {
+        redisReaderFree(ctx->store.reader);
     }
 
-    ctx->received = 0;
-    ctx->reader = hotkey_store_reader_get();
+    ctx->store.received = 0;
+    ctx->store.reader = hotkey_store_reader_get();
 
-    return ctx->reader ? NGX_OK : NGX_ERROR;
+    return ctx->store.reader ? NGX_OK : NGX_ERROR;
 }
 
 
@@ -139,17 +153,19 @@ ngx_http_hotkey_process_header(ngx_http_request_t *r)
     size_t                  n;
     ngx_int_t               rc;
     ngx_buf_t              *b;
+    redisReader            *rd;
     ngx_http_upstream_t    *u;
     ngx_http_hotkey_ctx_t  *ctx;
 
     u = r->upstream;
     b = &u->buffer;
     ctx = ngx_http_get_module_ctx(r, ngx_http_hotkey_module);
+    rd = ctx->store.reader;
 
     n = b->last - b->pos;
-    ctx->received += n;
+    ctx->store.received += n;
 
-    if (ctx->received > NGX_HTTP_HOTKEY_REPLY_MAX) {
+    if (ctx->store.received > NGX_HTTP_HOTKEY_REPLY_MAX) {
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                       "hotkey store sent a reply over %d bytes",
                       NGX_HTTP_HOTKEY_REPLY_MAX);
@@ -158,12 +174,11 @@ ngx_http_hotkey_process_header(ngx_http_request_t *r)
 
     /* the reader keeps its own copy, so the buffer is reused at once */
 
-    if (redisReaderFeed(ctx->reader, (char *) b->pos, n) != REDIS_OK
-        || redisReaderGetReply(ctx->reader, &reply) != REDIS_OK)
+    if (redisReaderFeed(rd, (char *) b->pos, n) != REDIS_OK
+        || redisReaderGetReply(rd, &reply) != REDIS_OK)
     {
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                      "hotkey store sent an invalid reply: %s",
-                      ctx->reader->errstr);
+                      "hotkey store sent an invalid reply: %s", rd->errstr);
         return NGX_HTTP_UPSTREAM_INVALID_HEADER;
     }
 
@@ -174,8 +189,21 @@ ngx_http_hotkey_process_header(ngx_http_request_t *r)
         return NGX_AGAIN;
     }
 
+    /* a reply followed by more bytes is not one this module asked for */
+
+    if (rd->pos != rd->len) {
+        freeReplyObject(reply);
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "hotkey store sent data after the reply");
+        return NGX_HTTP_UPSTREAM_INVALID_HEADER;
+    }
+
     rc = ngx_http_hotkey_reply(r, ctx, reply);
     freeReplyObject(reply);
+
+    if (rc == NGX_AGAIN) {
+        return ngx_http_hotkey_store_retry(r, ctx);
+    }
 
     ngx_http_hotkey_store_timed(r, ctx, ctx->error_set
                                 && ctx->error == HOTKEY_ERR_INTERNAL);
@@ -184,49 +212,89 @@ ngx_http_hotkey_process_header(ngx_http_request_t *r)
         return rc;
     }
 
-    /* a reply followed by more bytes is not one this module asked for */
-
-    if (ctx->reader->pos != ctx->reader->len) {
-        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                      "hotkey store sent data after the reply");
-        return NGX_HTTP_UPSTREAM_INVALID_HEADER;
-    }
-
     u->keepalive = 1;
 
     return NGX_OK;
 }
 
 
+/*
+ * The store lost the script (restarted, or SCRIPT FLUSH): the whole script
+ * goes on the same connection, which is idle and writable now that its
+ * reply is read; the next reply is the answer.  Once per request.
+ */
+
+static ngx_int_t
+ngx_http_hotkey_store_retry(ngx_http_request_t *r, ngx_http_hotkey_ctx_t *ctx)
+{
+    u_char            *buf;
+    size_t             len;
+    ssize_t            n;
+    ngx_connection_t  *c;
+
+    ngx_http_hotkey_scripts_loaded &= ~(1 << ctx->op->id);
+
+    if (ctx->store.retried) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "hotkey store answered NOSCRIPT to EVAL");
+        return NGX_HTTP_UPSTREAM_INVALID_HEADER;
+    }
+
+    ctx->store.retried = 1;
+
+    buf = ngx_pnalloc(r->pool,
+                      hotkey_store_request_size(ctx->op,
+                                                ctx->route.project_len));
+    if (buf == NULL) {
+        return NGX_ERROR;
+    }
+
+    len = hotkey_store_request((char *) buf, ctx->op, &ctx->route,
+                               &ctx->args, 1);
+
+    c = r->upstream->peer.connection;
+    n = c->send(c, buf, len);
+
+    if (n != (ssize_t) len) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "hotkey store: could not send the script again");
+        return NGX_HTTP_UPSTREAM_INVALID_HEADER;
+    }
+
+    return NGX_AGAIN;
+}
+
+
+/* NGX_OK: the answer is set; NGX_AGAIN: the script must be sent again */
+
 static ngx_int_t
 ngx_http_hotkey_reply(ngx_http_request_t *r, ngx_http_hotkey_ctx_t *ctx,
     redisReply *reply)
 {
-    char                   *json;
     size_t                  len;
     u_char                 *body;
     const char             *why;
     hotkey_err_e            err;
     hotkey_store_result_e   res;
 
-    res = hotkey_store_list_reply(reply, ctx->route.project,
-                                  ctx->route.project_len,
-                                  ctx->route.instance, &json, &len, &why);
+    body = ngx_pnalloc(r->pool, hotkey_store_answer_size(ctx->op, reply));
+    if (body == NULL) {
+        return NGX_ERROR;
+    }
+
+    res = hotkey_store_reply(ctx->op, reply, &ctx->route, (char *) body,
+                             &len, &why);
 
     switch (res) {
 
     case HOTKEY_STORE_OK:
-        body = ngx_pnalloc(r->pool, len);
-        if (body == NULL) {
-            cJSON_free(json);
-            return NGX_ERROR;
-        }
-
-        ngx_memcpy(body, json, len);
-        cJSON_free(json);
+        ngx_http_hotkey_scripts_loaded |= 1 << ctx->op->id;
         ngx_http_hotkey_cache_update(r, ctx, NGX_HTTP_OK, body, len);
         ngx_http_hotkey_set_answer(r, ctx, NGX_HTTP_OK, body, len);
         return NGX_OK;
+
+    case HOTKEY_STORE_NOSCRIPT:
+        return NGX_AGAIN;
 
     case HOTKEY_STORE_NO_INSTANCE:
         err = HOTKEY_ERR_NO_INSTANCE;
@@ -250,6 +318,8 @@ ngx_http_hotkey_reply(ngx_http_request_t *r, ngx_http_hotkey_ctx_t *ctx,
             return NGX_OK;
         }
     }
+
+    ngx_http_hotkey_scripts_loaded |= 1 << ctx->op->id;
 
     body = ngx_pnalloc(r->pool, HOTKEY_ERROR_BODY_MAX);
     if (body == NULL) {

@@ -1,10 +1,16 @@
 /*
  * Requests waiting for another request's store round trip on the same
- * cache key.  Each worker keeps its waiters in a queue; the entry records
- * which workers wait (a bit each), and whoever finishes the round trip
- * wakes them: its own worker through a posted event, the others through
- * one eventfd per worker, made by the master before the fork.  No
- * polling; a timer takes over if the round trip never ends.
+ * cache key.
+ *
+ * Each worker groups its waiters by key (a process-local rbtree).  The
+ * cache entry records which workers wait (a bit each); whoever settles the
+ * key wakes them: its own worker through a posted event, the others
+ * through one eventfd per worker, made by the master before the fork and
+ * read only by worker processes.  A woken worker first takes every group
+ * whose key settled off the tree, then resumes their waiters: a waiter
+ * that has to wait again joins a new group, never the list being walked,
+ * and a group whose key is still held is left alone.  A timer per waiter,
+ * set to the end of the holder's lock, covers a holder that died.
  */
 
 #include "ngx_http_hotkey_module.h"
@@ -12,29 +18,55 @@
 #include <sys/eventfd.h>
 
 
+typedef struct {
+    ngx_http_hotkey_tnode_t     tn;         /* first: the local tree's */
+    ngx_queue_t                 waiters;
+    ngx_http_hotkey_table_t    *table;
+    ngx_atomic_uint_t           ticket;
+    u_char                      key[sizeof(void *)
+                                    + NGX_HTTP_HOTKEY_KEY_MAX];
+} ngx_http_hotkey_wgroup_t;
+
+
+static ngx_http_hotkey_wgroup_t *ngx_http_hotkey_wgroup_get(
+    ngx_http_hotkey_cache_ctx_t *cc);
+static void ngx_http_hotkey_wgroup_free(ngx_http_hotkey_wgroup_t *g);
 static void ngx_http_hotkey_cache_unwait(ngx_http_hotkey_ctx_t *ctx);
 static void ngx_http_hotkey_cache_wait_cleanup(void *data);
 static void ngx_http_hotkey_cache_wait_timeout(ngx_event_t *ev);
 static void ngx_http_hotkey_cache_resume(ngx_http_hotkey_ctx_t *ctx);
+static void ngx_http_hotkey_cache_settle(ngx_queue_t *ready);
 static void ngx_http_hotkey_cache_wake_handler(ngx_event_t *ev);
 static void ngx_http_hotkey_cache_close_fds(void *data);
 
 
-static ngx_queue_t   ngx_http_hotkey_waiters;
-static ngx_event_t   ngx_http_hotkey_wake_event;
-static int          *ngx_http_hotkey_wake_fds;
-static ngx_uint_t    ngx_http_hotkey_nwake;
+static ngx_rbtree_t        ngx_http_hotkey_groups;
+static ngx_rbtree_node_t   ngx_http_hotkey_groups_sentinel;
+static ngx_event_t         ngx_http_hotkey_wake_event;
+static int                *ngx_http_hotkey_wake_fds;
+static ngx_uint_t          ngx_http_hotkey_nwake;
+static ngx_uint_t          ngx_http_hotkey_wakeable;
+
+
+/* 1 when this process can be woken: a worker with its own eventfd */
+
+ngx_int_t
+ngx_http_hotkey_can_wait(void)
+{
+    return ngx_http_hotkey_wakeable;
+}
 
 
 ngx_int_t
 ngx_http_hotkey_cache_wait(ngx_http_request_t *r, ngx_http_hotkey_ctx_t *ctx)
 {
-    ngx_pool_cleanup_t          *cln;
-    ngx_http_hotkey_loc_conf_t  *hlcf;
+    ngx_pool_cleanup_t           *cln;
+    ngx_http_hotkey_wgroup_t     *g;
+    ngx_http_hotkey_cache_ctx_t  *cc;
 
-    hlcf = ngx_http_get_module_loc_conf(r, ngx_http_hotkey_module);
+    cc = &ctx->cache;
 
-    if (!ctx->wait_cleanup) {
+    if (!cc->wait_cleanup) {
         cln = ngx_pool_cleanup_add(r->pool, 0);
         if (cln == NULL) {
             return NGX_ERROR;
@@ -42,24 +74,24 @@ ngx_http_hotkey_cache_wait(ngx_http_request_t *r, ngx_http_hotkey_ctx_t *ctx)
 
         cln->handler = ngx_http_hotkey_cache_wait_cleanup;
         cln->data = ctx;
-        ctx->wait_cleanup = 1;
+        cc->wait_cleanup = 1;
 
-        ctx->wait_timer.handler = ngx_http_hotkey_cache_wait_timeout;
-        ctx->wait_timer.data = ctx;
-        ctx->wait_timer.log = r->connection->log;
-
-        if (ngx_http_hotkey_waiters.next == NULL) {
-            ngx_queue_init(&ngx_http_hotkey_waiters);
-        }
+        cc->timer.handler = ngx_http_hotkey_cache_wait_timeout;
+        cc->timer.data = ctx;
+        cc->timer.log = r->connection->log;
     }
 
-    if (!ctx->waiting) {
-        ngx_queue_insert_tail(&ngx_http_hotkey_waiters, &ctx->wait);
-        ctx->waiting = 1;
-        ctx->waited = 1;
-        ngx_add_timer(&ctx->wait_timer,
-                      ngx_http_hotkey_cache_lock_time(hlcf));
+    g = ngx_http_hotkey_wgroup_get(cc);
+    if (g == NULL) {
+        return NGX_ERROR;
     }
+
+    ngx_queue_insert_tail(&g->waiters, &cc->wait);
+    cc->group = g;
+    cc->waiting = 1;
+    cc->waited = 1;
+
+    ngx_add_timer(&cc->timer, cc->lock_left + 1);
 
     r->main->count++;
 
@@ -67,16 +99,77 @@ ngx_http_hotkey_cache_wait(ngx_http_request_t *r, ngx_http_hotkey_ctx_t *ctx)
 }
 
 
+static ngx_http_hotkey_wgroup_t *
+ngx_http_hotkey_wgroup_get(ngx_http_hotkey_cache_ctx_t *cc)
+{
+    size_t                     len;
+    u_char                     key[sizeof(void *) + NGX_HTTP_HOTKEY_KEY_MAX];
+    ngx_http_hotkey_tnode_t   *tn;
+    ngx_http_hotkey_wgroup_t  *g;
+
+    /* the table is part of the key: two zones may hold one key */
+
+    ngx_memcpy(key, &cc->table, sizeof(void *));
+    ngx_memcpy(key + sizeof(void *), cc->key, cc->key_len);
+    len = sizeof(void *) + cc->key_len;
+
+    tn = ngx_http_hotkey_rbtree_find(&ngx_http_hotkey_groups, cc->hash, key,
+                                     len);
+    if (tn) {
+        return (ngx_http_hotkey_wgroup_t *) tn;
+    }
+
+    g = ngx_alloc(sizeof(ngx_http_hotkey_wgroup_t), ngx_cycle->log);
+    if (g == NULL) {
+        return NULL;
+    }
+
+    ngx_memcpy(g->key, key, len);
+    g->tn.node.key = cc->hash;
+    g->tn.key = g->key;
+    g->tn.key_len = (uint32_t) len;
+    g->table = cc->table;
+    g->ticket = cc->ticket;
+    ngx_queue_init(&g->waiters);
+
+    ngx_rbtree_insert(&ngx_http_hotkey_groups, &g->tn.node);
+
+    return g;
+}
+
+
+static void
+ngx_http_hotkey_wgroup_free(ngx_http_hotkey_wgroup_t *g)
+{
+    ngx_rbtree_delete(&ngx_http_hotkey_groups, &g->tn.node);
+    ngx_free(g);
+}
+
+
+/* off its group (or the list of woken waiters), and no timer */
+
 static void
 ngx_http_hotkey_cache_unwait(ngx_http_hotkey_ctx_t *ctx)
 {
-    if (ctx->waiting) {
-        ngx_queue_remove(&ctx->wait);
-        ctx->waiting = 0;
+    ngx_http_hotkey_wgroup_t     *g;
+    ngx_http_hotkey_cache_ctx_t  *cc;
+
+    cc = &ctx->cache;
+
+    if (cc->waiting) {
+        ngx_queue_remove(&cc->wait);
+        cc->waiting = 0;
+
+        g = cc->group;
+        cc->group = NULL;
+
+        if (g && ngx_queue_empty(&g->waiters)) {
+            ngx_http_hotkey_wgroup_free(g);
+        }
     }
 
-    if (ctx->wait_timer.timer_set) {
-        ngx_del_timer(&ctx->wait_timer);
+    if (cc->timer.timer_set) {
+        ngx_del_timer(&cc->timer);
     }
 }
 
@@ -93,12 +186,11 @@ ngx_http_hotkey_cache_wait_timeout(ngx_event_t *ev)
 {
     ngx_http_hotkey_ctx_t  *ctx = ev->data;
 
-    /* the request we waited for is gone: fetch it ourselves */
+    /* the holder's lock ran out: ask again, and lead if it is free */
 
     ngx_log_error(NGX_LOG_INFO, ev->log, 0,
                   "hotkey cache wait timed out, fetching");
 
-    ctx->takeover = 1;
     ngx_http_hotkey_cache_unwait(ctx);
     ngx_http_hotkey_cache_resume(ctx);
 }
@@ -116,9 +208,9 @@ ngx_http_hotkey_cache_resume(ngx_http_hotkey_ctx_t *ctx)
 
     rc = ngx_http_hotkey_serve(r, ctx);
 
-    if (rc == NGX_DONE && ctx->waiting) {
+    if (rc == NGX_DONE && ctx->cache.waiting) {
 
-        /* still waiting: drop the count the new wait added */
+        /* waiting again: drop the count the new wait added */
 
         r->main->count--;
         return;
@@ -135,7 +227,7 @@ ngx_http_hotkey_wake(uint64_t bits)
     uint64_t    one;
     ngx_uint_t  i;
 
-    for (i = 0; bits && i < NGX_HTTP_HOTKEY_MAX_SLOTS; i++) {
+    for (i = 0; bits && i < ngx_http_hotkey_nwake; i++) {
 
         if (!(bits & ((uint64_t) 1 << i))) {
             continue;
@@ -143,15 +235,65 @@ ngx_http_hotkey_wake(uint64_t bits)
 
         bits &= ~((uint64_t) 1 << i);
 
-        if (i == ngx_worker) {
+        if (i == ngx_worker && ngx_http_hotkey_wakeable) {
             ngx_post_event(&ngx_http_hotkey_wake_event, &ngx_posted_events);
             continue;
         }
 
-        if (i < ngx_http_hotkey_nwake) {
-            one = 1;
-            (void) write(ngx_http_hotkey_wake_fds[i], &one, sizeof(one));
+        one = 1;
+        (void) write(ngx_http_hotkey_wake_fds[i], &one, sizeof(one));
+    }
+}
+
+
+/* moves the waiters of every settled key to "ready", freeing its group */
+
+static void
+ngx_http_hotkey_cache_settle(ngx_queue_t *ready)
+{
+    ngx_int_t                     settled;
+    ngx_queue_t                  *q;
+    ngx_rbtree_node_t            *node, *next, *root, *sentinel;
+    ngx_http_hotkey_wgroup_t     *g;
+    ngx_http_hotkey_table_t      *t;
+    ngx_http_hotkey_cache_ctx_t  *cc;
+
+    root = ngx_http_hotkey_groups.root;
+    sentinel = ngx_http_hotkey_groups.sentinel;
+
+    if (root == sentinel) {
+        return;
+    }
+
+    for (node = ngx_rbtree_min(root, sentinel); node; node = next) {
+        next = ngx_rbtree_next(&ngx_http_hotkey_groups, node);
+        g = (ngx_http_hotkey_wgroup_t *) node;
+        t = g->table;
+
+        ngx_shmtx_lock(&t->shpool->mutex);
+
+        settled = ngx_http_hotkey_cache_settled(t, (uint32_t) node->key,
+                                                g->key + sizeof(void *),
+                                                g->tn.key_len
+                                                - sizeof(void *),
+                                                g->ticket);
+
+        ngx_shmtx_unlock(&t->shpool->mutex);
+
+        if (!settled) {
+            continue;
         }
+
+        for (q = ngx_queue_head(&g->waiters);
+             q != ngx_queue_sentinel(&g->waiters);
+             q = ngx_queue_next(q))
+        {
+            cc = ngx_queue_data(q, ngx_http_hotkey_cache_ctx_t, wait);
+            cc->group = NULL;
+        }
+
+        ngx_queue_add(ready, &g->waiters);
+        ngx_http_hotkey_wgroup_free(g);
     }
 }
 
@@ -159,10 +301,11 @@ ngx_http_hotkey_wake(uint64_t bits)
 static void
 ngx_http_hotkey_cache_wake_handler(ngx_event_t *ev)
 {
-    uint64_t                n;
-    ngx_queue_t            *q, *next;
-    ngx_connection_t       *c;
-    ngx_http_hotkey_ctx_t  *ctx;
+    uint64_t                      n;
+    ngx_queue_t                   ready, *q;
+    ngx_connection_t             *c;
+    ngx_http_hotkey_ctx_t        *ctx;
+    ngx_http_hotkey_cache_ctx_t  *cc;
 
     if (ev != &ngx_http_hotkey_wake_event) {
         c = ev->data;
@@ -172,26 +315,23 @@ ngx_http_hotkey_cache_wake_handler(ngx_event_t *ev)
         }
     }
 
-    if (ngx_http_hotkey_waiters.next == NULL) {
-        return;
-    }
+    ngx_queue_init(&ready);
 
-    q = ngx_queue_head(&ngx_http_hotkey_waiters);
+    ngx_http_hotkey_cache_settle(&ready);
 
-    while (q != ngx_queue_sentinel(&ngx_http_hotkey_waiters)) {
-        next = ngx_queue_next(q);
-        ctx = ngx_queue_data(q, ngx_http_hotkey_ctx_t, wait);
+    /*
+     * A waiter's request may end while others are resumed (a connection
+     * of several streams closed): its cleanup takes it off "ready".
+     */
 
-        ngx_queue_remove(q);
-        ctx->waiting = 0;
+    while (!ngx_queue_empty(&ready)) {
+        q = ngx_queue_head(&ready);
+        cc = ngx_queue_data(q, ngx_http_hotkey_cache_ctx_t, wait);
+        ctx = (ngx_http_hotkey_ctx_t *)
+                  ((u_char *) cc - offsetof(ngx_http_hotkey_ctx_t, cache));
 
-        if (ctx->wait_timer.timer_set) {
-            ngx_del_timer(&ctx->wait_timer);
-        }
-
+        ngx_http_hotkey_cache_unwait(ctx);
         ngx_http_hotkey_cache_resume(ctx);
-
-        q = next;
     }
 }
 
@@ -258,25 +398,39 @@ ngx_http_hotkey_cache_close_fds(void *data)
 }
 
 
+/*
+ * Only a worker reads its eventfd: a cache manager or loader would eat
+ * worker 0's wake-ups.  A worker past the last slot cannot be woken, so
+ * it never waits (ngx_http_hotkey_can_wait()).
+ */
+
 ngx_int_t
 ngx_http_hotkey_cache_init_process(ngx_cycle_t *cycle)
 {
     ngx_connection_t             *c;
     ngx_http_hotkey_main_conf_t  *hmcf;
 
-    ngx_queue_init(&ngx_http_hotkey_waiters);
+    ngx_rbtree_init(&ngx_http_hotkey_groups, &ngx_http_hotkey_groups_sentinel,
+                    ngx_http_hotkey_rbtree_insert);
 
     ngx_http_hotkey_wake_event.handler = ngx_http_hotkey_cache_wake_handler;
     ngx_http_hotkey_wake_event.log = cycle->log;
 
     hmcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_hotkey_module);
 
-    if (hmcf == NULL || hmcf->nwake == 0 || ngx_worker >= hmcf->nwake) {
+    if (hmcf == NULL || hmcf->nwake == 0) {
         return NGX_OK;
     }
 
     ngx_http_hotkey_wake_fds = hmcf->wake_fds;
     ngx_http_hotkey_nwake = hmcf->nwake;
+
+    if ((ngx_process != NGX_PROCESS_WORKER
+         && ngx_process != NGX_PROCESS_SINGLE)
+        || ngx_worker >= hmcf->nwake)
+    {
+        return NGX_OK;
+    }
 
     c = ngx_get_connection(hmcf->wake_fds[ngx_worker], cycle->log);
     if (c == NULL) {
@@ -289,7 +443,11 @@ ngx_http_hotkey_cache_init_process(ngx_cycle_t *cycle)
     c->read->channel = 1;
     c->log = cycle->log;
 
-    return ngx_handle_read_event(c->read, 0);
+    if (ngx_handle_read_event(c->read, 0) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    ngx_http_hotkey_wakeable = 1;
+
+    return NGX_OK;
 }
-
-

@@ -2,7 +2,8 @@
 # The shared-memory cache of the list route (hotkey_cache*), with 2 workers.
 #
 # Store round trips are counted by Redis itself: CONFIG RESETSTAT, then the
-# cmdstat_eval:calls=N line of INFO commandstats (the list is one EVAL).
+# cmdstat_eval(sha):calls=N lines of INFO commandstats (a list is one
+# EVALSHA, or EVAL the first time).
 # Where a test needs the store to be slow (coalescing, "STALE at once"),
 # Redis is held with CLIENT PAUSE <ms> ALL: the EVAL a worker sends waits
 # in Redis until the pause ends, so nginx really has a fetch in flight.
@@ -93,7 +94,9 @@ sub reset_stats { $t->redis('CONFIG', 'RESETSTAT') }
 
 sub evals {
     my $info = $t->redis('INFO', 'commandstats');
-    return $info =~ /^cmdstat_eval:calls=(\d+)/m ? $1 : 0;
+    my $n = 0;
+    $n += $1 while $info =~ /^cmdstat_(?:eval|evalsha):calls=(\d+)/mg;
+    return $n;
 }
 
 # Opens $n connections first, then sends one request on each, then reads

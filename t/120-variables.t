@@ -31,12 +31,17 @@ $http .= $t->api_server(extra => "            access_log $log vars;\n"
                                . "            hotkey_cache vars;\n");
 $t->start_nginx($http);
 
+# the line of the request just answered: the log phase may run a moment
+# after the client has the answer, so wait for one more line than seen
+my $seen = 0;
+
 sub last_line {
     for (1 .. 50) {
         if (open my $fh, '<', $log) {
             my @l = <$fh>;
             close $fh;
-            if (@l && $l[-1] =~ /\n\z/) {
+            if (@l > $seen && $l[-1] =~ /\n\z/) {
+                $seen = @l;
                 chomp(my $line = $l[-1]);
                 return [ split /\|/, $line, -1 ];
             }

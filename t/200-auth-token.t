@@ -341,12 +341,65 @@ for my $a ('dcs:instance:*', 'dcs:*:*', '*', 'dcs:instance:listHotKey,dcs:instan
 hs_ok(craft_jwt(\%hs_hdr, { %claims, actions => ['foo:bar:baz', 'dcs:instance:listHotKey'] }, sign => $hs),
       'an unknown action next to listHotKey is ignored -> 200');
 
+# ---------------------------------------------------------------- NUL in claims, high-S
+
+# cJSON decodes \u0000 into a NUL that ends its C string: the claims
+# must not compare as their prefix.
+{
+    my $raw = sub {
+        my ($pj, $aj, $extra) = @_;
+        return sprintf '{"project_id":%s,"actions":[%s],"iat":%d,"exp":%d%s}',
+                       $pj, $aj, $claims{iat}, $claims{exp}, $extra // '';
+    };
+    my $la = '"dcs:instance:listHotKey"';
+    hs_ok(craft_jwt(\%hs_hdr, $raw->("\"$pid\"", $la), sign => $hs),
+          'raw claims without NUL -> 200 (the control)');
+    hs_bad(craft_jwt(\%hs_hdr, $raw->("\"$pid\\u0000x\"", $la), sign => $hs),
+           'project_id "<id>\u0000x" -> 401 DCS.1001, not the project <id>');
+    hs_bad(craft_jwt(\%hs_hdr, $raw->("\"$pid\\u0000\"", $la), sign => $hs),
+           'project_id "<id>\u0000" -> 401 DCS.1001');
+    hs_bad(craft_jwt(\%hs_hdr, $raw->("\"$pid\"", '"dcs:instance:listHotKey\u0000x"'), sign => $hs),
+           'action "dcs:instance:listHotKey\u0000x" -> 401 DCS.1001, not listHotKey');
+    hs_bad(craft_jwt(\%hs_hdr, $raw->("\"$pid\"", $la, ',"sub":"alice\u0000bob"'), sign => $hs),
+           'sub with \u0000 -> 401 DCS.1001');
+    hs_bad(craft_jwt('{"alg":"HS256","typ":"JWT\u0000"}', $raw->("\"$pid\"", $la), sign => $hs),
+           'header string with \u0000 -> 401 DCS.1001');
+    hs_ok(craft_jwt(\%hs_hdr, $raw->("\"$pid\"", $la, ',"sub":"a\\\\u0000b"'), sign => $hs),
+          'sub with an escaped backslash before u0000 (no NUL) -> 200');
+}
+
+# ECDSA: (r, s) and (r, n - s) both verify; only the low-S one is taken,
+# so that one token has one spelling (one token cache entry).
+{
+    use Math::BigInt;
+    my $n = Math::BigInt->from_hex('ffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551');
+    my $tok = token($t, %mint, key => "$K/es.pem");
+    my ($h64, $p64, $s64) = split /\./, $tok;
+    my $sig = b64url_dec($s64);
+    my $s = Math::BigInt->from_hex(unpack 'H*', substr($sig, 32));
+    ok($s <= $n->copy->brsft(1), 'hotkeyctl token mints ES256 signatures with a low s');
+    my $flip = sub {
+        my $x = $n->copy->bsub(Math::BigInt->from_hex(unpack 'H*', substr($_[0], 32)));
+        my $hex = substr($x->as_hex, 2);
+        return substr($_[0], 0, 32) . pack('H*', ('0' x (64 - length $hex)) . $hex);
+    };
+    my $high = "$h64.$p64." . b64url($flip->($sig));
+    my $low = $s <= $n->copy->brsft(1) ? $tok : $high;
+    $high = $low eq $tok ? $high : $tok;
+    is_json_ok(send_token($low, port => $port{es}), $LIST, 'ES256 token with low s -> 200');
+    is_json_error(send_token($high, port => $port{es}), 401, 'DCS.1001', $INVALID,
+                  'the same ES256 token with s replaced by n - s (high s) -> 401 DCS.1001');
+    is_json_error(send_token($high, port => $port{es}), 401, 'DCS.1001', $INVALID,
+                  '... again, after the low-S one was cached -> 401 DCS.1001');
+}
+
 # ---------------------------------------------------------------- nothing, garbage
 
 is_json_error(send_token(undef), 401, 'DCS.1003', $NO_TOKEN, 'no token -> 401 DCS.1003');
 is_json_error(send_token(undef, port => $port{hs}), 401, 'DCS.1003', $NO_TOKEN, 'no token (HS256 server) -> 401 DCS.1003');
 is_json_error(send_token(undef, headers => [Authorization => 'Bearer ' . token($t, %mint, key => "$K/es.pem", kid => $kid{ec})]),
-              401, 'DCS.1003', $NO_TOKEN, 'a valid token in Authorization: Bearer (not X-Auth-Token) -> 401 DCS.1003');
+              401, 'APIGW.0301', 'Incorrect IAM authentication information: unsupported signing algorithm',
+              'a valid token in Authorization: Bearer (not X-Auth-Token) -> 401 APIGW.0301 unsupported signing algorithm');
 {
     my $huge = 'A' x 20000;
     my $bin = join '', map { chr } grep { $_ != 10 && $_ != 13 && $_ != 0x7f } 1 .. 255;
@@ -543,6 +596,46 @@ is_json_error(send_token(undef, headers => [Authorization => 'Bearer ' . token($
         like($out, qr/\Q$K\/$f\E/, "... naming the file $f") or diag $out;
         unlike($out, qr/\Q$secret\E/, "... without a secret in the message");
     }
+}
+
+# ---------------------------------------------------------------- a 16384-bit RSA key
+
+# A PEM public key with a random 16384-bit modulus (built with asn1parse:
+# generating a real key takes minutes).  Its thumbprint once overflowed a
+# 1 KiB stack buffer: nginx -t and hotkeyctl jwks died with SIGSEGV.
+sub rsa_pub_of_bits {
+    my ($bits, $name) = @_;
+    my $hex = '';
+    $hex .= sprintf '%08x', int(rand(2**32)) for 1 .. $bits / 32;
+    substr($hex, 0, 1) = 'c';
+    substr($hex, -1, 1) = 'f';
+    spew("$K/$name.cnf", "asn1=SEQUENCE:spki\n[spki]\nalg=SEQUENCE:alg\n"
+         . "key=BITWRAP,SEQUENCE:rsa\n[alg]\noid=OID:rsaEncryption\nnull=NULL\n"
+         . "[rsa]\nn=INTEGER:0x$hex\ne=INTEGER:0x010001\n");
+    openssl('asn1parse', '-genconf', "$K/$name.cnf", '-out', "$K/$name.der", '-noout');
+    openssl('pkey', '-pubin', '-inform', 'DER', '-in', "$K/$name.der", '-out', "$K/$name.pub");
+    return "$K/$name.pub";
+}
+
+{
+    my $big = rsa_pub_of_bits(16384, 'rsa16384');
+    my ($rc, $out) = $t->nginx_t(auth_server($t, port => free_port(), keys => $big));
+    is($rc, 0, '16384-bit RSA public key: nginx -t passes (no crash)') or diag $out;
+    unlike($out, qr/signal|SIGSEGV|core dumped/i, '... and no signal in the output');
+    ($rc, $out) = ctl($t, 'jwks', '--key', $big);
+    is($rc, 0, '16384-bit RSA public key: hotkeyctl jwks exits 0') or diag $out;
+    my $doc = eval { json_decode($out) };
+    my $n = $doc && $doc->{keys} && $doc->{keys}[0]{n};
+    is(length($n // ''), 2731, '... printing its 2048-byte modulus, base64url');
+    like($doc && $doc->{keys}[0]{kid} // '', qr/^[A-Za-z0-9_-]{43}$/, '... with its thumbprint as kid');
+
+    my $huge = rsa_pub_of_bits(32768, 'rsa32768');
+    ($rc, $out) = $t->nginx_t(auth_server($t, port => free_port(), keys => $huge));
+    isnt($rc, 0, '32768-bit RSA public key (past what OpenSSL verifies): nginx -t refuses it');
+    like($out, qr/rsa32768\.pub/, '... naming the file') or diag $out;
+    ok(($? & 127) == 0, '... as an error, not a signal');
+    ($rc, $out) = ctl($t, 'jwks', '--key', $huge);
+    ok($rc != 0 && ($? & 127) == 0, '32768-bit key: hotkeyctl jwks fails cleanly') or diag "rc $rc: $out";
 }
 
 # ---------------------------------------------------------------- secrets not logged

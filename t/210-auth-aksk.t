@@ -1,5 +1,6 @@
 #!/usr/bin/perl
-# AK/SK (SDK-HMAC-SHA256) signatures against a real nginx + module + redis:
+# AK/SK signatures against a real nginx + module + redis (SDK-HMAC-SHA256,
+# and every other scheme the SDKs sign with, from hotkeyctl sign --scheme):
 # a credentials file written here (0600), headers from hotkeyctl sign, then
 # one byte changed in each signed part, X-Sdk-Date skew edges (default
 # 15 min) computed from the clock, unknown keys, malformed Authorization
@@ -44,6 +45,8 @@ my %sk = (
     AKNOACT => join('', map { ('A' .. 'Z', 'a' .. 'z', 0 .. 9)[rand 62] } 1 .. 40),
     AKRATE  => join('', map { ('A' .. 'Z', 'a' .. 'z', 0 .. 9)[rand 62] } 1 .. 40),
     'ak.two-3_x' => join('', map { ('A' .. 'Z', 'a' .. 'z', 0 .. 9)[rand 62] } 1 .. 40),
+    AKSM2ONLY => join('', map { ('A' .. 'Z', 'a' .. 'z', 0 .. 9)[rand 62] } 1 .. 40),
+    AKV11   => join('', map { ('A' .. 'Z', 'a' .. 'z', 0 .. 9)[rand 62] } 1 .. 40),
 );
 my $creds = $t->prefix . '/conf/credentials';
 spew($creds, <<"EOF", 0600);
@@ -55,6 +58,8 @@ AKOTHER $sk{AKOTHER} projects=$other actions=dcs:instance:listHotKey,dcs:instanc
 AKNOACT $sk{AKNOACT} projects=$pid,$other actions=dcs:instance:analyze,dcs:instance:getHotKeyAutoScanConfig name=noact
 AKRATE $sk{AKRATE} projects=$other,$pid actions=dcs:instance:* rate=600r/m burst=50
 ak.two-3_x $sk{'ak.two-3_x'} projects=$pid actions=dcs:*:*
+AKSM2ONLY $sk{AKSM2ONLY} projects=$pid actions=* schemes=SDK-SM2-SM3
+AKV11 $sk{AKV11} projects=$pid actions=* region=cn-north-4 service=dcs
 EOF
 is(sprintf('%o', (stat $creds)[2] & 07777), '600', 'credentials file is mode 0600');
 
@@ -81,7 +86,8 @@ sub sign {
              signed_headers($t, ak => $ak, sk => $o{sk} // $sk{$ak},
                           url => "http://$host" . ($o{path} // $path),
                           method => $o{method}, headers => $o{headers},
-                          data => $o{data}, date => $o{date}, signed => $o{signed}) ];
+                          data => $o{data}, date => $o{date}, signed => $o{signed},
+                          scheme => $o{scheme}, region => $o{region}, service => $o{service}) ];
 }
 
 # send_signed(\@headers, %o): sends with these headers (plus o{extra}),
@@ -302,7 +308,6 @@ sub is_iam {
                ["SDK-HMAC-SHA256 Access=, SignedHeaders=$sh, Signature=$sg", 'empty Access'],
                ["SDK-HMAC-SHA256 Access=$ak SignedHeaders=$sh Signature=$sg", 'no commas'],
                ["SDK-HMAC-SHA256 Access=$ak, SignedHeaders=$sh, Signature=$sg, Extra=1", 'an unknown parameter'],
-               ["SDK-HMAC-SHA256Access=$ak, SignedHeaders=$sh, Signature=$sg", 'no space after the scheme'],
                ["SDK-HMAC-SHA256 Access=$ak, SignedHeaders=$sh, Signature=$sg,", 'a trailing comma'],
                ["SDK-HMAC-SHA256 Access=" . ('A' x 200) . ", SignedHeaders=$sh, Signature=$sg", 'Access of 200 bytes'],
                ["SDK-HMAC-SHA256 " . ('x' x 30000), '30000 bytes of junk'])
@@ -310,8 +315,21 @@ sub is_iam {
         my $r = send_signed(set_hdr($good, 'Authorization', $c->[0]));
         is_json_error($r, 401, 'APIGW.0301', $MALFORMED, "Authorization with $c->[1] -> 401 malformed authorization header");
     }
-    is_json_error(send_signed(set_hdr($good, 'Authorization', 'Basic dXNlcjpwYXNz')), 401, 'DCS.1003',
-                  'No token in the request.', 'Authorization: Basic (not AK/SK) -> 401 DCS.1003');
+    # api.md section 5: a scheme the gateway does not verify is a
+    # signature all the same
+    my $UNSUPPORTED = 'Incorrect IAM authentication information: unsupported signing algorithm';
+    for my $c (['Basic dXNlcjpwYXNz', 'Basic'], ['Bearer abc.def.ghi', 'Bearer'],
+               ["SDK-HMAC-SHA256Access=$ak, SignedHeaders=$sh, Signature=$sg", 'no space after the scheme'],
+               ["sdk-hmac-sha256 Access=$ak, SignedHeaders=$sh, Signature=$sg", 'a lowercase scheme'],
+               ["AWS4-HMAC-SHA256 Credential=$ak/20191115/us-east-1/s3/aws4_request, SignedHeaders=$sh, Signature=$sg",
+                'AWS4-HMAC-SHA256'],
+               ["SDK-HMAC-SHA512 Access=$ak, SignedHeaders=$sh, Signature=$sg", 'SDK-HMAC-SHA512 (no SDK signs with it)'],
+               ['  x', 'one letter after blanks'],
+               ['Z' x 30000, '30000 bytes of one word'])
+    {
+        is_json_error(send_signed(set_hdr($good, 'Authorization', $c->[0])), 401, 'APIGW.0301',
+                      $UNSUPPORTED, "Authorization: $c->[1] -> 401 APIGW.0301 unsupported signing algorithm");
+    }
     is_json_error(send_signed(set_hdr($good, 'Authorization', '')), 401, 'DCS.1003',
                   'No token in the request.', 'empty Authorization -> 401 DCS.1003');
     is_json_error(send_signed(drop_hdr($good, 'Authorization')), 401, 'DCS.1003',
@@ -449,6 +467,63 @@ sub is_iam {
     is($rc, 0, 'a credentials file others can read still loads');
     like($out, qr/\[warn\].*\Q$open\E.*keep it at mode 0600/,
          '... with a warning that names it') or diag $out;
+}
+
+# ---------------------------------------------------------------- every SDK scheme
+
+{
+    my @v11 = (region => 'cn-north-4', service => 'dcs');
+    for my $sc (['SDK-HMAC-SHA256'], ['SDK-HMAC-SM3'], ['V11-HMAC-SHA256', @v11],
+                ['SDK-ECDSA-P256-SHA256'], ['SDK-SM2-SM3'])
+    {
+        my ($scheme, %x) = @$sc;
+        my $ak = %x ? 'AKV11' : 'AKGOOD';
+        my %o = (ak => $ak, scheme => $scheme, %x);
+        my $h = sign(%o);
+        like(hdr($h, 'Authorization'), qr/^\Q$scheme\E (Access|Credential)=$ak[, \/]/,
+             "hotkeyctl sign --scheme $scheme: Authorization names the scheme");
+        is_json_ok(send_signed($h), $LIST, "$scheme signed by hotkeyctl -> 200");
+        my $sig = sig_of($h);
+        (my $sigx = $sig) =~ s/(.)$/$1 eq '0' ? '1' : '0'/e;
+        (my $auth = hdr($h, 'Authorization')) =~ s/\Q$sig\E/$sigx/;
+        is_iam(send_signed(set_hdr($h, 'Authorization', $auth)), 'verify aksk signature fail',
+               "$scheme: the signature's last hex digit changed -> 401");
+        is_iam(send_signed(set_hdr($h, 'Host', "127.0.0.2:$port")), 'verify aksk signature fail',
+               "$scheme: another signed Host -> 401");
+        is_iam(send_signed($h, path => "$path?limit=1"), 'verify aksk signature fail',
+               "$scheme: a query added -> 401");
+        is_iam(send_signed(sign(%o, date => sdk_date(int(time) - 16 * 60))), 'request expired',
+               "$scheme: X-Sdk-Date 16 min old -> 401 request expired");
+        is_json_ok(send_signed(sign(%o, date => sdk_date(int(time) - 14 * 60))), $LIST,
+                   "$scheme: X-Sdk-Date 14 min old -> 200");
+        my $b = sign(%o, data => '{"a":"caf\x{e9}"}');
+        is_json_ok(send_signed($b, body => '{"a":"caf\x{e9}"}'), $LIST,
+                   "$scheme: a body, hashed with the scheme's hash -> 200");
+        is_iam(send_signed($b, body => '{"a":"cafe"}'), 'verify aksk signature fail',
+               "$scheme: the body changed -> 401");
+        (my $huge = hdr($h, 'Authorization')) =~ s/\Q$sig\E/'ab' x 5000/e;
+        is_iam(send_signed(set_hdr($h, 'Authorization', $huge)), 'malformed authorization header',
+               "$scheme: a 10000-digit signature -> 401 malformed");
+    }
+
+    my $ONLY = 'signing algorithm not allowed for this access key';
+    is_json_ok(send_signed(sign(ak => 'AKSM2ONLY', scheme => 'SDK-SM2-SM3')), $LIST,
+               'schemes=SDK-SM2-SM3: an SM2 signature -> 200');
+    is_iam(send_signed(sign(ak => 'AKSM2ONLY')), $ONLY,
+           'schemes=SDK-SM2-SM3: an SDK-HMAC-SHA256 signature -> 401 not allowed');
+    is_iam(send_signed(sign(ak => 'AKSM2ONLY', scheme => 'SDK-ECDSA-P256-SHA256')), $ONLY,
+           'schemes=SDK-SM2-SM3: an ECDSA signature -> 401 not allowed');
+    is_iam(send_signed(sign(ak => 'AKV11', scheme => 'V11-HMAC-SHA256', region => 'cn-north-1', service => 'dcs')),
+           'invalid credential scope', 'region=cn-north-4: V11 signed for cn-north-1 -> 401 invalid credential scope');
+    is_iam(send_signed(sign(ak => 'AKNOBODY', sk => 'x', scheme => 'SDK-SM2-SM3')), 'unknown access key',
+           'SDK-SM2-SM3 with an unknown AK -> 401 unknown access key');
+
+    # the derived key of one AK/SK is not the key of another AK with the
+    # same SK: an ECDSA signature made for AKGOOD under AKALL's name
+    my $h = sign(ak => 'AKGOOD', scheme => 'SDK-ECDSA-P256-SHA256');
+    (my $a2 = hdr($h, 'Authorization')) =~ s/Access=AKGOOD/Access=AKALL/;
+    is_iam(send_signed(set_hdr($h, 'Authorization', $a2)), 'verify aksk signature fail',
+           'an ECDSA signature of AKGOOD sent as AKALL -> 401');
 }
 
 # ---------------------------------------------------------------- secrets

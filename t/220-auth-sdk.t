@@ -4,7 +4,8 @@
 # HcClient.buildRequest / AKSKSigner.sign (which signs every header of the
 # request) and prints what it would send; the gateway must accept it, and
 # refuse it with one byte changed in the path, the query, a signed header,
-# the body, the date or the signature.  The SDK is installed by
+# the body, the date or the signature.  The same for the SDK's
+# DerivedAKSKSigner (V11-HMAC-SHA256), with per-credential scope rules.  The SDK is installed by
 # scripts/test-deps.sh into build/node (git-ignored); when it cannot be
 # installed this test fails, it does not skip.
 use strict;
@@ -46,7 +47,11 @@ my $path = $t->list_path($pid, $iid);
 my $AK = 'SDKINTEROPAK01';
 my $SK = 'sdk/SK+' . join('', map { ('A' .. 'Z', 'a' .. 'z', 0 .. 9)[rand 62] } 1 .. 32) . '=';
 my $creds = $t->prefix . '/conf/credentials';
-spew($creds, "$AK $SK projects=$pid actions=dcs:instance:listHotKey name=sdk\n", 0600);
+my $AKV = 'SDKV11AK02';
+my $SKV = 'v11/SK+' . join('', map { ('A' .. 'Z', 'a' .. 'z', 0 .. 9)[rand 62] } 1 .. 32);
+spew($creds, "$AK $SK projects=$pid actions=dcs:instance:listHotKey name=sdk\n"
+             . "$AKV $SKV projects=$pid actions=dcs:instance:listHotKey name=v11"
+             . " schemes=V11-HMAC-SHA256 region=cn-north-4 service=dcs\n", 0600);
 $t->start_nginx(auth_server($t, creds => $creds));
 my $base = 'http://127.0.0.1:' . $t->nginx_port;
 
@@ -66,7 +71,7 @@ sub sdk_batch {
         $lines .= json_encode({ method => $method, url => "$base$pq", ak => $o{ak} // $AK,
                                 sk => $o{sk} // $SK, headers => $o{headers} || [],
                                 map { defined $o{$_} ? ($_ => $o{$_}) : () }
-                                qw(body raw_body content_type project_id date send) }) . "\n";
+                                qw(body raw_body content_type project_id date derived send) }) . "\n";
     }
     spew($in, $lines);
     my $out = `node '$signjs' --batch < '$in' 2>&1`;
@@ -211,6 +216,62 @@ is($sent->{error_code}, 'APIGW.0301', '... APIGW.0301 as the SDK reports it') or
                   'minimal SDK request, a query added -> 401');
     is_json_error(send_req($plain, body => 'x'), 401, 'APIGW.0301', $SIGFAIL,
                   'minimal SDK request, a body added -> 401');
+}
+
+# ---------------------------------------------------------------- DerivedAKSKSigner (V11)
+
+{
+    my %V = (
+        plain   => ['GET', $path, ak => $AKV, sk => $SKV, derived => 'cn-north-4/dcs'],
+        base    => ['GET', $qbase, ak => $AKV, sk => $SKV, derived => 'cn-north-4/dcs', project_id => $pid,
+                    body => '{"k":"value"}', headers => ['X-Request-Id: v11-abc']],
+        region  => ['GET', $path, ak => $AKV, sk => $SKV, derived => 'cn-south-1/dcs'],
+        service => ['GET', $path, ak => $AKV, sk => $SKV, derived => 'cn-north-4/ecs'],
+        wrongsk => ['GET', $path, ak => $AKV, sk => "${SKV}x", derived => 'cn-north-4/dcs'],
+        hmac    => ['GET', $path, ak => $AKV, sk => $SKV],
+        send    => ['GET', "$path?limit=2", ak => $AKV, sk => $SKV, derived => 'cn-north-4/dcs', send => 1],
+    );
+    my @vn = sort keys %V;
+    my %VR;
+    @VR{@vn} = sdk_batch(@V{@vn});
+
+    my $p = $VR{plain};
+    like($p->{headers}{Authorization} // '',
+         qr{^V11-HMAC-SHA256 Credential=\Q$AKV\E/\d{8}/cn-north-4/dcs, SignedHeaders=[a-z0-9;-]+, Signature=[0-9a-f]{64}$},
+         'DerivedAKSKSigner: V11-HMAC-SHA256 Authorization header shape');
+    is_json_ok(send_req($p), $LIST, 'V11 request from the SDK\'s DerivedAKSKSigner -> 200');
+    is($VR{send}{status}, 200, 'V11 through the SDK\'s own HTTP client -> 200') or diag explain $VR{send};
+
+    my $req = $VR{base};
+    is_json_ok(send_req($req), expected_list($iid, \@tasks, limit => 3), 'V11 request with body and headers -> 200');
+    my $d = $req->{headers}{'X-Sdk-Date'};
+    my ($Y, $M, $D, $hh, $mm, $ss) = $d =~ /^(\d{4})(\d\d)(\d\d)T(\d\d)(\d\d)(\d\d)Z$/;
+    my $epoch = POSIX::mktime($ss, $mm, $hh, $D, $M - 1, $Y - 1900) - POSIX::mktime(0, 0, 0, 1, 0, 70);
+    my $auth = $req->{headers}{Authorization};
+    (my $authx = $auth) =~ s/([0-9a-f])$/$1 eq '0' ? '1' : '0'/e;
+    (my $authd = $auth) =~ s{/(\d{8})/}{'/' . sdk_date($epoch + 86400) =~ s/T.*//r . '/'}e;
+    (my $bodyx = $req->{body}) =~ s/value/valuf/;
+    for my $c (['the query', path => "$path?limit=4&offset=0"],
+               ['the signed header X-Request-Id', headers => { 'X-Request-Id' => 'v11-abd' }],
+               ['the body', body => $bodyx],
+               ['the date (one second later)', headers => { 'X-Sdk-Date' => sdk_date($epoch + 1) }],
+               ['the signature', headers => { Authorization => $authx }])
+    {
+        my ($what, %chg) = @$c;
+        is_json_error(send_req($req, %chg), 401, 'APIGW.0301', $SIGFAIL,
+                      "V11 request with one change in $what -> 401 APIGW.0301");
+    }
+    my $SCOPE = 'Incorrect IAM authentication information: invalid credential scope';
+    is_json_error(send_req($req, headers => { Authorization => $authd }), 401, 'APIGW.0301', $SCOPE,
+                  'V11 with the scope date a day after X-Sdk-Date -> 401 invalid credential scope');
+    is_json_error(send_req($VR{region}), 401, 'APIGW.0301', $SCOPE,
+                  'V11 signed for region cn-south-1, the key allows cn-north-4 -> 401 invalid credential scope');
+    is_json_error(send_req($VR{service}), 401, 'APIGW.0301', $SCOPE,
+                  'V11 signed for service ecs, the key allows dcs -> 401 invalid credential scope');
+    is_json_error(send_req($VR{wrongsk}), 401, 'APIGW.0301', $SIGFAIL, 'V11 with a wrong SK -> 401');
+    is_json_error(send_req($VR{hmac}), 401, 'APIGW.0301',
+                  'Incorrect IAM authentication information: signing algorithm not allowed for this access key',
+                  'SDK-HMAC-SHA256 with a key limited to schemes=V11-HMAC-SHA256 -> 401');
 }
 
 # ---------------------------------------------------------------- the SDK's date, other clock

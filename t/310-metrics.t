@@ -334,7 +334,12 @@ my $S2 = snapshot('after the mix');
 sub redis_evals {
     my $info = $t->redis('INFO', 'commandstats') // '';
     my $n = 0;
-    $n += $1 while $info =~ /^cmdstat_(?:eval|evalsha):calls=(\d+)/mg;
+    while ($info =~ /^cmdstat_(?:eval|evalsha):calls=(\d+)(.*)$/mg) {
+        my ($calls, $rest) = ($1, $2);
+        # a NOSCRIPT EVALSHA is a failed call, retried as EVAL
+        $calls -= $1 if $rest =~ /failed_calls=(\d+)/;
+        $n += $calls;
+    }
     return $n;
 }
 {

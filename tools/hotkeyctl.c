@@ -15,9 +15,9 @@
 #include <cjson/cJSON.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
-#include <openssl/sha.h>
 
 #include "hotkey_action.h"
+#include "hotkey_aksign.h"
 #include "hotkey_aksk.h"
 #include "hotkey_codec.h"
 #include "hotkey_creds.h"
@@ -40,6 +40,7 @@ typedef struct {
 
 static int hotkeyctl_token(int argc, char **argv);
 static int hotkeyctl_sign(int argc, char **argv);
+
 static int hotkeyctl_jwks(int argc, char **argv);
 static int hotkeyctl_help(int argc, char **argv);
 
@@ -80,10 +81,15 @@ static const char  hotkeyctl_sign_usage[] =
 "usage: hotkeyctl sign --ak AK (--sk SK | --sk-file FILE) --url URL "
 "[options]\n"
 "\n"
-"Signs a request with SDK-HMAC-SHA256, as the Huawei Cloud SDKs do, and\n"
-"prints the headers to send (X-Sdk-Date, Authorization, Host), one per\n"
-"line.  Host, X-Sdk-Date and every --header are signed.\n"
+"Signs a request with AK/SK, as the Huawei Cloud SDKs do, and prints\n"
+"the headers to send (X-Sdk-Date, Authorization, Host), one per line.\n"
+"Host, X-Sdk-Date and every --header are signed.\n"
 "\n"
+"  --scheme S          SDK-HMAC-SHA256 (default), SDK-HMAC-SM3,\n"
+"                      V11-HMAC-SHA256, SDK-ECDSA-P256-SHA256 or\n"
+"                      SDK-SM2-SM3\n"
+"  --region R          V11-HMAC-SHA256: the region of the scope\n"
+"  --service S         V11-HMAC-SHA256: the service of the scope\n"
 "  --ak AK             the access key\n"
 "  --sk SK             the secret key (visible to ps: prefer --sk-file)\n"
 "  --sk-file FILE      a file holding the secret key (one line)\n"
@@ -118,7 +124,7 @@ static const char  hotkeyctl_jwks_usage[] =
 
 static const hotkeyctl_cmd_t  hotkeyctl_cmds[] = {
     { "token", hotkeyctl_token, "mint a signed JWT", hotkeyctl_token_usage },
-    { "sign", hotkeyctl_sign, "sign a request with AK/SK (SDK-HMAC-SHA256)",
+    { "sign", hotkeyctl_sign, "sign a request with AK/SK (any SDK scheme)",
       hotkeyctl_sign_usage },
     { "jwks", hotkeyctl_jwks, "print a JWKS document for public keys",
       hotkeyctl_jwks_usage },
@@ -382,8 +388,8 @@ hotkeyctl_token(int argc, char **argv)
 
 typedef struct {
     const char            *ak, *sk, *sk_file, *method, *url, *data, *date;
-    const char            *signed_headers;
-    int                    curl, canonical;
+    const char            *signed_headers, *region, *service;
+    int                    curl, canonical, scheme;
     hotkey_aksk_header_t   h[HOTKEYCTL_HEADERS_MAX + 2];
     size_t                 nh;
     char                  *body;
@@ -433,6 +439,9 @@ hotkeyctl_sign_args(int argc, char **argv, hotkeyctl_sign_t *s)
         { "data", required_argument, NULL, 'd' },
         { "date", required_argument, NULL, 'D' },
         { "signed-headers", required_argument, NULL, 'L' },
+        { "scheme", required_argument, NULL, 'A' },
+        { "region", required_argument, NULL, 'R' },
+        { "service", required_argument, NULL, 'V' },
         { "canonical", no_argument, NULL, 'c' },
         { "curl", no_argument, NULL, 'C' },
         { "help", no_argument, NULL, 'h' },
@@ -451,6 +460,15 @@ hotkeyctl_sign_args(int argc, char **argv, hotkeyctl_sign_t *s)
         case 'd': s->data = optarg; break;
         case 'D': s->date = optarg; break;
         case 'L': s->signed_headers = optarg; break;
+        case 'R': s->region = optarg; break;
+        case 'V': s->service = optarg; break;
+        case 'A':
+            s->scheme = hotkey_akscheme_parse(optarg, strlen(optarg));
+            if (s->scheme < 0) {
+                return hotkeyctl_fail("sign", "unknown --scheme \"%s\"",
+                                      optarg);
+            }
+            break;
         case 'c': s->canonical = 1; break;
         case 'C': s->curl = 1; break;
         case 'h':
@@ -476,6 +494,14 @@ hotkeyctl_sign_args(int argc, char **argv, hotkeyctl_sign_t *s)
     if (s->ak == NULL || s->url == NULL || (s->sk == NULL) == !s->sk_file) {
         return hotkeyctl_fail("sign", "%s", "--ak, --url and one of --sk,"
                               " --sk-file are required");
+    }
+
+    if ((s->scheme == HOTKEY_AKSK_V11_HMAC_SHA256)
+        != (s->region != NULL && s->service != NULL))
+    {
+        return hotkeyctl_fail("sign", "%s", "--region and --service go with"
+                              " --scheme V11-HMAC-SHA256, and it needs"
+                              " both");
     }
 
     return -1;
@@ -707,17 +733,59 @@ hotkeyctl_curl(hotkeyctl_sign_t *s, const char *auth, int argc, char **argv)
 }
 
 
+/* the canonical request, malloc'ed, or NULL */
+
+static char *
+hotkeyctl_canonical(hotkeyctl_sign_t *s, const char *list, size_t *len)
+{
+    char                   *canon, hash[2 * HOTKEY_MD_LEN + 1];
+    hotkey_md_e             md;
+    unsigned char           out[HOTKEY_MD_LEN];
+    hotkey_aksk_request_t   r;
+
+    md = hotkey_akscheme_md(s->scheme);
+
+    if (hotkey_digest(md, s->body ? s->body : "", s->body_len, out) != 0) {
+        return NULL;
+    }
+
+    hotkey_codec_hex(out, sizeof(out), hash);
+
+    memset(&r, 0, sizeof(r));
+    r.method = s->method;
+    r.method_len = strlen(s->method);
+    r.path = s->path;
+    r.path_len = s->path_len;
+    r.query = s->query;
+    r.query_len = s->query_len;
+    r.headers = s->h;
+    r.nheaders = s->nh;
+    r.body_hash = hash;
+
+    hotkey_aksk_canonical_request(&r, md, list, strlen(list), NULL, 0, len);
+    canon = malloc(*len + 1);
+
+    if (canon
+        && hotkey_aksk_canonical_request(&r, md, list, strlen(list), canon,
+                                         *len, len) != HOTKEY_AKSK_OK)
+    {
+        free(canon);
+        canon = NULL;
+    }
+
+    return canon;
+}
+
+
 static int
 hotkeyctl_sign(int argc, char **argv)
 {
     int                     rc;
-    char                    list[1024], sig[HOTKEY_AKSK_SIG_LEN + 1];
-    char                    hash[SHA256_DIGEST_LENGTH * 2 + 1], *canon;
-    char                    auth[2048];
+    char                    list[1024], sig[HOTKEY_AKSIGN_MAX], *canon;
+    char                    auth[2048], scope[HOTKEY_AKSK_SCOPE_MAX + 1];
+    char                    access[HOTKEY_CREDS_AK_MAX + 16];
     size_t                  len, i;
-    unsigned char           md[SHA256_DIGEST_LENGTH];
     hotkeyctl_sign_t        s;
-    hotkey_aksk_request_t   r;
 
     memset(&s, 0, sizeof(s));
 
@@ -750,28 +818,19 @@ hotkeyctl_sign(int argc, char **argv)
                               " too long");
     }
 
-    SHA256((unsigned char *) (s.body ? s.body : ""), s.body_len, md);
-    hotkey_codec_hex(md, sizeof(md), hash);
+    scope[0] = '\0';
 
-    memset(&r, 0, sizeof(r));
-    r.method = s.method;
-    r.method_len = strlen(s.method);
-    r.path = s.path;
-    r.path_len = s.path_len;
-    r.query = s.query;
-    r.query_len = s.query_len;
-    r.headers = s.h;
-    r.nheaders = s.nh;
-    r.body_sha256 = hash;
+    if (s.region) {
+        snprintf(scope, sizeof(scope), "%.8s/%s/%s", s.date, s.region,
+                 s.service);
+    }
 
-    hotkey_aksk_canonical_request(&r, list, strlen(list), NULL, 0, &len);
-    canon = malloc(len + 1);
+    canon = hotkeyctl_canonical(&s, list, &len);
 
     if (canon == NULL
-        || hotkey_aksk_canonical_request(&r, list, strlen(list), canon, len,
-                                         &len) != HOTKEY_AKSK_OK
-        || hotkey_aksk_sign(s.sk, strlen(s.sk), s.date, strlen(s.date),
-                            canon, len, sig) != 0)
+        || hotkey_aksign(s.scheme, s.ak, strlen(s.ak), s.sk, strlen(s.sk),
+                         s.date, strlen(s.date), scope, strlen(scope), canon,
+                         len, 0, sig) != 0)
     {
         free(canon);
         free(s.body);
@@ -786,8 +845,16 @@ hotkeyctl_sign(int argc, char **argv)
     free(canon);
     free(s.body);
 
-    snprintf(auth, sizeof(auth), "Authorization: " HOTKEY_AKSK_ALGORITHM
-             " Access=%s, SignedHeaders=%s, Signature=%s", s.ak, list, sig);
+    if (s.region) {
+        snprintf(access, sizeof(access), "Credential=%s/", s.ak);
+
+    } else {
+        snprintf(access, sizeof(access), "Access=%s", s.ak);
+    }
+
+    snprintf(auth, sizeof(auth), "Authorization: %s %s%s, SignedHeaders=%s,"
+             " Signature=%s", hotkey_akscheme_name(s.scheme), access, scope,
+             list, sig);
 
     if (s.curl) {
         return hotkeyctl_curl(&s, auth, argc, argv);

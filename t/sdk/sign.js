@@ -20,11 +20,14 @@
 //   --content-type T     the operation's content type (options.contentType)
 //   --project-id P       BasicCredentials.withProjectId(P) (adds X-Project-Id)
 //   --date D             X-Sdk-Date to use instead of now (YYYYMMDDTHHMMSSZ)
+//   --derived R/S        sign with the SDK's DerivedAKSKSigner
+//                        (V11-HMAC-SHA256), region R and service S
 //   --send               send it with the SDK's own HTTP client (axios) and
 //                        print {"status":N,"body":...} instead
 //   --batch              read one request per line on stdin as JSON (keys:
 //                        method url ak sk body raw_body headers content_type
-//                        project_id date send), print one answer per line
+//                        project_id date derived send), print one answer
+//                        per line
 //
 // HOTKEY_NODE_MODULES: the node_modules folder holding the SDK
 // (default: <repo>/build/node/node_modules).
@@ -63,6 +66,7 @@ function parseArgs(argv) {
         case '--content-type': opt.contentType = val(); break;
         case '--project-id': opt.projectId = val(); break;
         case '--date': opt.date = val(); break;
+        case '--derived': opt.derived = val(); break;
         case '--send': opt.send = true; break;
         case '--batch': opt.batch = true; break;
         case '--help': usage(); break;
@@ -111,6 +115,11 @@ async function run(opt) {
 
     const cred = new BasicCredentials().withAk(ak).withSk(sk);
     if (opt.projectId) cred.withProjectId(opt.projectId);
+    if (opt.derived) {
+        const [region, service] = opt.derived.split('/');
+        cred.withDerivedPredicate(() => true).withRegionId(region);
+        cred.processDerivedAuthParams(service, region);
+    }
 
     // the SDK's client logs failures on stdout: keep stdout for the JSON
     const quiet = { debug() {}, info() {}, warn() {}, error() {} };
@@ -170,7 +179,7 @@ async function main() {
         const opt = {
             method: j.method, url: j.url, ak: j.ak, sk: j.sk, body: j.body,
             rawBody: j.raw_body, headers: j.headers || [], contentType: j.content_type,
-            projectId: j.project_id, date: j.date, send: !!j.send,
+            projectId: j.project_id, date: j.date, derived: j.derived, send: !!j.send,
         };
         process.stdout.write(JSON.stringify(await run(opt)) + '\n');
     }

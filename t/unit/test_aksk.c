@@ -7,8 +7,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include <openssl/sha.h>
-
 #include "tap.h"
 #include "hotkey_aksk.h"
 #include "hotkey_codec.h"
@@ -34,7 +32,7 @@ static hotkey_creds_t  *creds;
 static void
 request(const vec_t *v, hotkey_aksk_request_t *r, char *hash)
 {
-    unsigned char  md[SHA256_DIGEST_LENGTH];
+    unsigned char  md[HOTKEY_SHA256_LEN];
 
     memset(r, 0, sizeof(*r));
     r->method = v->method;
@@ -47,9 +45,9 @@ request(const vec_t *v, hotkey_aksk_request_t *r, char *hash)
     r->nheaders = v->nh;
 
     if (v->body) {
-        SHA256((const unsigned char *) v->body, strlen(v->body), md);
+        hotkey_sha256(v->body, strlen(v->body), md);
         hotkey_codec_hex(md, sizeof(md), hash);
-        r->body_sha256 = hash;
+        r->body_hash = hash;
     }
 }
 
@@ -76,7 +74,7 @@ canonical(const vec_t *v, const char *signed_headers, hotkey_aksk_rc_e *rc)
     static char            buf[4096];
 
     request(v, &r, hash);
-    *rc = hotkey_aksk_canonical_request(&r, signed_headers,
+    *rc = hotkey_aksk_canonical_request(&r, HOTKEY_MD_SHA256, signed_headers,
                                         strlen(signed_headers), buf,
                                         sizeof(buf) - 1, &len);
     buf[*rc == HOTKEY_AKSK_OK ? len : 0] = '\0';
@@ -89,6 +87,7 @@ test_api_vectors(void)
 {
     char              sig[65];
     const char       *c;
+    unsigned char     md[HOTKEY_SHA256_LEN];
     hotkey_aksk_rc_e  rc;
     vec_t             get = {
         "GET", "/path", "limit=1",
@@ -108,8 +107,9 @@ test_api_vectors(void)
              "x-sdk-date\ne3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca4"
              "95991b7852b855", "GET vector: canonical request");
 
-    ok(hotkey_aksk_sign(S("SecretKey"), S("20060102T150405Z"), c, strlen(c),
-                        sig) == 0, "GET vector: signed");
+    ok(hotkey_aksk_sign(HOTKEY_AKSK_HMAC_SHA256, S("AccessKey"),
+                        S("SecretKey"), S("20060102T150405Z"), NULL, 0, c,
+                        strlen(c), sig) == 0, "GET vector: signed");
     is_str(sig, "5a2ce64c865e0e6046321c6f3d5a77ba8413eeaf355c3166c03d58d0"
              "2ac79624", "GET vector: signature");
 
@@ -117,13 +117,15 @@ test_api_vectors(void)
     is_str(c, "POST\n/path/\nkey=value\nx-sdk-date:20060102T150405Z\n\n"
              "x-sdk-date\na29d7b4c5efd1a22011d69fd7b7aee76fe51e4083c609244228d"
              "e258afd61289", "POST vector: canonical request");
-    ok(hotkey_aksk_sign(S("SecretKey"), S("20060102T150405Z"), c, strlen(c),
-                        sig) == 0, "POST vector: signed");
+    ok(hotkey_aksk_sign(HOTKEY_AKSK_HMAC_SHA256, S("AccessKey"),
+                        S("SecretKey"), S("20060102T150405Z"), NULL, 0, c,
+                        strlen(c), sig) == 0, "POST vector: signed");
     is_str(sig, "cecc2af119b18ab70b4d094c0750f3b42c02f254903179a0fc2cc72f"
              "c9db4f59", "POST vector: signature");
 
-    ok(hotkey_aksk_hmac_hex(S("MFyfvK41ba2giqM7Uio6PznpdUKGpownRZlmVmHc"),
-                            sts, strlen(sts), sig) == 0, "StringToSign HMAC");
+    ok(hotkey_hmac_sha256(S("MFyfvK41ba2giqM7Uio6PznpdUKGpownRZlmVmHc"),
+                          sts, strlen(sts), md) == 0, "StringToSign HMAC");
+    hotkey_codec_hex(md, sizeof(md), sig);
     is_str(sig, "7be6668032f70418fcc22abc52071e57aff61b84a1d2381bb430d687"
              "0f4f6ebe", "StringToSign vector: signature");
 }
@@ -303,8 +305,8 @@ test_limits(void)
 
     v.query = NULL;
     request(&v, &r, NULL);
-    rc = hotkey_aksk_canonical_request(&r, S("x-sdk-date"), buf, sizeof(buf),
-                                       &len);
+    rc = hotkey_aksk_canonical_request(&r, HOTKEY_MD_SHA256, S("x-sdk-date"),
+                                       buf, sizeof(buf), &len);
     is_int(rc, HOTKEY_AKSK_TOO_LARGE, "small buffer");
     is_int(len, 4 + 2 + 1 + 28 + 12 + 64, "needed length reported");
     ok(memcmp(buf, "GET\n/\n\nx", 8) == 0, "truncated prefix written");
@@ -458,6 +460,16 @@ auth_ok(const char *s, const char *access, const char *sh)
 
 
 static void
+auth_unsupported(const char *s, const char *why)
+{
+    hotkey_aksk_auth_t  a;
+
+    is_int(hotkey_aksk_parse_auth(s, strlen(s), &a), HOTKEY_AKSK_UNSUPPORTED,
+           "unsupported, %s", why);
+}
+
+
+static void
 auth_bad(const char *s, const char *why)
 {
     hotkey_aksk_auth_t  a;
@@ -481,14 +493,17 @@ test_auth_parse(void)
     auth_ok("SDK-HMAC-SHA256 signature=" SIG ", access=AK, signedheaders=a",
             "AK", "a");
 
-    auth_bad("", "empty");
+    auth_unsupported("", "empty");
     auth_bad("SDK-HMAC-SHA256", "scheme only");
-    auth_bad("SDK-HMAC-SHA256Access=AK, SignedHeaders=a, Signature=" SIG,
-             "no space after the scheme");
-    auth_bad("AWS4-HMAC-SHA256 Access=AK, SignedHeaders=a, Signature=" SIG,
-             "other scheme");
-    auth_bad("sdk-hmac-sha256 Access=AK, SignedHeaders=a, Signature=" SIG,
-             "lowercase scheme");
+    auth_unsupported("SDK-HMAC-SHA256Access=AK, SignedHeaders=a, Signature="
+                     SIG, "no space after the scheme");
+    auth_unsupported("AWS4-HMAC-SHA256 Access=AK, SignedHeaders=a,"
+                     " Signature=" SIG, "other scheme");
+    auth_unsupported("sdk-hmac-sha256 Access=AK, SignedHeaders=a, Signature="
+                     SIG, "lowercase scheme");
+    auth_unsupported("Bearer abc", "Bearer");
+    auth_unsupported("SDK-HMAC-SHA512 Access=AK, SignedHeaders=a, Signature="
+                     SIG, "a scheme no SDK signs with");
     auth_bad("SDK-HMAC-SHA256 Access=AK, SignedHeaders=a", "no signature");
     auth_bad("SDK-HMAC-SHA256 Access=AK, SignedHeaders=a, Signature=" SIG
              ",", "trailing comma");

@@ -2,6 +2,7 @@
 
 #include "tap.h"
 #include "hotkey_route.h"
+#include "hotkey_op.h"
 
 #define P  "a4d31cb6-3d72-4fdc-8ec9-6e3a41e47f71"
 #define I  "5560df16-cebf-4473-95c4-d1b573c16e79"
@@ -51,10 +52,16 @@ main(void)
     is_int(route("/v2/a/instances/b/c/d/e/f/g", &rt), HOTKEY_ROUTE_NONE,
            "too many segments");
 
-    is_int(hotkey_route_methods(HOTKEY_ROUTE_LIST),
+    is_int(hotkey_op_methods(HOTKEY_ROUTE_LIST),
            HOTKEY_M_GET | HOTKEY_M_HEAD, "list methods");
-    is_str(hotkey_route_allow(HOTKEY_ROUTE_LIST), "GET, HEAD", "list Allow");
-    is_int(hotkey_route_methods(HOTKEY_ROUTE_NONE), 0, "no route methods");
+    is_str(hotkey_op_allow(HOTKEY_ROUTE_LIST), "GET, HEAD", "list Allow");
+    is_int(hotkey_op_methods(HOTKEY_ROUTE_NONE), 0, "no route methods");
+    ok(hotkey_op_find(HOTKEY_ROUTE_LIST, HOTKEY_M_HEAD) != NULL,
+       "HEAD finds the list operation");
+    ok(hotkey_op_find(HOTKEY_ROUTE_LIST, HOTKEY_M_POST) == NULL,
+       "POST on the list path is no operation");
+    is_str(hotkey_op_find(HOTKEY_ROUTE_LIST, HOTKEY_M_GET)->name,
+           "ListHotkeyScanTasks", "the list operation's name");
 
     ok(hotkey_uuid_valid(I, 36), "uuid");
     ok(!hotkey_uuid_valid("5560DF16-cebf-4473-95c4-d1b573c16e79", 36),

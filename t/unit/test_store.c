@@ -36,10 +36,22 @@ reply(const char *resp)
 }
 
 
+static hotkey_route_t  rt = {
+    HOTKEY_ROUTE_LIST, P, 36, I, 36, NULL, 0
+};
+
+
+static const hotkey_op_t *
+list_op(void)
+{
+    return hotkey_op_find(HOTKEY_ROUTE_LIST, HOTKEY_M_GET);
+}
+
+
 static hotkey_store_result_e
 convert(const char *resp, char **body)
 {
-    size_t                 len;
+    size_t                 len, size;
     const char            *why;
     redisReply            *r;
     hotkey_store_result_e  res;
@@ -51,8 +63,18 @@ convert(const char *resp, char **body)
         return HOTKEY_STORE_BAD_REPLY;
     }
 
-    res = hotkey_store_list_reply(r, P, 36, I, body, &len, &why);
+    size = hotkey_store_answer_size(list_op(), r);
+    *body = malloc(size + 1);
+    res = hotkey_store_reply(list_op(), r, &rt, *body, &len, &why);
     freeReplyObject(r);
+
+    if (res != HOTKEY_STORE_OK || len > size) {
+        free(*body);
+        *body = NULL;
+        return res == HOTKEY_STORE_OK ? HOTKEY_STORE_BAD_REPLY : res;
+    }
+
+    (*body)[len] = '\0';
 
     return res;
 }
@@ -63,7 +85,7 @@ main(void)
 {
     char                *body, buf[4096];
     size_t               n;
-    hotkey_list_args_t   a;
+    hotkey_args_t        a;
 
     is_int(convert(HEAD_OK REC("7\r\nsuccess", "$13\r\n1592187683534\r\n",
                                "$13\r\n1592187685588\r\n"), &body),
@@ -126,11 +148,26 @@ main(void)
     ok(reply("$5000\r\n") == NULL || 1, "oversized string header accepted "
        "until its bytes arrive");
 
-    a.offset = 20;
-    a.limit = 5;
-    a.status = HOTKEY_STATUS_FAILED;
-    ok(hotkey_store_list_request_size(36) < sizeof(buf), "request size");
-    n = hotkey_store_list_request(buf, P, 36, I, &a);
+    is_int(convert("-NOSCRIPT No matching script.\r\n", &body),
+           HOTKEY_STORE_NOSCRIPT, "NOSCRIPT");
+    is_int(convert("-MOVED 3999 127.0.0.1:6381\r\n", &body),
+           HOTKEY_STORE_REDIRECT, "MOVED");
+    is_int(convert("-ASK 3999 127.0.0.1:6381\r\n", &body),
+           HOTKEY_STORE_REDIRECT, "ASK");
+    is_int(convert("-MOVEDX\r\n", &body), HOTKEY_STORE_BAD_REPLY,
+           "MOVEDX is an error");
+
+    a.list.offset = 20;
+    a.list.limit = 5;
+    a.list.status = HOTKEY_STATUS_FAILED;
+    ok(hotkey_store_request_size(list_op(), 36) < sizeof(buf),
+       "request size");
+    n = hotkey_store_request(buf, list_op(), &rt, &a, 0);
+    buf[n] = '\0';
+    ok(strncmp(buf, "*9\r\n$7\r\nEVALSHA\r\n$40\r\n", 22) == 0,
+       "EVALSHA with 9 parts");
+    ok(n < 400, "EVALSHA is short");
+    n = hotkey_store_request(buf, list_op(), &rt, &a, 1);
     buf[n] = '\0';
     ok(strncmp(buf, "*9\r\n$4\r\nEVAL\r\n", 14) == 0, "EVAL with 9 parts");
     ok(strstr(buf, "$54\r\nhotkey:{" I "}:instance\r\n") != NULL,

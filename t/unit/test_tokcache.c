@@ -3,7 +3,10 @@
  */
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "tap.h"
 #include "hotkey_tokcache.h"
@@ -37,13 +40,66 @@ hit(hotkey_tokcache_t *tc, const char *token, time_t now)
 }
 
 
+/*
+ * In a child whose OpenSSL has only the null provider (no SHA-256): a
+ * token that cannot be hashed is never stored nor found, so one token's
+ * claims are not served for another (they once shared an all-zero key).
+ * The exit status is the number of failures.
+ */
+
+static int
+no_hash_child(void)
+{
+    int                   bad;
+    FILE                 *f;
+    char                  conf[] = "/tmp/hotkey-nullprov-XXXXXX";
+    hotkey_tokcache_t    *tc;
+    hotkey_jwt_claims_t   c, got;
+
+    if (mkstemp(conf) < 0 || (f = fopen(conf, "w")) == NULL) {
+        return 9;
+    }
+
+    fputs("openssl_conf = init\n[init]\nproviders = prov\n"
+          "[prov]\nnull = nullp\n[nullp]\nactivate = 1\n", f);
+    fclose(f);
+    setenv("OPENSSL_CONF", conf, 1);
+
+    tc = hotkey_tokcache_create(8);
+    c = claims(NOW + 60, 0, "victim");
+    hotkey_tokcache_put(tc, "token-a", 7, NOW, &c);
+
+    bad = hotkey_tokcache_get(tc, "token-b", 7, NOW, &got);
+    bad += hotkey_tokcache_get(tc, "token-a", 7, NOW, &got);
+    bad += hotkey_tokcache_count(tc, NOW) != 0;
+
+    hotkey_tokcache_free(tc);
+    unlink(conf);
+
+    return bad;
+}
+
+
 int
 main(void)
 {
-    int                   i, kept;
+    int                   i, kept, status;
     char                  tok[32];
+    pid_t                 pid;
     hotkey_tokcache_t    *tc;
     hotkey_jwt_claims_t   c, got;
+
+    /* first, before this process initialises OpenSSL */
+
+    fflush(stdout);
+    pid = fork();
+    if (pid == 0) {
+        _exit(no_hash_child());
+    }
+
+    ok(pid > 0 && waitpid(pid, &status, 0) == pid && WIFEXITED(status)
+       && WEXITSTATUS(status) == 0, "without SHA-256: nothing stored,"
+       " another token's claims never served");
 
     tc = hotkey_tokcache_create(0);
     ok(tc != NULL, "default capacity");

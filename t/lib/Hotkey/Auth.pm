@@ -125,8 +125,9 @@ sub token {
 }
 
 # signed_headers($t, ak => , sk => , url => , method => , headers => [..],
-#                data => , date => , signed => 'a;b'): the headers
-# hotkeyctl sign prints, as a list of [name, value].
+#                data => , date => , signed => 'a;b', scheme => ,
+#                region => , service => ): the headers hotkeyctl sign
+# prints, as a list of [name, value].
 sub signed_headers {
     my ($t, %o) = @_;
     my @a = ('sign', '--ak', $o{ak}, '--sk', $o{sk}, '--url', $o{url});
@@ -135,6 +136,9 @@ sub signed_headers {
     push @a, '--data', $o{data} if defined $o{data};
     push @a, '--date', $o{date} if defined $o{date};
     push @a, '--signed-headers', $o{signed} if defined $o{signed};
+    push @a, '--scheme', $o{scheme} if defined $o{scheme};
+    push @a, '--region', $o{region} if defined $o{region};
+    push @a, '--service', $o{service} if defined $o{service};
     my ($rc, $out) = ctl($t, @a);
     die "hotkeyctl @a: $out" if $rc;
     return map { [ /^([^:]+):\s?(.*)$/ ] } grep { length } split /\n/, $out;

@@ -1,5 +1,6 @@
 /*
- * Minting JWTs with OpenSSL.
+ * Minting JWTs with OpenSSL, for hotkeyctl and the tests: kept out of
+ * the gateway's module, which verifies and never signs.
  */
 
 #include <stdio.h>
@@ -10,10 +11,11 @@
 #include <openssl/crypto.h>
 #include <openssl/ecdsa.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
+#include <openssl/obj_mac.h>
 #include <openssl/pem.h>
 
 #include "hotkey_codec.h"
+#include "hotkey_digest.h"
 #include "hotkey_jwk.h"
 #include "hotkey_jwt.h"
 #include "hotkey_jwtsign.h"
@@ -160,30 +162,43 @@ hotkey_signkey_alg(const hotkey_signkey_t *k)
 }
 
 
+/* r||s with s in the lower half, the only form the gateway accepts */
+
 static long
 hotkey_signkey_es256(unsigned char *der, size_t len, unsigned char *sig)
 {
+    int                    ok;
+    BIGNUM                *low, *half;
+    EC_GROUP              *group;
     ECDSA_SIG             *es;
-    const BIGNUM          *r, *s;
+    const BIGNUM          *r, *s, *n;
     const unsigned char   *p;
 
     p = der;
     es = d2i_ECDSA_SIG(NULL, &p, (long) len);
-    if (es == NULL) {
-        return -1;
-    }
+    group = EC_GROUP_new_by_curve_name(NID_X9_62_prime256v1);
+    low = BN_new();
+    half = BN_new();
 
-    ECDSA_SIG_get0(es, &r, &s);
+    ok = es && group && low && half;
 
-    if (BN_bn2binpad(r, sig, 32) != 32 || BN_bn2binpad(s, sig + 32, 32) != 32)
-    {
-        ECDSA_SIG_free(es);
-        return -1;
+    if (ok) {
+        ECDSA_SIG_get0(es, &r, &s);
+        n = EC_GROUP_get0_order(group);
+
+        ok = BN_rshift1(half, n)
+             && (BN_cmp(s, half) <= 0 ? BN_copy(low, s) != NULL
+                                      : BN_sub(low, n, s))
+             && BN_bn2binpad(r, sig, 32) == 32
+             && BN_bn2binpad(low, sig + 32, 32) == 32;
     }
 
     ECDSA_SIG_free(es);
+    EC_GROUP_free(group);
+    BN_free(low);
+    BN_free(half);
 
-    return 64;
+    return ok ? 64 : -1;
 }
 
 
@@ -194,13 +209,13 @@ hotkey_signkey_sign(const hotkey_signkey_t *k, const char *input,
     int            ok;
     size_t         n;
     EVP_MD_CTX    *ctx;
-    unsigned int   mac_len;
     unsigned char  der[256];
 
     if (k->type == HOTKEY_JWK_OCT) {
-        return HMAC(EVP_sha256(), k->secret, (int) k->secret_len,
-                    (const unsigned char *) input, len, sig, &mac_len)
-               ? (long) mac_len : -1;
+        return size >= HOTKEY_SHA256_LEN
+               && hotkey_hmac_sha256(k->secret, k->secret_len, input, len,
+                                     sig) == 0
+               ? HOTKEY_SHA256_LEN : -1;
     }
 
     ctx = EVP_MD_CTX_new();
@@ -211,7 +226,8 @@ hotkey_signkey_sign(const hotkey_signkey_t *k, const char *input,
     n = k->type == HOTKEY_JWK_EC ? sizeof(der) : size;
 
     ok = EVP_DigestSignInit(ctx, NULL,
-                            k->type == HOTKEY_JWK_OKP ? NULL : EVP_sha256(),
+                            k->type == HOTKEY_JWK_OKP
+                            ? NULL : hotkey_md(HOTKEY_MD_SHA256),
                             NULL, k->pkey) == 1
          && EVP_DigestSign(ctx, k->type == HOTKEY_JWK_EC ? der : sig, &n,
                            (const unsigned char *) input, len) == 1;

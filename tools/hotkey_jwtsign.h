@@ -1,5 +1,6 @@
 /*
- * Minting JWTs: for hotkeyctl and the tests, not for the gateway.
+ * Minting JWTs: for hotkeyctl and the tests, not for the gateway (this
+ * lives in tools/, outside the sources the module is built from).
  *
  * A signing key file is a PEM private key (RSA, EC P-256, Ed25519) or,
  * for HS256, a raw secret with the rule of hotkey_jwt.h (not PEM, not

@@ -19,9 +19,9 @@ sdk=$node_dir/node_modules/@huaweicloud/huaweicloud-sdk-core
 if ! command -v lintian >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
     echo "installing: lintian"
     export DEBIAN_FRONTEND=noninteractive
-    apt-get install -y -qq --no-install-recommends lintian >/dev/null 2>&1 || {
+    apt-get -o DPkg::Lock::Timeout=300 install -y -qq --no-install-recommends lintian >/dev/null 2>&1 || {
         apt-get update -qq
-        apt-get install -y -qq --no-install-recommends lintian >/dev/null
+        apt-get -o DPkg::Lock::Timeout=300 install -y -qq --no-install-recommends lintian >/dev/null
     } || { echo "test-deps.sh: apt-get install lintian failed" >&2; exit 1; }
 fi
 

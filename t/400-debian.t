@@ -42,6 +42,7 @@ use Cwd qw(abs_path);
 use File::Temp qw(tempdir);
 use File::Find ();
 use Time::HiRes qw(time sleep);
+use Fcntl qw(:flock);
 use Hotkey::Test qw(uuid hex32 expected_list is_json_ok);
 
 my $top = abs_path("$FindBin::Bin/..");
@@ -62,6 +63,19 @@ plan skip_all => 'installs Debian packages: needs root' if $>;
 plan skip_all => 'not Debian (no dpkg-query, apt-get)'
     unless -x '/usr/bin/dpkg-query' && -x '/usr/bin/apt-get';
 plan skip_all => 'no debian/ in the tree' unless -f "$top/debian/control";
+# one run at a time on a machine (test suites of several checkouts may
+# run at once): a second waits here for the first to purge
+my $lock_file = (-d '/run/lock' ? '/run/lock' : '/tmp') . '/hotkey-debian-test.lock';
+open my $lock, '>>', $lock_file or die "$lock_file: $!";
+if (!flock($lock, LOCK_EX | LOCK_NB)) {
+    diag("another t/400-debian.t runs on this machine: waiting for it ($lock_file)");
+    my $end = time + 900;
+    until (flock($lock, LOCK_EX | LOCK_NB)) {
+        plan skip_all => "another t/400-debian.t held $lock_file for 15 minutes" if time > $end;
+        sleep 1;
+    }
+}
+
 for my $p (@PKGS) {
     plan skip_all => "$p is on this machine (" . pkg_status($p) . '): this '
         . 'test installs and purges it, so it leaves this machine alone'
@@ -74,6 +88,8 @@ plan skip_all => "$ENABLED(.removed) is there: not a machine this test may chang
 $ENV{HOTKEY_MODULE} = 'none';
 
 $ENV{DEBIAN_FRONTEND} = 'noninteractive';
+# apt waits for dpkg's lock rather than failing at once
+my $APT = 'apt-get -o DPkg::Lock::Timeout=300 -y -q';
 $SIG{INT} = $SIG{TERM} = sub { die "interrupted\n" };
 
 # sh(cmd): (exit code, stdout and stderr)
@@ -96,7 +112,7 @@ END {
     $_->cleanup for @nginxes;
     my @ours = grep { $installed_by_us{$_} && pkg_status($_) } @PKGS;
     if (@ours) {
-        my ($prc, $out) = sh("apt-get purge -y -q @ours");
+        my ($prc, $out) = sh("$APT purge @ours");
         diag("purging @ours at exit failed: $out") if $prc;
     }
     # the analyzer's postinst adds a system user that purge keeps
@@ -374,7 +390,7 @@ my ($trc, $tout) = nginx_T();
 is($trc, 0, "before: nginx -t of the system's configuration passes") or diag($tout);
 
 # install
-($rc, $out) = sh("apt-get install -y -q '$deb{'libnginx-mod-http-hotkey'}' '$deb{'hotkey-tools'}'");
+($rc, $out) = sh("$APT install '$deb{'libnginx-mod-http-hotkey'}' '$deb{'hotkey-tools'}'");
 $installed_by_us{$_} = 1 for grep { pkg_status($_) } @PKGS;
 is($rc, 0, 'apt-get install ./libnginx-mod-http-hotkey_*.deb ./hotkey-tools_*.deb') or diag($out);
 like(pkg_status($_), qr/install ok installed/, "$_ is installed") for @PKGS;
@@ -407,7 +423,7 @@ is_json_ok($api->list($pid, $iid, 'limit=3'), expected_list($iid, \@tasks, limit
            'the packaged module answers a list from redis');
 
 # remove while both run
-($rc, $out) = sh('apt-get remove -y -q libnginx-mod-http-hotkey');
+($rc, $out) = sh("$APT remove libnginx-mod-http-hotkey");
 is($rc, 0, 'apt-get remove libnginx-mod-http-hotkey') or diag($out);
 ok(!-e $ENABLED && !-l $ENABLED, 'remove: the enabled link is gone');
 is_deeply([ glob '/etc/nginx/modules-enabled/*hotkey*.conf' ], [], 'remove: no hotkey *.conf in modules-enabled');
@@ -431,7 +447,7 @@ ok(!loads_module($op), 'remove: its new workers have no module');
 answers_plain($op, 'remove: it answers after the reload');
 
 # reinstall
-($rc, $out) = sh("apt-get install -y -q '$deb{'libnginx-mod-http-hotkey'}'");
+($rc, $out) = sh("$APT install '$deb{'libnginx-mod-http-hotkey'}'");
 is($rc, 0, 'reinstall') or diag($out);
 is(readlink($ENABLED), $SNIPPET, 'reinstall: the link is back');
 ($rrc, $replaced) = $op->reload;
@@ -452,21 +468,21 @@ sub bumped {
     system("dpkg-deb -b '$d' '$new' >/dev/null") == 0 or die "dpkg-deb -b $d";
     return $new;
 }
-($rc, $out) = sh("apt-get install -y -q '" . bumped($deb{'libnginx-mod-http-hotkey'}, 'up1') . "'");
+($rc, $out) = sh("$APT install '" . bumped($deb{'libnginx-mod-http-hotkey'}, 'up1') . "'");
 ok($rc == 0 && pkg_status('libnginx-mod-http-hotkey') =~ /installed/ && `dpkg-query -W -f='\${Version}' libnginx-mod-http-hotkey` =~ /\+up1$/,
    'upgrade: a newer version installs over the old') or diag($out);
 is(readlink($ENABLED), $SNIPPET, 'upgrade: the module stays enabled');
 ($rrc, $replaced) = $op->reload;
 ok($rrc == 0 && $replaced && loads_module($op), 'upgrade: a reload loads the new module');
 unlink $ENABLED or die "unlink $ENABLED: $!";
-($rc, $out) = sh("apt-get install -y -q '" . bumped($deb{'libnginx-mod-http-hotkey'}, 'up2') . "'");
+($rc, $out) = sh("$APT install '" . bumped($deb{'libnginx-mod-http-hotkey'}, 'up2') . "'");
 is($rc, 0, 'upgrade after the operator disabled the module (removed the link)') or diag($out);
 ok(!-e $ENABLED && !-l $ENABLED, 'upgrade: the module stays disabled, as the operator left it');
 ($trc, $tout) = nginx_T();
 ok($trc == 0 && $tout !~ /hotkey/, "upgrade: nginx -t passes, without the module") or diag($tout);
 
 # purge
-($rc, $out) = sh('apt-get purge -y -q ' . join ' ', @PKGS);
+($rc, $out) = sh("$APT purge @PKGS");
 is($rc, 0, 'apt-get purge') or diag($out);
 is(pkg_status($_), '', "purge: dpkg knows nothing of $_") for @PKGS;
 ok(!grep({ -e $_ || -l $_ } $ENABLED, "$ENABLED.removed", $SNIPPET, $SO, '/usr/bin/hotkeyctl'),

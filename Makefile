@@ -22,7 +22,7 @@ ANALYZER_LUA  = analyzer/lua/take.lua analyzer/lua/renew.lua \
 ANALYZER_USES = src/hotkey_codec.c src/hotkey_time.c src/hotkey_num.c
 
 .PHONY: all build deps unit cli analyzer test run stop clean bench fuzz \
-        sanitize valgrind rss faults analyzer-bench
+        sanitize valgrind rss faults analyzer-bench deb
 
 all: build
 
@@ -62,6 +62,10 @@ $(ANALYZER): $(ANALYZER_SRCS) $(wildcard analyzer/*.h) $(ANALYZER_USES) \
 test: build unit cli analyzer
 	@scripts/test-deps.sh
 	prove -r t/
+
+# Debian packages (debian/) into $(BUILD)/deb/, built from a copy of the tree
+deb: deps
+	@scripts/deb.sh $(BUILD)/deb
 
 run: build cli analyzer
 	@scripts/run.sh

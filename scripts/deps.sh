@@ -1,10 +1,11 @@
 #!/bin/sh
-# Installs the Debian packages the build, the gateway and the tests need.
+# Installs the Debian packages the build (`make deb` too), the gateway and
+# the tests need.
 # Quiet and quick when everything is already there.
 set -e
 
 PKGS="nginx nginx-dev libcjson-dev libhiredis-dev libssl-dev redis-server
-      build-essential perl curl wrk clang openssl"
+      build-essential perl curl wrk clang openssl debhelper dpkg-dev"
 
 missing=""
 for p in $PKGS; do

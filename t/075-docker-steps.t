@@ -5,16 +5,22 @@
 #  1. every package of every `apt-get install` line has a candidate in this
 #     machine's apt lists (`apt-cache policy`); both stages get the same
 #     nginx version as nginx-dev (a module loads only into its own nginx);
-#     the libraries the built module links are in the run stage's packages
-#     or their dependencies;
 #  2. the build stage: its COPY lines are replayed into an empty folder
 #     standing for the image's root (only what is copied is there), then
 #     its RUN lines (apt-get ones aside) run there with the image's paths
-#     moved under that folder: scripts/build.sh must build the module into
-#     a fresh build folder from the copied files alone;
-#  3. the run stage likewise: COPY (--from=build takes the module just
-#     built), then its RUN check, i.e. nginx -t on docker/nginx.conf with
-#     the module (paths moved the same way, inside the config too);
+#     moved under that folder: dpkg-buildpackage must build the Debian
+#     packages from the copied files alone, where the run stage copies
+#     them from; hotkey-tools has the analyzer exactly when the tree's
+#     Makefile builds one (a COPY line missing its sources would drop it);
+#     every dependency of the packages is there for apt in the run stage
+#     (nginx-abi-* provided by the nginx it installs); the libraries the
+#     packaged module links are in the run stage's packages or their
+#     dependencies;
+#  3. the run stage likewise: COPY (--from=build takes the packages just
+#     built), `apt-get install` of those local packages replayed by
+#     unpacking them (dpkg-deb -x) into the run stage's folder, then its
+#     RUN check, i.e. nginx -t on docker/nginx.conf with the module (paths
+#     moved the same way, inside the config too);
 #  4. docker/nginx.conf, compose.yaml and the Dockerfile agree: EXPOSEd
 #     ports are the ones listened on, the published port is one of them,
 #     the keys compose mounts are where nginx.conf reads them.
@@ -24,8 +30,8 @@
 # word) is not run: the test fails instead. Runs as root only for step 3
 # (the image's `user www-data` and nginx's temp folders need it).
 #
-# Standalone: core Perl modules only. Slow-ish: step 2 configures and
-# compiles the module from scratch (HOTKEY_SKIP_DOCKER_BUILD=1 skips 2-3).
+# Standalone: core Perl modules only. Slow-ish: step 2 builds the packages
+# from scratch (HOTKEY_SKIP_DOCKER_BUILD=1 skips 2-3).
 use strict;
 use warnings;
 use Test::More;
@@ -71,8 +77,9 @@ sub runs { my ($s) = @_; map { $_->[2] } grep { $_->[0] == $s && $_->[1] eq 'RUN
 
 # ---------------------------------------------------------- 1. the packages
 
-# apt_packages(run line): the package names of its `apt-get install`
-sub apt_packages {
+# apt_args(run line): the arguments of its `apt-get install`: package
+# names, and paths of local .deb files (with a /)
+sub apt_args {
     my ($run) = @_;
     my @p;
     for my $cmd (split /&&|;|\|\|/, $run) {
@@ -81,12 +88,16 @@ sub apt_packages {
     }
     return @p;
 }
+sub apt_packages { grep { !m{/} } apt_args(@_) }
+sub apt_local    { grep { m{/} } apt_args(@_) }
 
 my %pkgs;       # stage -> [packages]
 for my $s (0 .. $#stages) {
     $pkgs{$s} = [ map { apt_packages($_) } runs($s) ];
     ok(@{ $pkgs{$s} }, "stage $s installs packages with apt-get");
 }
+my @run_local = map { apt_local($_) } runs($run_no);
+ok(@run_local, 'the run stage installs local packages (from the build stage) with apt-get');
 
 my $have_apt = -x '/usr/bin/apt-cache';
 my %candidate;
@@ -174,6 +185,15 @@ sub replay {
             }
         } elsif ($kw eq 'RUN') {
             if ($args =~ /\bapt-get\b/) {
+                # local packages: unpacked where apt would put their files
+                for my $pattern (apt_local($args)) {
+                    my @debs = glob move($pattern, $root);
+                    ok(@debs, "apt-get install $pattern: there are such packages") or next;
+                    for my $deb (@debs) {
+                        is(system('dpkg-deb', '-x', $deb, $root), 0,
+                           'apt-get install ' . basename($deb) . ': unpacked (dpkg-deb -x)');
+                    }
+                }
                 note("not run (packages checked above): $args");
                 next;
             }
@@ -207,29 +227,87 @@ SKIP: {
     $roots{$build_no} = "$tmp/build";
     make_path($roots{$build_no});
     replay($build_no, $roots{$build_no});
-    my $so = "$roots{$build_no}/src/build/ngx_http_hotkey_module.so";
-    ok(-f $so, 'the build stage made src/build/ngx_http_hotkey_module.so');
 
-    # the module's libraries: from the run stage's packages or what they
-    # pull in
+    # the packages the run stage copies from the build stage
+    my @from = map { [ split ' ', $_->[2] ] }
+               grep { $_->[0] == $run_no && $_->[1] eq 'COPY' && $_->[2] =~ /--from=/ } @instr;
+    my @debs = sort map { glob "$roots{$build_no}$_->[-2]/*.deb" } @from;
+    my %deb = map { my $p = `dpkg-deb -f '$_' Package`; chomp $p; ($p => $_) } @debs;
+    ok($deb{$_}, "the build stage made $_, where the run stage copies it from")
+        for qw(libnginx-mod-http-hotkey hotkey-tools);
+    ok(!grep({ /-dbgsym_/ } @debs), 'no debug symbol package in the image');
+
+    my $have_analyzer = system("make -s -n -C '$top' analyzer >/dev/null 2>&1") == 0 ? 1 : 0;
+    SKIP: {
+        skip 'no hotkey-tools package', 1 unless $deb{'hotkey-tools'};
+        my $has = `dpkg-deb -c '$deb{'hotkey-tools'}'` =~ m{\./usr/sbin/hotkey-analyzer$}m ? 1 : 0;
+        is($has, $have_analyzer, 'hotkey-tools has the analyzer exactly when the Makefile builds one');
+    }
+
+    # each dependency: another of these packages, a package apt has (in
+    # the version asked), or a virtual one that the candidate of a package
+    # provides (nginx-abi-*)
+    SKIP: {
+        skip 'no apt-cache', 1 unless $have_apt;
+        for my $p (sort keys %deb) {
+            for my $alts (split /,\s*/, `dpkg-deb -f '$deb{$p}' Depends` =~ s/\s+\z//r) {
+                next unless $alts =~ /\S/;
+                my $ok = 0;
+                for my $alt (split /\s*\|\s*/, $alts) {
+                    my ($name, $op, $ver) = $alt =~ /^\s*([\w.+-]+)(?::\w+)?\s*(?:\(\s*([<>=]+)\s*([^)\s]+)\s*\))?/ or next;
+                    if ($deb{$name}) { $ok = 1; last }
+                    my $c = `apt-cache policy '$name' 2>/dev/null` =~ /Candidate:\s*(\S+)/ ? $1 : '(none)';
+                    if ($c ne '(none)') {
+                        my %dop = ('>=' => 'ge', '<=' => 'le', '=' => 'eq', '>>' => 'gt', '<<' => 'lt');
+                        $ok = !$op || system('dpkg', '--compare-versions', $c, $dop{$op}, $ver) == 0;
+                        last if $ok;
+                        next;
+                    }
+                    my $show = `apt-cache showpkg '$name' 2>/dev/null`;
+                    my ($rp) = $show =~ /^Reverse Provides:[^\n]*\n(.*)\z/ms;
+                    for (split /\n/, $rp // '') {
+                        my ($prov, $pv) = split ' ';
+                        next unless $prov;
+                        my $pc = `apt-cache policy '$prov' 2>/dev/null` =~ /Candidate:\s*(\S+)/ ? $1 : '';
+                        if ($pc eq ($pv // '')) { $ok = 1; last }
+                    }
+                    last if $ok;
+                }
+                ok($ok, "$p: apt in the run stage can satisfy '$alts'");
+            }
+        }
+    }
+
+    # the module's libraries: from the run stage's packages, the local
+    # packages' dependencies, or what they pull in
+    my $so = "$tmp/deb-x/usr/lib/nginx/modules/ngx_http_hotkey_module.so";
+    system('dpkg-deb', '-x', $deb{'libnginx-mod-http-hotkey'}, "$tmp/deb-x")
+        if $deb{'libnginx-mod-http-hotkey'};
+    ok(-f $so, 'the module package holds /usr/lib/nginx/modules/ngx_http_hotkey_module.so');
     SKIP: {
         skip 'no module, no apt-cache or no ldd', 1 unless -f $so && $have_apt && -x '/usr/bin/ldd';
-        my $closure = join ' ', map { "'$_'" } @{ $pkgs{$run_no} };
+        my @roots = @{ $pkgs{$run_no} };
+        for my $d (values %deb) {
+            push @roots, grep { !$deb{$_} && `apt-cache policy '$_' 2>/dev/null` =~ /Candidate:\s*\d/ }
+                         map { /^\s*([\w.+-]+)/ ? $1 : () }
+                         split /[,|]/, `dpkg-deb -f '$d' Depends`;
+        }
+        my $closure = join ' ', map { "'$_'" } @roots;
         my %dep = map { /^\s*(?:\|?Depends:\s*|PreDepends:\s*)?<?([\w.+-]+)/ ? ($1 => 1) : () }
                   split /\n/, `apt-cache depends --recurse --no-recommends --no-suggests --no-conflicts --no-breaks --no-replaces --no-enhances $closure 2>/dev/null`;
-        $dep{$_} = 1 for @{ $pkgs{$run_no} };
+        $dep{$_} = 1 for @roots;
         for (split /\n/, `ldd '$so'`) {
             my ($lib, $path) = /^\s*(\S+)\s+=>\s+(\S+)/ or next;
             my ($pkg) = `dpkg -S '$path' 2>/dev/null` =~ /^([^:\s]+)/;
             ($pkg) = `dpkg -S '$lib' 2>/dev/null` =~ /^([^:\s]+)/ unless $pkg;
             ok($pkg && $dep{$pkg}, "$lib (package " . ($pkg // '?') . ") is in the run stage")
-                or diag("run stage packages: @{ $pkgs{$run_no} }");
+                or diag("run stage packages: @roots");
         }
     }
 
     SKIP: {
         skip 'the run stage check needs root (user www-data, /var/lib/nginx)', 1 if $>;
-        skip 'no module built', 1 unless -f $so;
+        skip 'no packages built', 1 unless $deb{'libnginx-mod-http-hotkey'};
         $roots{$run_no} = "$tmp/run";
         make_path(map { "$roots{$run_no}$_" } @moved);
         replay($run_no, $roots{$run_no}, %roots);

@@ -733,10 +733,16 @@ sub reload {
 }
 
 # stop_nginx(fast => 1): nginx -s stop instead of quit; waits for the master.
+# signal => 1: signals the master itself instead of running nginx -s (which
+# parses the configuration first, and fails once a module it uses is gone).
 sub stop_nginx {
     my ($self, %o) = @_;
     my $m = delete $self->{nginx_master} or return;
-    $self->_nginx_cmd('-s', $o{fast} ? 'stop' : 'quit');
+    if ($o{signal}) {
+        kill $o{fast} ? 'TERM' : 'QUIT', $m;
+    } else {
+        $self->_nginx_cmd('-s', $o{fast} ? 'stop' : 'quit');
+    }
     my $end = time + 10;
     sleep 0.02 while _alive($m) && time < $end;
     if (_alive($m)) {

@@ -19,6 +19,7 @@ typedef struct {
     ngx_atomic_t    store_usec;
     ngx_atomic_t    auth_failures[NGX_HTTP_HOTKEY_AUTH_REASONS];
     ngx_atomic_t    throttled;
+    ngx_atomic_t    ops[HOTKEY_OP_LAST][2];                /* ok, error */
 } ngx_http_hotkey_metrics_t;
 
 
@@ -144,6 +145,10 @@ ngx_http_hotkey_log_handler(ngx_http_request_t *r)
 
     i = ctx->error_set ? (ngx_uint_t) ctx->error : HOTKEY_ERR_LAST;
     ngx_atomic_fetch_add(&m->requests[i], 1);
+
+    if (ctx->op) {
+        ngx_atomic_fetch_add(&m->ops[ctx->op->id][ctx->error_set ? 1 : 0], 1);
+    }
 
     if (ctx->cache.status != NGX_HTTP_HOTKEY_CACHE_NONE) {
         ngx_atomic_fetch_add(&m->cache[ctx->cache.status], 1);
@@ -282,6 +287,19 @@ ngx_http_hotkey_metrics_requests(u_char *p, ngx_http_hotkey_metrics_t *m)
                         "error_code=\"%s\"} %uA\n",
                         hotkey_error_status((hotkey_err_e) i),
                         hotkey_error_code((hotkey_err_e) i), m->requests[i]);
+    }
+
+    p = ngx_sprintf(p, "# HELP hotkey_operation_requests_total Answers by "
+                    "operation (as the SDKs name it) and result.\n"
+                    "# TYPE hotkey_operation_requests_total counter\n");
+
+    for (i = 0; i < HOTKEY_OP_LAST; i++) {
+        p = ngx_sprintf(p, "hotkey_operation_requests_total{operation=\"%s\","
+                        "result=\"ok\"} %uA\n"
+                        "hotkey_operation_requests_total{operation=\"%s\","
+                        "result=\"error\"} %uA\n",
+                        hotkey_op_get(i)->name, m->ops[i][0],
+                        hotkey_op_get(i)->name, m->ops[i][1]);
     }
 
     p = ngx_sprintf(p, "# HELP hotkey_cache_results_total Cache lookups "

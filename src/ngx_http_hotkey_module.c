@@ -277,6 +277,9 @@ static ngx_http_variable_t  ngx_http_hotkey_vars[] = {
     { ngx_string("hotkey_store_time"), NULL, ngx_http_hotkey_variable,
       2, NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
+    { ngx_string("hotkey_operation"), NULL, ngx_http_hotkey_variable,
+      3, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
     { ngx_string("hotkey_instance_id"), NULL,
       ngx_http_hotkey_instance_variable, 0, 0, 0 },
 
@@ -337,6 +340,15 @@ ngx_http_hotkey_variable(ngx_http_request_t *r, ngx_http_variable_value_t *v,
 
         v->data = ctx->auth.principal.data;
         v->len = ctx->auth.principal.len;
+        break;
+
+    case 3:
+        if (ctx->op == NULL) {
+            return NGX_OK;
+        }
+
+        v->data = (u_char *) ctx->op->name;
+        v->len = ngx_strlen(ctx->op->name);
         break;
 
     default:

@@ -224,6 +224,7 @@ ngx_http_hotkey_sub_connect(ngx_http_hotkey_sub_t *sub)
 
     c = sub->pc.connection;
     c->data = sub;
+    c->log_error = NGX_ERROR_INFO;      /* the loss is logged once, below */
     c->read->handler = ngx_http_hotkey_sub_read;
     c->write->handler = ngx_http_hotkey_sub_write;
     c->idle = 1;

@@ -580,10 +580,8 @@ SHA=$(rcli SCRIPT LOAD "$SCRIPT") || die "SCRIPT LOAD failed"
 # the command the module sends: the warm-up requests above (4 to the
 # cache-off server, 1 to the unix one, in one worker) made EVALSHAs when it
 # sends EVALSHA (only the first request of a worker is an EVAL)
-STORE_CMD=${BENCH_STORE_CMD:-}
-if [ -z "$STORE_CMD" ]; then
-    if [ "$(evalshas)" -gt 0 ]; then STORE_CMD=evalsha; else STORE_CMD=eval; fi
-fi
+if [ "$(evalshas)" -gt 0 ]; then MODULE_CMD=EVALSHA; else MODULE_CMD=EVAL; fi
+STORE_CMD=${BENCH_STORE_CMD:-$(tr A-Z a-z <<<"$MODULE_CMD")}
 # the same KEYS and ARGV as the list route with no parameters (offset 0, limit 10)
 case "$STORE_CMD" in
 evalsha) EVAL_ARGS=(EVALSHA "$SHA" 2 "$K:instance" "$K:tasks" "$PROJECT" 0 9 "$K:task:")
@@ -674,7 +672,7 @@ LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 echo "bench: $NCPU cores ($CPU_MODEL), nginx $NGINX_VERSION, redis $REDIS_VERSION; load average $LOAD_BEFORE" >&2
 echo "bench: layout $LAYOUT: $LAYOUT_TXT; wrk -c$CONNS, keepalive, ${DURATION}s per scenario in $ROUNDS interleaved rounds of ${SLICE}s" >&2
 echo "bench: small instance: 25 tasks, body ${#BODY} bytes (page of 10); large instance: $RECORDS tasks ($NFAILED failed), loaded in ${LOAD_S}s with redis-cli --pipe" >&2
-echo "bench: the module sends $STORE_CMD_UC (redis-benchmark baseline: $EVAL_TXT)" >&2
+echo "bench: the module sends $MODULE_CMD (redis-benchmark baseline: $EVAL_TXT)" >&2
 
 scenario static  "http://127.0.0.1:$HTTP_PORT/static"
 scenario hit     "http://127.0.0.1:$HTTP_PORT$LIST_PATH"
@@ -747,7 +745,7 @@ cpu_us_us() {    # NAME: "user+system" us per request
     echo "wrk -t$THREADS -c$CONNS --latency, keepalive, loopback; ${DURATION}s per scenario, run as $ROUNDS rounds of ${SLICE}s interleaved with its baseline (order rotated each round); req/s over all rounds; p50, p99 and the ratio: the median of the rounds' values."
     echo "AK/SK: the headers are signed once by \`hotkeyctl sign\` and replayed; the server still verifies the HMAC signature on every request."
     echo "Token: one ES256 JWT minted by \`hotkeyctl token\` for the whole run; each worker verifies it once, then finds it in its cache of verified tokens (SHA-256 of the token; exp/nbf still checked per request)."
-    echo "Store: the module sends $STORE_CMD_UC; the redis-benchmark baselines run $EVAL_TXT with the route's KEYS and ARGV, over TCP and over the unix socket."
+    echo "Store: the module sends $MODULE_CMD; the redis-benchmark baselines run $EVAL_TXT with the route's KEYS and ARGV, over TCP and over the unix socket."
     echo
     echo "Server CPU: the nginx workers' CPU time (utime + stime from /proc) per request; its ratio is the baseline's cost over the scenario's (1.00: as cheap as the baseline), which holds even when the client, not the server, sets the request rate."
     echo

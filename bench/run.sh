@@ -28,8 +28,11 @@
 #          HOTKEY_NGINX, HOTKEY_REDIS   binaries (default /usr/sbin/nginx,
 #                                /usr/bin/redis-server)
 #          BENCH_KEEP=1          keep the temp dir (configs, logs, wrk output)
+#          BENCH_STORE_CMD=      eval or evalsha: the redis-benchmark baseline's
+#                                command (default: what the module sends)
 #
-# What it does: starts redis-server and one nginx (daemon off, children of
+# What it does: starts redis-server (on a loopback port and on a unix
+# socket, mode 700, in the temp dir) and one nginx (daemon off, children of
 # this script) on free loopback ports in a temp dir, loads a small instance
 # (25 tasks) and a large one (BENCH_RECORDS tasks, through redis-cli --pipe),
 # and runs wrk with keepalive for BENCH_DURATION seconds per scenario:
@@ -44,20 +47,48 @@
 #   aksk    the same, hotkey_auth on, AK/SK headers signed once by
 #           `hotkeyctl sign` and replayed: the server still recomputes and
 #           checks the HMAC signature on every request baseline: static
-#   off     the list route without cache: every request one EVAL round trip
-#           to Redis                                   baseline: redis-benchmark
-#           running that very EVAL (script text taken from src/hotkey_store.c,
-#           same KEYS and ARGV) with the same number of connections
+#   off     the list route without cache: every request one script round
+#           trip to Redis over loopback TCP (upstream, keepalive 64)
+#                                                  baseline: redis-benchmark
+#           running the command the module sends, with the same script,
+#           KEYS, ARGV and number of connections (see below)
+#   offunix the same, the upstream's server a unix: socket (keepalive 64)
+#                                                  baseline: redis-benchmark
+#           of the same command on that socket (-s)
 #   large instance, cache off, limit=10:
 #   big0    offset=0 (the shallow case)
 #   deep    offset=99000 (BENCH_RECORDS - 1000)    baseline: big0
 #   failed  status=failed&offset=20000 (~25% of the tasks are failed)
 #                                                  baseline: big0
 #
-# Every HTTP run is checked: no wrk errors (non-2xx included), and the EVALs
-# Redis counted (~0 for cache hits, = requests for cache off).
-# Targets: hit >= 0.90 x static; token, aksk >= 0.80 x static; deep and
-# failed ~1.0 x big0 (the cost must not grow with the offset or N).
+# static, hit, token, aksk, off and offunix run in one group of interleaved
+# rounds, so that every CPU ratio below compares slices of the same minutes.
+#
+# The store protocol: the module sends EVALSHA <sha1 of the script> (and
+# EVAL with the script text the first time in a worker, and again after a
+# NOSCRIPT); a module built before that sends EVAL every time.  Redis's
+# count of script runs is therefore cmdstat_eval + cmdstat_evalsha, each
+# calls - failed_calls (a NOSCRIPT is a failed call of EVALSHA: the retry
+# that follows is the run).  The redis-benchmark baseline runs what the
+# module under test sends: the script text is printed by `hotkeyctl script
+# list` (from src/hotkey_scripts.c), SCRIPT LOADed, its SHA1 checked against
+# Redis's; then, if Redis counted EVALSHAs during the warm-up requests of
+# the cache-off server, the baseline is EVALSHA <sha> (as the module, no
+# script text on the wire), otherwise EVAL <script> (BENCH_STORE_CMD=eval or
+# evalsha forces one).  Either way the baseline is Redis alone doing what
+# the module asks of it, with no HTTP and no nginx.
+#
+# Miss path cost (issue 9): the worker CPU per request of off and of
+# offunix over that of static (nginx sending the same body with
+# `return 200`), from the same rounds: "off / static worker CPU",
+# target <= 3 over loopback TCP; the unix-socket figure beside it; user and
+# system time per request apart.
+#
+# Every HTTP run is checked: no wrk errors (non-2xx included), and the
+# script runs Redis counted (~0 for cache hits, = requests for cache off).
+# Targets: hit >= 0.90 x static; token, aksk >= 0.85 x static (req/s and
+# CPU); off <= 3 x static worker CPU; deep and failed ~1.0 x big0 (the cost
+# must not grow with the offset or N).
 # The table at the end is markdown, also written to BENCH_OUT.
 #
 # Everything it starts is stopped on exit (trap on EXIT, INT, TERM).
@@ -163,13 +194,33 @@ REDIS_PORT=$(new_port); USED[$REDIS_PORT]=1
 HTTP_PORT=$(new_port);  USED[$HTTP_PORT]=1
 OFF_PORT=$(new_port);   USED[$OFF_PORT]=1
 AUTH_PORT=$(new_port);  USED[$AUTH_PORT]=1
+UNIX_PORT=$(new_port);  USED[$UNIX_PORT]=1
 
 rcli() { "$REDIS_CLI" -h 127.0.0.1 -p "$REDIS_PORT" "$@"; }
-evals() { rcli INFO commandstats | tr -d '\r' | sed -n 's/^cmdstat_eval:calls=\([0-9]*\).*/\1/p' | grep . || echo 0; }
+# script runs: EVAL and EVALSHA calls that did not fail (a NOSCRIPT is a
+# failed EVALSHA; the EVAL that follows it is the run)
+evals() {
+    rcli INFO commandstats | tr -d '\r' | awk -F'[:,=]' '
+        $1 == "cmdstat_eval" || $1 == "cmdstat_evalsha" {
+            for (i = 2; i < NF; i += 2) {
+                if ($i == "calls") n += $(i + 1)
+                if ($i == "failed_calls") n -= $(i + 1)
+            }
+        }
+        END { print n + 0 }'
+}
+# EVALSHAs Redis counted since the last CONFIG RESETSTAT
+evalshas() { rcli INFO commandstats | tr -d '\r' | sed -n 's/^cmdstat_evalsha:calls=\([0-9]*\).*/\1/p' | grep . || echo 0; }
 
 # ------------------------------------------------------------ redis + data
 mkdir -p "$DIR/redis" "$DIR/logs" "$DIR/tmp" "$DIR/conf"
+# the unix socket: in the temp dir (mode 700, ours), the socket itself 700
+# (nginx's workers run as this user: "user root;" when we are root)
+chmod 700 "$DIR" "$DIR/redis"
+SOCK=$DIR/redis/redis.sock
+[ "${#SOCK}" -lt 100 ] || die "the socket path is too long for a unix socket: $SOCK (set TMPDIR)"
 start_temp_redis "$DIR/redis" "$REDIS_PORT" "${PIN_SERVER[@]}" "$REDIS" \
+    --unixsocket "$SOCK" --unixsocketperm 700 \
     || die "redis-server did not start: $(tail -5 "$DIR/redis/redis.log")"
 
 PROJECT=$(random_hex32)
@@ -252,6 +303,10 @@ $(nginx_temp_paths "$DIR")
         server 127.0.0.1:$REDIS_PORT;
         keepalive 64;
     }
+    upstream bench_store_unix {
+        server unix:$SOCK;
+        keepalive 64;
+    }
     # cache HIT, no auth; and the static baseline
     server {
         listen 127.0.0.1:$HTTP_PORT;
@@ -289,6 +344,15 @@ $(nginx_temp_paths "$DIR")
             hotkey_store bench_store;
         }
     }
+    # no cache, the store on a unix socket: every request one script run
+    server {
+        listen 127.0.0.1:$UNIX_PORT;
+        location /v2/ {
+            hotkey_api on;
+            hotkey_auth off;
+            hotkey_store bench_store_unix;
+        }
+    }
 }
 EOF
 }
@@ -299,7 +363,7 @@ write_conf ''
 "$NGINX" -p "$DIR/" -c "$DIR/conf/nginx.conf" -e "$DIR/logs/error.log" \
     </dev/null >>"$DIR/logs/nginx.out" 2>&1 &
 NGINX_PID=$!
-for p in "$HTTP_PORT" "$AUTH_PORT" "$OFF_PORT"; do
+for p in "$HTTP_PORT" "$AUTH_PORT" "$OFF_PORT" "$UNIX_PORT"; do
     wait_http "http://127.0.0.1:$p/" "$NGINX_PID" || die "nginx did not start: $(tail -5 "$DIR/logs/error.log")"
 done
 
@@ -328,6 +392,9 @@ sleep 0.5    # old workers leave
 OFF_BODY=$(curl -sS -D "$DIR/off.hdr" "http://127.0.0.1:$OFF_PORT$LIST_PATH")
 [ "$OFF_BODY" = "$BODY" ] || die "the cache-off server answers another body"
 grep -qi '^X-Cache-Status' "$DIR/off.hdr" && die "the cache-off server has a cache"
+UNIX_BODY=$(curl -sS -D "$DIR/offunix.hdr" "http://127.0.0.1:$UNIX_PORT$LIST_PATH")
+[ "$UNIX_BODY" = "$BODY" ] || die "the unix-socket cache-off server answers another body"
+grep -qi '^X-Cache-Status' "$DIR/offunix.hdr" && die "the unix-socket cache-off server has a cache"
 
 # AK/SK: signed once, replayed for the whole run (X-Sdk-Date must stay
 # within hotkey_auth_date_skew, 15 min by default, of the server's clock)
@@ -421,17 +488,18 @@ EOF
     } >"$DIR/$name.lua"
 }
 
-declare -A URL RPS P50 P99 TRIPS ERRS REQS DUR P50S P99S RPSR CPU
+declare -A URL RPS P50 P99 TRIPS ERRS REQS DUR P50S P99S RPSR CPU CPUU CPUS CPUR
 
-# CPU time (clock ticks) the nginx workers have used so far: the cost of
-# a request on the server, whatever the client's own limit is
+# CPU time (clock ticks) the nginx workers have used so far, "user system":
+# the cost of a request on the server, whatever the client's own limit is
 worker_ticks() {
-    local w t=0 v
+    local w u=0 s=0 v
     for w in $(ps -o pid= --ppid "$NGINX_PID" 2>/dev/null); do
-        v=$(awk '{ print $14 + $15 }' "/proc/$w/stat" 2>/dev/null) || continue
-        t=$(( t + v ))
+        v=$(awk '{ print $14, $15 }' "/proc/$w/stat" 2>/dev/null) || continue
+        set -- $v
+        u=$(( u + $1 )) s=$(( s + $2 ))
     done
-    echo "$t"
+    echo "$u $s"
 }
 HZ=$(getconf CLK_TCK)
 
@@ -441,6 +509,7 @@ scenario() {
     URL[$name]=$1; shift
     wrk_lua "$name" "$@"
     REQS[$name]=0 DUR[$name]=0 TRIPS[$name]=0 ERRS[$name]=0 P50S[$name]= P99S[$name]= RPSR[$name]= CPU[$name]=0
+    CPUU[$name]=0 CPUS[$name]=0 CPUR[$name]=
 }
 
 field() { sed -n "s/.*[ ]$1=\([0-9]*\).*/\1/p" <<<"$2"; }
@@ -457,7 +526,11 @@ wrk_slice() {
         -s "$DIR/$name.lua" "${URL[$name]}" >"$out" 2>&1 \
         || die "wrk failed: $(cat "$out")"
     c1=$(worker_ticks)
-    CPU[$name]=$(( CPU[$name] + c1 - c0 ))
+    local du ds
+    du=$(( ${c1% *} - ${c0% *} )) ds=$(( ${c1#* } - ${c0#* } ))
+    CPUU[$name]=$(( CPUU[$name] + du ))
+    CPUS[$name]=$(( CPUS[$name] + ds ))
+    CPU[$name]=$(( CPU[$name] + du + ds ))
     e1=$(evals)
     line=$(grep '^BENCHRESULT' "$out") || die "no result from wrk: $(cat "$out")"
     local req dur ec er ew es et
@@ -472,7 +545,9 @@ wrk_slice() {
     P99S[$name]+=" $(field p99_us "$line")"
     RPSR[$name]+=" $(awk -v r="$req" -v d="$dur" 'BEGIN { printf "%.1f", r / (d / 1e6) }')"
     LAST_REQS=$req
-    printf '   round %s: %s requests/s, p50 %s us, p99 %s us, %s EVALs, errors: connect %s read %s write %s status %s timeout %s\n' \
+    # this round's worker CPU per request (us), for the per-round CPU ratios
+    CPUR[$name]+=" $(awk -v c=$((du + ds)) -v n="$req" -v hz="$HZ" 'BEGIN { if (n > 0) printf "%.3f", c * 1e6 / hz / n; else print 0 }')"
+    printf '   round %s: %s requests/s, p50 %s us, p99 %s us, %s script runs, errors: connect %s read %s write %s status %s timeout %s\n' \
         "$round" "$(awk -v r="$req" -v d="$dur" 'BEGIN { printf "%.0f", r / (d / 1e6) }')" \
         "$(field p50_us "$line")" "$(field p99_us "$line")" "$((e1 - e0))" "$ec" "$er" "$ew" "$es" "$et" >&2
 }
@@ -503,25 +578,38 @@ group() {
 }
 
 # ------------------------------------------------------------ redis-benchmark
-# The EVAL of src/hotkey_store.c: the C string literal, concatenated.
-SCRIPT=$(perl -0777 -ne '
-    /hotkey_list_script\[\]\s*=\s*((?:\s*"(?:[^"\\]|\\.)*")+)\s*;/s or exit 1;
-    my $lit = $1; my $s = "";
-    $s .= $1 while $lit =~ /"((?:[^"\\]|\\.)*)"/g;
-    $s =~ s/\\(["\\\x27])/$1/g;
-    die "unhandled escape in the script literal\n" if $s =~ /\\/;
-    print $s;' "$TOP/src/hotkey_store.c") || die "cannot find hotkey_list_script in src/hotkey_store.c"
+# The list script, as the module has it (hotkeyctl prints it from the same
+# source, src/hotkey_scripts.c)
+SCRIPT=$("$CLI" script list) || die "hotkeyctl script list failed"
+# loaded into Redis's script cache; its SHA1 is what the module sends
+SHA=$(rcli SCRIPT LOAD "$SCRIPT") || die "SCRIPT LOAD failed"
+[ "$SHA" = "$(printf '%s' "$SCRIPT" | sha1sum | cut -d' ' -f1)" ] || die "SCRIPT LOAD answered $SHA, not the SHA1 of the script"
+# the command the module sends: the warm-up requests above (4 to the
+# cache-off server, 1 to the unix one, in one worker) made EVALSHAs when it
+# sends EVALSHA (only the first request of a worker is an EVAL)
+if [ "$(evalshas)" -gt 0 ]; then MODULE_CMD=EVALSHA; else MODULE_CMD=EVAL; fi
+STORE_CMD=${BENCH_STORE_CMD:-$(tr A-Z a-z <<<"$MODULE_CMD")}
 # the same KEYS and ARGV as the list route with no parameters (offset 0, limit 10)
-EVAL_ARGS=(EVAL "$SCRIPT" 2 "$K:instance" "$K:tasks" "$PROJECT" 0 9 "$K:task:")
+case "$STORE_CMD" in
+evalsha) EVAL_ARGS=(EVALSHA "$SHA" 2 "$K:instance" "$K:tasks" "$PROJECT" 0 9 "$K:task:")
+         EVAL_TXT="EVALSHA $SHA" ;;
+eval)    EVAL_ARGS=(EVAL "$SCRIPT" 2 "$K:instance" "$K:tasks" "$PROJECT" 0 9 "$K:task:")
+         EVAL_TXT="EVAL <hotkey_list_script>" ;;
+*)       die "BENCH_STORE_CMD must be eval or evalsha" ;;
+esac
+STORE_CMD_UC=$(tr a-z A-Z <<<"$STORE_CMD")
 # check: the script answers (and counts) like the route's
-[ "$(rcli "${EVAL_ARGS[@]}" | head -1)" = "$PROJECT" ] || die "the EVAL does not answer the project id"
+[ "$(rcli "${EVAL_ARGS[@]}" | head -1)" = "$PROJECT" ] || die "the $STORE_CMD_UC does not answer the project id"
+[ "$("$REDIS_CLI" -s "$SOCK" "${EVAL_ARGS[@]}" | head -1)" = "$PROJECT" ] || die "the $STORE_CMD_UC on the unix socket does not answer the project id"
 
-# redis_slice ROUND N: redis-benchmark running the EVAL N times
+# redis_slice NAME ROUND N: redis-benchmark running the script N times,
+# NAME redis over TCP, redisunix over the unix socket
 redis_slice() {
-    local name=redis round=$1 n=$2 out="$DIR/redis.$1.out"
+    local name=$1 round=$2 n=$3 out="$DIR/$1.$2.out" where
+    if [ "$name" = redisunix ]; then where=(-s "$SOCK"); else where=(-h 127.0.0.1 -p "$REDIS_PORT"); fi
     rcli CONFIG RESETSTAT >/dev/null
-    [ "$round" = 1 ] && echo "== ($name) ${PIN_CLIENT[*]} redis-benchmark -c $CONNS --threads $THREADS -n <as many as the cache-off round> EVAL <hotkey_list_script> 2 $K:instance $K:tasks $PROJECT 0 9 $K:task:" >&2
-    run_child "${PIN_CLIENT[@]}" "$REDIS_BENCH" -h 127.0.0.1 -p "$REDIS_PORT" -c "$CONNS" --threads "$THREADS" \
+    [ "$round" = 1 ] && echo "== ($name) ${PIN_CLIENT[*]} redis-benchmark ${where[*]} -c $CONNS --threads $THREADS -n <as many as the cache-off round> $EVAL_TXT 2 $K:instance $K:tasks $PROJECT 0 9 $K:task:" >&2
+    run_child "${PIN_CLIENT[@]}" "$REDIS_BENCH" "${where[@]}" -c "$CONNS" --threads "$THREADS" \
         -n "$n" --csv "${EVAL_ARGS[@]}" >"$out" 2>&1 \
         || die "redis-benchmark failed: $(cat "$out")"
     # "test","rps","avg_latency_ms","min_latency_ms","p50_latency_ms","p95_latency_ms","p99_latency_ms","max_latency_ms"
@@ -541,7 +629,7 @@ redis_slice() {
     P50S[$name]+=" $p50"
     P99S[$name]+=" $p99"
     RPSR[$name]+=" $rps"
-    printf '   round %s: %.0f requests/s, p50 %s us, p99 %s us, %s EVALs\n' "$round" "$rps" "$p50" "$p99" "$trips" >&2
+    printf '   round %s: %.0f requests/s, p50 %s us, p99 %s us, %s script runs\n' "$round" "$rps" "$p50" "$p99" "$trips" >&2
 }
 
 # ratio NAME BASE: the median over the rounds of NAME's req/s / BASE's req/s
@@ -560,6 +648,23 @@ ratios() {    # the per-round ratios, for the log
         n = split(a, x, " "); split(b, y, " ")
         for (i = 1; i <= n; i++) printf "%s%.2f", (i > 1 ? " " : ""), (y[i] > 0 ? x[i] / y[i] : 0) }'
 }
+# cratio NAME BASE: NAME's worker CPU per request over BASE's, round by
+# round (both in the same group): "median min max" (how many times the
+# baseline's CPU a request of NAME costs)
+cratio() {
+    awk -v a="${CPUR[$1]}" -v b="${CPUR[$2]}" 'BEGIN {
+        n = split(a, x, " "); m = split(b, y, " "); if (m < n) n = m
+        k = 0
+        for (i = 1; i <= n; i++) if (y[i] > 0) v[++k] = x[i] / y[i]
+        if (k == 0) { print "n/a n/a n/a"; exit }
+        for (i = 2; i <= k; i++) { t = v[i]; j = i - 1; while (j > 0 && v[j] > t) { v[j + 1] = v[j]; j-- } v[j + 1] = t }
+        printf "%.2f %.2f %.2f", (k % 2) ? v[(k + 1) / 2] : (v[k / 2] + v[k / 2 + 1]) / 2, v[1], v[k] }'
+}
+cratios() {    # the per-round CPU ratios, for the log
+    awk -v a="${CPUR[$1]}" -v b="${CPUR[$2]}" 'BEGIN {
+        n = split(a, x, " "); split(b, y, " ")
+        for (i = 1; i <= n; i++) printf "%s%.2f", (i > 1 ? " " : ""), (y[i] > 0 ? x[i] / y[i] : 0) }'
+}
 
 # ------------------------------------------------------------ scenarios
 NGINX_VERSION=$("$NGINX" -v 2>&1 | sed 's/.*nginx\///')
@@ -574,50 +679,77 @@ LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 echo "bench: $NCPU cores ($CPU_MODEL), nginx $NGINX_VERSION, redis $REDIS_VERSION; load average $LOAD_BEFORE" >&2
 echo "bench: layout $LAYOUT: $LAYOUT_TXT; wrk -c$CONNS, keepalive, ${DURATION}s per scenario in $ROUNDS interleaved rounds of ${SLICE}s" >&2
 echo "bench: small instance: 25 tasks, body ${#BODY} bytes (page of 10); large instance: $RECORDS tasks ($NFAILED failed), loaded in ${LOAD_S}s with redis-cli --pipe" >&2
+echo "bench: the module sends $MODULE_CMD (redis-benchmark baseline: $EVAL_TXT)" >&2
 
-scenario static "http://127.0.0.1:$HTTP_PORT/static"
-scenario hit    "http://127.0.0.1:$HTTP_PORT$LIST_PATH"
-scenario token  "$AKSK_URL" "${TOKEN_H[@]}"
-scenario aksk   "$AKSK_URL" "${AKSK_H[@]}"
+scenario static  "http://127.0.0.1:$HTTP_PORT/static"
+scenario hit     "http://127.0.0.1:$HTTP_PORT$LIST_PATH"
+scenario token   "$AKSK_URL" "${TOKEN_H[@]}"
+scenario aksk    "$AKSK_URL" "${AKSK_H[@]}"
+scenario off     "http://127.0.0.1:$OFF_PORT$LIST_PATH"
+scenario offunix "http://127.0.0.1:$UNIX_PORT$LIST_PATH"
 for s in "${AKSK_SCHEMES[@]}"; do
     mapfile -t hs <<<"${SCHEME_H[$s]}"
     scenario "$s" "$AKSK_URL" "${hs[@]}"
 done
-scenario off    "http://127.0.0.1:$OFF_PORT$LIST_PATH"
-REQS[redis]=0 DUR[redis]=0 TRIPS[redis]=0 ERRS[redis]=0 P50S[redis]= P99S[redis]= RPSR[redis]=
+for b in redis redisunix; do
+    REQS[$b]=0 DUR[$b]=0 TRIPS[$b]=0 ERRS[$b]=0 P50S[$b]= P99S[$b]= RPSR[$b]=
+done
 scenario big0   "http://127.0.0.1:$OFF_PORT$BIG_PATH?offset=0&limit=10"
 scenario deep   "http://127.0.0.1:$OFF_PORT$BIG_PATH?offset=$DEEP_OFFSET&limit=10"
 scenario failed "http://127.0.0.1:$OFF_PORT$BIG_PATH?status=failed&offset=20000&limit=10"
 
-echo "-- cache HIT: auth off, token, AK/SK, against return 200" >&2
-group static hit token aksk
+# after a cache-off slice, redis-benchmark of the same script runs as many
+# times as that slice's requests (so that it runs about as long), on the
+# same transport
+after_off() {    # NAME ROUND
+    case "$1" in
+    off)     redis_slice redis "$2" $(( LAST_REQS > 2000 ? LAST_REQS : 2000 )) ;;
+    offunix) redis_slice redisunix "$2" $(( LAST_REQS > 2000 ? LAST_REQS : 2000 )) ;;
+    esac
+}
+
+echo "-- return 200; cache HIT: auth off, token, AK/SK; cache off over TCP and a unix socket, each followed by redis-benchmark of the same $STORE_CMD_UC" >&2
+for r in $(seq 1 "$ROUNDS"); do
+    names=(static hit token aksk off offunix)
+    for i in $(seq 0 5); do
+        nm=${names[$(( (i + r - 1) % 6 ))]}
+        wrk_slice "$nm" "$r"
+        after_off "$nm" "$r"
+    done
+done
+for nm in static hit token aksk off offunix redis redisunix; do finish "$nm"; done
 echo "-- cache HIT: each AK/SK scheme against SDK-HMAC-SHA256" >&2
 group aksk "${AKSK_SCHEMES[@]}"
-echo "-- cache off against redis-benchmark of the same EVAL" >&2
-for r in $(seq 1 "$ROUNDS"); do
-    wrk_slice off "$r"
-    # as many EVALs as this cache-off round made, so that it runs about as long
-    redis_slice "$r" $(( LAST_REQS > 2000 ? LAST_REQS : 2000 ))
-done
-finish off; finish redis
 echo "-- $RECORDS tasks, cache off: deep offset and status filter against offset 0" >&2
 group big0 deep failed
 LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # ------------------------------------------------------------ report
 BAD=0
-for s in static hit token aksk "${AKSK_SCHEMES[@]}" off big0 deep failed; do
+for s in static hit token aksk "${AKSK_SCHEMES[@]}" off offunix big0 deep failed; do
     [ "${ERRS[$s]}" = 0 ] || { echo "bench: $s: ${ERRS[$s]} wrk errors (non-2xx included)" >&2; BAD=1; }
 done
-for s in hit token aksk "${AKSK_SCHEMES[@]}"; do
-    [ "${TRIPS[$s]}" -le 1 ] || { echo "bench: $s: ${TRIPS[$s]} EVALs, not cache hits" >&2; BAD=1; }
+for s in redis redisunix; do
+    [ "${ERRS[$s]}" = 0 ] || { echo "bench: $s: ${ERRS[$s]} error replies" >&2; BAD=1; }
+    [ "${TRIPS[$s]}" -ge "${REQS[$s]}" ] || { echo "bench: $s: ${TRIPS[$s]} script runs < ${REQS[$s]} commands" >&2; BAD=1; }
 done
-for s in off big0 deep failed; do
-    [ "${TRIPS[$s]}" -ge "${REQS[$s]}" ] || { echo "bench: $s: ${TRIPS[$s]} EVALs < ${REQS[$s]} requests" >&2; BAD=1; }
+for s in hit token aksk "${AKSK_SCHEMES[@]}"; do
+    [ "${TRIPS[$s]}" -le 1 ] || { echo "bench: $s: ${TRIPS[$s]} script runs, not cache hits" >&2; BAD=1; }
+done
+for s in off offunix big0 deep failed; do
+    [ "${TRIPS[$s]}" -ge "${REQS[$s]}" ] || { echo "bench: $s: ${TRIPS[$s]} script runs < ${REQS[$s]} requests" >&2; BAD=1; }
 done
 
 verdict() {    # ratio min
     awk -v r="$1" -v m="$2" 'BEGIN { if (r == "n/a") print "n/a"; else if (r + 0 >= m) print "met"; else print "NOT met" }'
+}
+verdict_max() {    # ratio max
+    awk -v r="$1" -v m="$2" 'BEGIN { if (r == "n/a") print "n/a"; else if (r + 0 <= m) print "met"; else print "NOT met" }'
+}
+cpu_us() { awk -v c="${CPU[$1]}" -v n="${REQS[$1]}" -v hz="$HZ" 'BEGIN { if (n > 0) printf "%.2f", c * 1e6 / hz / n; else print "n/a" }'; }
+cpu_us_us() {    # NAME: "user+system" us per request
+    awk -v u="${CPUU[$1]}" -v s="${CPUS[$1]}" -v n="${REQS[$1]}" -v hz="$HZ" 'BEGIN {
+        if (n > 0) printf "%.1f + %.1f", u * 1e6 / hz / n, s * 1e6 / hz / n; else print "n/a" }'
 }
 
 {
@@ -626,35 +758,55 @@ verdict() {    # ratio min
     echo "wrk -t$THREADS -c$CONNS --latency, keepalive, loopback; ${DURATION}s per scenario, run as $ROUNDS rounds of ${SLICE}s interleaved with its baseline (order rotated each round); req/s over all rounds; p50, p99 and the ratio: the median of the rounds' values."
     echo "AK/SK: the headers are signed once by \`hotkeyctl sign\` and replayed; the server still verifies the HMAC signature on every request."
     echo "Token: one ES256 JWT minted by \`hotkeyctl token\` for the whole run; each worker verifies it once, then finds it in its cache of verified tokens (SHA-256 of the token; exp/nbf still checked per request)."
+    echo "Store: the module sends $MODULE_CMD; the redis-benchmark baselines run $EVAL_TXT with the route's KEYS and ARGV, over TCP and over the unix socket."
     echo
     echo "Server CPU: the nginx workers' CPU time (utime + stime from /proc) per request; its ratio is the baseline's cost over the scenario's (1.00: as cheap as the baseline), which holds even when the client, not the server, sets the request rate."
     echo
     echo "| scenario | req/s | p50 ms | p99 ms | server CPU us/req | baseline | ratio | CPU ratio | target |"
     echo "|---|---:|---:|---:|---:|---|---:|---:|---|"
-    cpu_us() { awk -v c="${CPU[$1]}" -v n="${REQS[$1]}" -v hz="$HZ" 'BEGIN { if (n > 0) printf "%.2f", c * 1e6 / hz / n; else print "n/a" }'; }
     brow() {    # label name baseline-label baseline-name target
         local r= t=$5 cr=
         [ -n "$4" ] && r=$(ratio "$2" "$4")
-        [ -n "$4" ] && [ "$4" != redis ] && cr=$(awk -v a="$(cpu_us "$4")" -v b="$(cpu_us "$2")" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }')
-        [ -n "$t" ] && [ -n "$r" ] && case "$t" in ">="*) t="$t ($(verdict "$r" "${t#>= }"))";; esac
-        printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' "$1" "${RPS[$2]}" "${P50[$2]}" "${P99[$2]}" "$([ "$2" = redis ] && echo - || cpu_us "$2")" "$3" "$r" "$cr" "$t"
+        [ -n "$4" ] && [ "${4#redis}" = "$4" ] && cr=$(awk -v a="$(cpu_us "$4")" -v b="$(cpu_us "$2")" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }')
+        [ -n "$t" ] && [ -n "$r" ] && case "$t" in ">="*) t="$t (req/s $(verdict "$r" "${t#>= }"), CPU $(verdict "$cr" "${t#>= }"))";; esac
+        printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' "$1" "${RPS[$2]}" "${P50[$2]}" "${P99[$2]}" "$([ "${2#redis}" != "$2" ] && echo - || cpu_us "$2")" "$3" "$r" "$cr" "$t"
     }
     brow "nginx \`return 200\`, the same body" static "" "" ""
     brow "cache HIT, auth off" hit "\`return 200\`" static ">= 0.90"
-    brow "cache HIT, X-Auth-Token (ES256 JWT)" token "\`return 200\`" static ">= 0.80"
-    brow "cache HIT, AK/SK (replayed headers, HMAC checked per request)" aksk "\`return 200\`" static ">= 0.80"
+    brow "cache HIT, X-Auth-Token (ES256 JWT)" token "\`return 200\`" static ">= 0.85"
+    brow "cache HIT, AK/SK (replayed headers, HMAC checked per request)" aksk "\`return 200\`" static ">= 0.85"
     for s in "${AKSK_SCHEMES[@]}"; do
         brow "cache HIT, AK/SK ${SCHEME_OF[$s]} (replayed, verified per request)" "$s" "SDK-HMAC-SHA256" aksk ""
     done
-    brow "redis-benchmark, the same EVAL, -c $CONNS" redis "" "" ""
-    brow "cache off, 25 tasks (1 EVAL per request)" off "redis-benchmark" redis ""
+    brow "redis-benchmark, the same $STORE_CMD_UC, TCP, -c $CONNS" redis "" "" ""
+    brow "cache off, 25 tasks (1 script run per request), TCP" off "redis-benchmark TCP" redis ""
+    brow "redis-benchmark, the same $STORE_CMD_UC, unix socket, -c $CONNS" redisunix "" "" ""
+    brow "cache off, 25 tasks, store on a unix socket" offunix "redis-benchmark unix" redisunix ""
     brow "cache off, $RECORDS tasks, offset=0&limit=10" big0 "" "" ""
     brow "cache off, $RECORDS tasks, offset=$DEEP_OFFSET&limit=10" deep "offset=0" big0 "~1.0"
     brow "cache off, $RECORDS tasks, status=failed&offset=20000&limit=10" failed "offset=0" big0 "~1.0"
+    echo
+    echo "Miss path cost: the worker CPU of a cache-off request over that of \`return 200\` of the same body, from the same interleaved rounds (median of the $ROUNDS rounds' ratios, their range, and the ratio of the totals)."
+    echo
+    echo "| cache off, store over | worker CPU us/req (user + sys) | \`return 200\` us/req (user + sys) | off / static worker CPU | rounds min–max | totals | target |"
+    echo "|---|---:|---:|---:|---:|---:|---|"
+    mrow() {    # label name target-max
+        local c med lo hi tot t=
+        c=$(cratio "$2" static); read -r med lo hi <<<"$c"
+        tot=$(awk -v a="$(cpu_us "$2")" -v b="$(cpu_us static)" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }')
+        [ -n "$3" ] && t="<= $3 ($(verdict_max "$med" "$3"))"
+        printf '| %s | %s (%s) | %s (%s) | %s | %s–%s | %s | %s |\n' "$1" "$(cpu_us "$2")" "$(cpu_us_us "$2")" \
+            "$(cpu_us static)" "$(cpu_us_us static)" "$med" "$lo" "$hi" "$tot" "$t"
+    }
+    mrow "loopback TCP (upstream keepalive 64)" off 3
+    mrow "unix socket (upstream keepalive 64)" offunix ""
 } >"$DIR/table.md"
-for pair in "hit static" "token static" "aksk static" "aksk_sm3 aksk" "aksk_v11 aksk" "aksk_p256 aksk" "aksk_sm2 aksk" "off redis" "deep big0" "failed big0"; do
+for pair in "hit static" "token static" "aksk static" "aksk_sm3 aksk" "aksk_v11 aksk" "aksk_p256 aksk" "aksk_sm2 aksk" "off redis" "offunix redisunix" "deep big0" "failed big0"; do
     set -- $pair
     echo "bench: $1 / $2 per round: $(ratios "$1" "$2")" >&2
+done
+for s in hit token aksk off offunix; do
+    echo "bench: $s / static worker CPU per request, per round: $(cratios "$s" static)" >&2
 done
 
 echo
@@ -662,6 +814,6 @@ cat "$DIR/table.md"
 echo
 mkdir -p "$(dirname "$OUT")" && cp "$DIR/table.md" "$OUT" && echo "bench: table written to $OUT" >&2
 if [ "$BAD" != 0 ]; then
-    echo "bench: WARNING: errors, or EVAL counts that do not match the scenarios (see above)" >&2
+    echo "bench: WARNING: errors, or script-run counts that do not match the scenarios (see above)" >&2
     exit 1
 fi

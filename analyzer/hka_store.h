@@ -1,6 +1,6 @@
 /*
  * The task store connection and the job scripts (analyzer/lua/ and
- * scripts/create-task.lua, compiled in).
+ * the gateway's create script, src/hotkey_scripts.c).
  */
 
 #ifndef HKA_STORE_H

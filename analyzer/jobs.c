@@ -1,7 +1,7 @@
 /*
  * Jobs: each pass over an instance is one take.lua (lapsed tasks put
  * back or failed, then the next job taken when this analyzer is free),
- * and the schedule's auto tasks created with create-task.lua.
+ * and the schedule's auto tasks created with the create script.
  */
 
 #include <stdio.h>
@@ -93,7 +93,7 @@ hka_copy(char *dst, size_t n, const redisReply *r)
 
 
 /*
- * create-task.lua for an instance; fired: the stamp of a scheduled time
+ * the create script for an instance; fired: the stamp of a scheduled time
  * (the auto task) or NULL.  Returns 1 created (tid filled), 0 not (said
  * in the log), -1 store error.
  */

@@ -13,6 +13,7 @@
 #include "hka_store.h"
 #include "hka_lua.h"
 #include "hotkey_codec.h"
+#include "hotkey_scripts.h"
 
 
 typedef struct {
@@ -26,8 +27,21 @@ static hka_script_t  hka_scripts[] = {
     { "take", hka_lua_take, "" },
     { "renew", hka_lua_renew, "" },
     { "finish", hka_lua_finish, "" },
-    { "create-task", hka_lua_create_task, "" },
+    { "create-task", NULL, "" },        /* the gateway's: see below */
 };
+
+
+/* the create script is the gateway's own (src/hotkey_scripts.c) */
+
+static const char *
+hka_script_src(hka_script_t *s)
+{
+    if (s->src == NULL) {
+        s->src = hotkey_script(HOTKEY_SCRIPT_CREATE)->body;
+    }
+
+    return s->src;
+}
 
 
 static const char *
@@ -36,7 +50,8 @@ hka_script_sha(hka_script_t *s)
     unsigned char  md[SHA_DIGEST_LENGTH];
 
     if (s->sha[0] == '\0') {
-        SHA1((const unsigned char *) s->src, strlen(s->src), md);
+        SHA1((const unsigned char *) hka_script_src(s),
+             strlen(hka_script_src(s)), md);
         hotkey_codec_hex(md, sizeof(md), s->sha);
     }
 
@@ -135,8 +150,8 @@ hka_store_eval(hka_store_t *st, hka_lua_e script, int nkeys, int argc,
         freeReplyObject(r);
         av[0] = "EVAL";
         al[0] = 4;
-        av[1] = s->src;
-        al[1] = strlen(s->src);
+        av[1] = hka_script_src(s);
+        al[1] = strlen(av[1]);
         r = redisCommandArgv(st->c, argc + 3, av, al);
     }
 

@@ -58,7 +58,7 @@ fuzz_drain(redisReader *rd, int *broken)
             abort();
         }
 
-        res = hotkey_store_reply(op, reply, &fuzz_rt, body, &ans, &why);
+        res = hotkey_store_reply(op, reply, &fuzz_rt, NULL, body, &ans, &why);
         len = ans.len;
 
         if ((res == HOTKEY_STORE_OK && len > size)

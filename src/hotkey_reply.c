@@ -246,32 +246,49 @@ hotkey_reply_list(const redisReply *r, const hotkey_route_t *rt, char *out,
 }
 
 
+/* {"ok", created_at}, {"no_instance"}, {"not_analysable", p}, ... */
+
 static hotkey_store_result_e
 hotkey_reply_create(const redisReply *r, const hotkey_route_t *rt,
-    char *out, hotkey_answer_t *ans)
+    const char *id, char *out, hotkey_answer_t *ans)
 {
     char              *p;
-    const redisReply  *id;
+    const redisReply  *w;
 
-    if (r->elements != 5) {
+    if (r->type != REDIS_REPLY_ARRAY || r->elements < 1 || r->elements > 2) {
         return HOTKEY_STORE_BAD_REPLY;
     }
 
-    id = r->element[3];
+    w = r->element[0];
 
-    if (id->type != REDIS_REPLY_STRING || !hotkey_uuid_valid(id->str, id->len))
-    {
+    if (hotkey_reply_word(w, "no_instance") && r->elements == 1) {
+        return HOTKEY_STORE_NO_INSTANCE;
+    }
+
+    if (r->elements != 2) {
+        return HOTKEY_STORE_BAD_REPLY;
+    }
+
+    if (hotkey_reply_word(w, "not_analysable")) {
+        return HOTKEY_STORE_NOT_ANALYSABLE;
+    }
+
+    if (hotkey_reply_word(w, "conflict")) {
+        return HOTKEY_STORE_CONFLICT;
+    }
+
+    if (!hotkey_reply_word(w, "ok")) {
         return HOTKEY_STORE_BAD_REPLY;
     }
 
     p = hotkey_put(out, "{\"id\":\"");
-    memcpy(p, id->str, HOTKEY_UUID_LEN);
+    memcpy(p, id, HOTKEY_UUID_LEN);
     p += HOTKEY_UUID_LEN;
     *p++ = '"';
     p = hotkey_json_str(p, "instance_id", rt->instance, HOTKEY_UUID_LEN);
     p = hotkey_put(p, ",\"status\":\"waiting\",\"scan_type\":\"manual\"");
 
-    p = hotkey_json_time(p, "created_at", r->element[4], 1);
+    p = hotkey_json_time(p, "created_at", r->element[1], 1);
     if (p == NULL) {
         return HOTKEY_STORE_BAD_REPLY;
     }
@@ -578,8 +595,7 @@ hotkey_reply_head(const hotkey_op_t *op, const redisReply *r,
                                 : HOTKEY_STORE_BAD_REPLY;
     }
 
-    if ((op->id == HOTKEY_OP_LIST || op->id == HOTKEY_OP_CREATE
-         || op->id == HOTKEY_OP_AUTOSCAN_PUT)
+    if ((op->id == HOTKEY_OP_LIST || op->id == HOTKEY_OP_AUTOSCAN_PUT)
         && !hotkey_reply_lfu(r->element[1]))
     {
         return r->elements == 2 ? HOTKEY_STORE_NOT_ANALYSABLE
@@ -608,8 +624,8 @@ hotkey_reply_head(const hotkey_op_t *op, const redisReply *r,
 
 hotkey_store_result_e
 hotkey_store_reply(const hotkey_op_t *op, const redisReply *r,
-    const hotkey_route_t *rt, char *out, hotkey_answer_t *ans,
-    const char **why)
+    const hotkey_route_t *rt, const char *id, char *out,
+    hotkey_answer_t *ans, const char **why)
 {
     hotkey_store_result_e  rc;
 
@@ -622,6 +638,10 @@ hotkey_store_reply(const hotkey_op_t *op, const redisReply *r,
         return hotkey_reply_error(r, why);
     }
 
+    if (op->id == HOTKEY_OP_CREATE) {
+        return hotkey_reply_create(r, rt, id, out, ans);
+    }
+
     rc = hotkey_reply_head(op, r, rt);
     if (rc != HOTKEY_STORE_OK) {
         return rc;
@@ -631,9 +651,6 @@ hotkey_store_reply(const hotkey_op_t *op, const redisReply *r,
 
     case HOTKEY_OP_LIST:
         return hotkey_reply_list(r, rt, out, ans, why);
-
-    case HOTKEY_OP_CREATE:
-        return hotkey_reply_create(r, rt, out, ans);
 
     case HOTKEY_OP_DETAILS:
         return hotkey_reply_details(r, rt, out, ans, why);

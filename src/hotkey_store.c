@@ -28,7 +28,7 @@ static char  hotkey_script_shas[HOTKEY_SCRIPT_LAST][41];
 
 static const size_t  hotkey_script_nargs[HOTKEY_SCRIPT_LAST] = {
     1 + 2 + 4,      /* list */
-    1 + 5 + 6,      /* create */
+    1 + 1 + 4,      /* create */
     1 + 3 + 1,      /* details */
     1 + 4 + 4,      /* delete */
     1 + 2 + 1,      /* autoscan get */
@@ -298,21 +298,13 @@ static char *
 hotkey_store_create_args(char *p, const hotkey_route_t *rt,
     const hotkey_args_t *a)
 {
-    char  prefix[64];
-
-    p = hotkey_resp_bulk(p, "5", 1);
+    p = hotkey_resp_bulk(p, "1", 1);
     p = hotkey_resp_key(p, rt->instance, "instance");
-    p = hotkey_resp_key(p, rt->instance, "tasks");
-    p = hotkey_resp_key(p, rt->instance, "tasks:waiting");
-    p = hotkey_resp_key(p, rt->instance, "tasks:running");
-    p = hotkey_resp_key(p, rt->instance, "queue");
     p = hotkey_resp_bulk(p, rt->project, rt->project_len);
     p = hotkey_resp_bulk(p, a->id, HOTKEY_UUID_LEN);
-    p = hotkey_resp_uint(p, (uint64_t) a->now);
     p = hotkey_resp_bulk(p, "manual", 6);
-    p = hotkey_resp_bulk(p, prefix, hotkey_store_prefix(prefix, rt->instance));
 
-    return hotkey_resp_bulk(p, rt->instance, HOTKEY_UUID_LEN);
+    return hotkey_resp_uint(p, (uint64_t) a->now);
 }
 
 

@@ -65,12 +65,13 @@ typedef struct {
 size_t hotkey_store_answer_size(const hotkey_op_t *op, const redisReply *r);
 
 /*
- * Converts the script's reply.  On HOTKEY_STORE_OK the JSON answer is in
+ * Converts the script's reply ("id": the task created, for a create).
+ * On HOTKEY_STORE_OK the JSON answer is in
  * out (hotkey_store_answer_size() bytes); otherwise *why says what the
  * reply was, for the error log.
  */
 hotkey_store_result_e hotkey_store_reply(const hotkey_op_t *op,
-    const redisReply *r, const hotkey_route_t *rt, char *out,
-    hotkey_answer_t *ans, const char **why);
+    const redisReply *r, const hotkey_route_t *rt, const char *id,
+    char *out, hotkey_answer_t *ans, const char **why);
 
 #endif

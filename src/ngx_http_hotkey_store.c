@@ -284,8 +284,8 @@ ngx_http_hotkey_reply(ngx_http_request_t *r, ngx_http_hotkey_ctx_t *ctx,
         return NGX_ERROR;
     }
 
-    res = hotkey_store_reply(ctx->op, reply, &ctx->route, (char *) body,
-                             &ans, &why);
+    res = hotkey_store_reply(ctx->op, reply, &ctx->route, ctx->args.id,
+                             (char *) body, &ans, &why);
 
     if (res == HOTKEY_STORE_NOSCRIPT) {
         return NGX_AGAIN;

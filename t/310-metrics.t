@@ -299,7 +299,10 @@ my $S2 = snapshot('after the mix');
                aksk_expired aksk_unknown_key aksk_malformed forbidden);
     $want{'hotkey_rate_limited_total{}'} = $N;
     $want{'hotkey_store_request_duration_seconds_count{}'} = 2;
-    my %got_main = map { $_ => $d->{$_} } grep { !/_bucket\{/ } keys %$d;
+    # the per-operation counter: every 200 is an ok of the list operation
+    is($d->{'hotkey_operation_requests_total{operation="ListHotKeyScanTasks",result="ok"}'} // 0,
+       $d->{ req_key(200, '') } // -1, 'ListHotKeyScanTasks ok = the 200s');
+    my %got_main = map { $_ => $d->{$_} } grep { !/_bucket\{|^hotkey_operation_/ } keys %$d;
     for my $k (sort keys %want) {
         is($got_main{$k} // 0, $want{$k}, "delta $k = $want{$k}");
     }
@@ -424,6 +427,8 @@ sub redis_evals {
         $want{'hotkey_store_requests_total{result="ok"}'} = 1;
         $want{'hotkey_store_request_duration_seconds_count{}'} = 1;
     }
+    $want{'hotkey_operation_requests_total{operation="ListHotKeyScanTasks",result="ok"}'} = 1;
+    $want{'hotkey_operation_requests_total{operation="ListHotKeyScanTasks",result="error"}'} = 1;
     my %got = map { $_ => $d->{$_} } grep { !/_bucket\{/ } keys %$d;
     is_deeply(\%got, \%want, 'after reload: the new workers count into the same counters');
 }

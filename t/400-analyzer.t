@@ -60,7 +60,7 @@ my $snap = snapshot($tgt);
 my $total = 0;
 $total += $_ for $tgt->redis('INFO', 'keyspace') =~ /keys=(\d+)/g;
 my $tid = create_task($store, $iid);
-ok($tid, 'a task is created with create-task.lua') or BAIL_OUT('no task');
+ok($tid, 'a task is created with the create script') or BAIL_OUT('no task');
 my $t0 = time;
 my $task = wait_task($store, $iid, $tid, qr/^(success|failed)$/, 60);
 is($task->{status}, 'success', 'the task succeeds') or diag(analyzer_log($a));
@@ -138,7 +138,7 @@ diag(sprintf 'paced: the target used %.1f%% of a core over %.1f s', 100 * $share
 cmp_ok($share, '<', 0.25, 'paced: the target stays far from busy (budget 10%)');
 like(analyzer_log($a), qr/result=success .* pacing_waits=[1-9]/, 'paced: the log counts pacing waits');
 
-# ------------------------------------------------------------ create-task.lua
+# ------------------------------------------------------------ the create script
 
 stop_analyzer($a);
 my $w = create_task($store, $iid);

@@ -66,7 +66,7 @@ convert(const char *resp, char **body)
 
     size = hotkey_store_answer_size(list_op(), r);
     *body = malloc(size + 1);
-    res = hotkey_store_reply(list_op(), r, &rt, *body, &ans, &why);
+    res = hotkey_store_reply(list_op(), r, &rt, NULL, *body, &ans, &why);
     len = ans.len;
     freeReplyObject(r);
 

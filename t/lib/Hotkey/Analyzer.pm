@@ -101,7 +101,7 @@ sub register {
 }
 
 # create_task($store, $iid): a manual task through the shared
-# create-task.lua (hotkey-analyzer --create-task); its id, or undef
+# the create script (hotkey-analyzer --create-task); its id, or undef
 sub create_task {
     my ($store, $iid) = @_;
     my $bin = analyzer_bin();

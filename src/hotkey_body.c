@@ -1,8 +1,9 @@
 /*
  * The PUT body: a JSON object with both fields, checked in the contract's
  * order (enable_auto_scan, then schedule_at); unknown fields ignored, a
- * known field given twice is invalid.  A body holding "\u0000" is refused
- * whole: a NUL would cut the strings cJSON hands back.
+ * known field given twice is invalid.  The body must be JSON as RFC 8259
+ * writes it (hotkey_json_valid()) before cJSON reads it: cJSON alone lets
+ * through invalid UTF-8, control characters and leading zeros.
  */
 
 #include <string.h>
@@ -10,37 +11,50 @@
 #include <cjson/cJSON.h>
 
 #include "hotkey_body.h"
+#include "hotkey_json.h"
 
 
-static int hotkey_body_has_nul(const char *p, size_t len);
+static char *hotkey_body_no_nul(const char *p, size_t len);
 static int hotkey_body_blank(const char *p, const char *last);
 static cJSON *hotkey_body_field(cJSON *obj, const char *name, int *twice);
 static int hotkey_time_parse(const char *p, size_t len, uint16_t *t);
 static int hotkey_times_sort(hotkey_autoscan_t *a);
 
 
-static int
-hotkey_body_has_nul(const char *p, size_t len)
+/*
+ * A copy of the body in which each "\u0000" escape reads "\u0001": cJSON
+ * would cut its strings at a NUL, so a name or a time holding one would
+ * pass for its prefix; as U+0001 it is what it is, an unknown field or an
+ * invalid value.  The body is valid JSON: a backslash starts an escape.
+ */
+
+static char *
+hotkey_body_no_nul(const char *p, size_t len)
 {
-    size_t  i;
+    char    *c;
+    size_t   i;
 
-    if (memchr(p, '\0', len)) {
-        return 1;
+    c = malloc(len);
+    if (c == NULL) {
+        return NULL;
     }
 
-    for (i = 0; i + 6 <= len; i++) {
-        if (p[i] == '\\' && (p[i + 1] == 'u' || p[i + 1] == 'U')
-            && memcmp(p + i + 2, "0000", 4) == 0)
+    memcpy(c, p, len);
+
+    for (i = 0; i + 1 < len; i++) {
+        if (c[i] != '\\') {
+            continue;
+        }
+
+        if (c[i + 1] == 'u' && i + 6 <= len && memcmp(c + i + 2, "0000", 4) == 0)
         {
-            return 1;
+            c[i + 5] = '1';
         }
 
-        if (p[i] == '\\') {
-            i++;
-        }
+        i++;
     }
 
-    return 0;
+    return c;
 }
 
 
@@ -171,6 +185,7 @@ hotkey_autoscan_parse(const char *p, size_t len, hotkey_autoscan_t *a,
     const char **field)
 {
     int             twice;
+    char           *copy;
     cJSON          *doc, *en, *at;
     const char     *end;
     hotkey_body_e   rc;
@@ -179,18 +194,26 @@ hotkey_autoscan_parse(const char *p, size_t len, hotkey_autoscan_t *a,
         return HOTKEY_BODY_EMPTY;
     }
 
-    if (len > HOTKEY_BODY_MAX || hotkey_body_has_nul(p, len)) {
+    if (len > HOTKEY_BODY_MAX || !hotkey_json_valid(p, len)) {
         return HOTKEY_BODY_INVALID;
     }
 
-    doc = cJSON_ParseWithLengthOpts(p, len, &end, 0);
+    copy = hotkey_body_no_nul(p, len);
+    if (copy == NULL) {
+        return HOTKEY_BODY_INVALID;
+    }
+
+    doc = cJSON_ParseWithLengthOpts(copy, len, &end, 0);
 
     if (doc == NULL || !cJSON_IsObject(doc)
-        || !hotkey_body_blank(end, p + len))
+        || !hotkey_body_blank(end, copy + len))
     {
         cJSON_Delete(doc);
+        free(copy);
         return HOTKEY_BODY_INVALID;
     }
+
+    free(copy);
 
     rc = HOTKEY_BODY_FIELD;
     *field = "enable_auto_scan";

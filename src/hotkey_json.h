@@ -12,6 +12,14 @@
 #define HOTKEY_NAME_MAX      1024       /* bytes of a key name kept */
 #define HOTKEY_NAME_JSON_MAX (HOTKEY_NAME_MAX * 6)
 
+/*
+ * 1 when p[0..len) is one JSON text as RFC 8259 writes it, strictly: UTF-8,
+ * no control characters in strings, whitespace of space, tab, CR and LF
+ * only, numbers without leading zeros, paired surrogate escapes, nesting
+ * at most 64 deep.
+ */
+int hotkey_json_valid(const char *p, size_t len);
+
 /* 1 when p[0..len) is valid UTF-8 (no overlongs, surrogates, > U+10FFFF) */
 int hotkey_utf8_valid(const unsigned char *p, size_t len);
 

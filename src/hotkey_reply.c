@@ -21,6 +21,9 @@
 #define HOTKEY_KEY_JSON    256      /* a key's JSON beside its name */
 
 
+/* beside lowercase letters and digits, in a type (modules' types too) */
+static const char  hotkey_type_chars[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ_-";
+
 /* beside lowercase letters and digits, in a shard's "host:port" */
 static const char  hotkey_shard_chars[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ.:-[]_";
 
@@ -370,7 +373,7 @@ hotkey_json_key(char *p, const redisReply *e)
 
     if (hotkey_parse_uint(f[0], n[0], 3, 255, &freq) != 0
         || hotkey_parse_uint(f[1], n[1], 10, 2147483647, &db) != 0
-        || !hotkey_key_word_ok(f[2], n[2], 16, "_-")
+        || !hotkey_key_word_ok(f[2], n[2], 32, hotkey_type_chars)
         || hotkey_parse_uint(f[3], n[3], 20, UINT64_MAX, &size) != 0
         || !((n[4] == 4 && memcmp(f[4], "byte", 4) == 0)
              || (n[4] == 5 && memcmp(f[4], "count", 5) == 0))

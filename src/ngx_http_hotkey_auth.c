@@ -527,6 +527,12 @@ ngx_http_hotkey_body_hash(ngx_http_request_t *r, ngx_http_hotkey_ctx_t *ctx,
 
     ctx->auth.body_sha256[0] = '\0';
 
+    if (ctx->body_too_large) {
+        return ngx_http_hotkey_auth_fail(ctx, HOTKEY_ERR_AKSK,
+                                         "request too large to verify",
+                                         NGX_HTTP_HOTKEY_AUTH_AKSK_MALFORMED);
+    }
+
     if (r->request_body == NULL || r->request_body->bufs == NULL) {
         return NGX_OK;
     }

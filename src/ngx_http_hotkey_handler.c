@@ -67,6 +67,22 @@ ngx_http_hotkey_handler(ngx_http_request_t *r)
         r->request_body_in_single_buf = 1;
 
         rc = ngx_http_read_client_request_body(r, ngx_http_hotkey_body_read);
+
+        if (rc == NGX_HTTP_REQUEST_ENTITY_TOO_LARGE) {
+
+            /* past client_max_body_size: the checks say what it gets */
+
+            ctx->body_too_large = 1;
+            r->keepalive = 0;
+
+            rc = ngx_http_discard_request_body(r);
+            if (rc != NGX_OK) {
+                return rc;
+            }
+
+            return ngx_http_hotkey_checked(r, ctx);
+        }
+
         if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
             return rc;
         }
@@ -189,7 +205,9 @@ ngx_http_hotkey_body_args(ngx_http_request_t *r, ngx_http_hotkey_ctx_t *ctx)
     ngx_str_t       body;
     const char     *field;
 
-    rc = ngx_http_hotkey_request_body(r, &body, HOTKEY_BODY_MAX);
+    rc = ctx->body_too_large
+         ? NGX_DECLINED : ngx_http_hotkey_request_body(r, &body,
+                                                        HOTKEY_BODY_MAX);
 
     if (rc == NGX_DECLINED) {
         ctx->error = HOTKEY_ERR_BAD_BODY;

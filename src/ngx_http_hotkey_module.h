@@ -163,6 +163,7 @@ struct ngx_http_hotkey_ctx_s {
 
     unsigned                    error_set:1;
     unsigned                    background:1;
+    unsigned                    body_too_large:1;
 };
 
 

@@ -380,7 +380,11 @@ ngx_http_hotkey_sub_reply(ngx_http_hotkey_sub_t *sub, redisReply *r)
     }
 
     if (ngx_http_hotkey_sub_word(r->element[0], "pong")) {
+
+        /* a link that answers a PING has held: back to quick retries */
+
         sub->pinged = 0;
+        sub->backoff = NGX_HTTP_HOTKEY_SUB_RETRY;
         return NGX_OK;
     }
 
@@ -399,7 +403,7 @@ ngx_http_hotkey_sub_reply(ngx_http_hotkey_sub_t *sub, redisReply *r)
         return NGX_OK;
     }
 
-    if (!ngx_http_hotkey_sub_word(r->element[0], "subscribe")) {
+    if (!ngx_http_hotkey_sub_word(r->element[0], "subscribe") || sub->up) {
         return NGX_ERROR;
     }
 
@@ -414,7 +418,6 @@ ngx_http_hotkey_sub_reply(ngx_http_hotkey_sub_t *sub, redisReply *r)
 
     sub->up = 1;
     sub->ever = 1;
-    sub->backoff = NGX_HTTP_HOTKEY_SUB_RETRY;
     ngx_http_hotkey_subs_down--;
 
     ngx_add_timer(&sub->ping, NGX_HTTP_HOTKEY_SUB_PING);

@@ -15,6 +15,8 @@ use lib "$FindBin::Bin/lib";
 use Test::More;
 use Time::HiRes qw(time sleep);
 use Hotkey::Test qw(:all);
+
+my $top = Hotkey::Test->top;
 use Hotkey::Attack qw(:all);
 
 my $t = Hotkey::Test->new(workers => 1);
@@ -24,7 +26,8 @@ my $I = uuid();
 $t->add_instance($I, project => $P);
 
 # a small body buffer: anything over 1 KiB goes to a temporary file
-$t->start_nginx($t->api_server(server_extra => "        client_body_buffer_size 1k;\n"));
+$t->start_nginx($t->api_server(server_extra => "        client_body_buffer_size 1k;\n"
+                                               . "        include $top/conf-examples/json-errors.conf;\n"));
 
 my $path = "/v2/$P/instances/$I/hotkey/autoscan";
 my $M4005 = 'The message body contains invalid characters or is not in JSON format.';
@@ -56,11 +59,12 @@ ok_put($good, ['03:30', '21:00'], 'the contract example');
     ok_put($b, ['03:30', '21:00'], '8192 bytes (in the temporary file)');
     bad_put($b . ' ', 'DCS.4005', $M4005, '8193 bytes: DCS.4005');
 
-    # far over client_max_body_size (1m): still the contract's 400, as JSON
+    # far over client_max_body_size (1m): nginx refuses it before any
+    # module runs; json-errors.conf makes that answer JSON too
     my $big = $good . (' ' x (2 * 1024 * 1024));
     my $r = put($big);
-    is_json_error($r, 400, 'DCS.4005', $M4005,
-                  'a 2 MiB body (over client_max_body_size): 400 DCS.4005 JSON');
+    is_json_error($r, 413, 'DCS.4000', 'Request body too large.',
+                  'a 2 MiB body (over client_max_body_size): 413 DCS.4000 JSON');
 }
 
 # ------------------------------------------------------------ chunked

@@ -43,10 +43,20 @@ typedef struct {
     ngx_msec_t                  drop;
     ngx_msec_t                  lock_until;
     ngx_msec_t                  failed_until;
-    ngx_atomic_uint_t           ticket;
+    ngx_atomic_uint_t           ticket;     /* an instance's: its generation */
+    ngx_atomic_uint_t           igen;       /* the instance's, when stored */
     uint64_t                    waiters;    /* a bit per worker slot */
     u_char                      instance[36];
 } ngx_http_hotkey_centry_t;
+
+
+/*
+ * Each instance with answers in the zone has a node of its own, keyed by
+ * "\1" and its id, whose generation a write bumps: an answer stored under
+ * another generation is gone.  A write costs one lookup, not a walk.
+ */
+
+#define NGX_HTTP_HOTKEY_INODE_KEY  37
 
 
 static ngx_int_t ngx_http_hotkey_centry_busy(ngx_http_hotkey_tnode_t *tn,
@@ -73,6 +83,14 @@ static ngx_http_hotkey_ring_t *ngx_http_hotkey_cache_ring(
 static uint64_t ngx_http_hotkey_cache_settle(ngx_http_hotkey_table_t *t,
     ngx_http_hotkey_centry_t *e);
 static void ngx_http_hotkey_cache_lead_cleanup(void *data);
+static ngx_http_hotkey_centry_t *ngx_http_hotkey_cache_inode(
+    ngx_http_hotkey_table_t *t, u_char *id, ngx_uint_t create);
+static ngx_atomic_uint_t ngx_http_hotkey_cache_igen(
+    ngx_http_hotkey_table_t *t, u_char *id, ngx_uint_t create);
+static void ngx_http_hotkey_cache_bump(ngx_http_hotkey_table_t *t,
+    u_char *id);
+static ngx_int_t ngx_http_hotkey_cache_fresh(ngx_http_hotkey_table_t *t,
+    ngx_http_hotkey_ctx_t *ctx);
 static void ngx_http_hotkey_cache_make_key(ngx_http_hotkey_ctx_t *ctx);
 static ngx_int_t ngx_http_hotkey_cache_bypass(ngx_http_request_t *r);
 static ngx_int_t ngx_http_hotkey_purge_handler(ngx_http_request_t *r);
@@ -216,6 +234,82 @@ ngx_http_hotkey_centry_release(ngx_http_hotkey_table_t *t,
     if (e->body) {
         ngx_slab_free_locked(t->shpool, e->body);
         e->body = NULL;
+    }
+}
+
+
+/* under the lock: the instance's node, made when "create" */
+
+static ngx_http_hotkey_centry_t *
+ngx_http_hotkey_cache_inode(ngx_http_hotkey_table_t *t, u_char *id,
+    ngx_uint_t create)
+{
+    u_char                    key[NGX_HTTP_HOTKEY_INODE_KEY];
+    uint32_t                  hash;
+    ngx_http_hotkey_tnode_t  *tn;
+    ngx_http_hotkey_centry_t *e;
+
+    key[0] = '\1';
+    ngx_memcpy(key + 1, id, 36);
+    hash = ngx_murmur_hash2(key, sizeof(key));
+
+    tn = ngx_http_hotkey_table_find(t, hash, key, sizeof(key));
+
+    if (tn == NULL && create) {
+        tn = ngx_http_hotkey_table_insert(t, hash, key, sizeof(key),
+                                          ngx_current_msec);
+        if (tn) {
+
+            /* a generation no node had: nothing older can match it */
+
+            e = ngx_http_hotkey_tnode_data(tn);
+            ngx_memcpy(e->instance, id, 36);
+            e->ticket = ++t->sh->seq;
+        }
+    }
+
+    if (tn == NULL) {
+        return NULL;
+    }
+
+    ngx_http_hotkey_table_touch(t, tn);
+
+    e = ngx_http_hotkey_tnode_data(tn);
+    e->drop = ngx_current_msec + 86400000;
+
+    return e;
+}
+
+
+/* under the lock: the instance's generation now (0: none, no room) */
+
+static ngx_atomic_uint_t
+ngx_http_hotkey_cache_igen(ngx_http_hotkey_table_t *t, u_char *id,
+    ngx_uint_t create)
+{
+    ngx_http_hotkey_centry_t  *ie;
+
+    ie = ngx_http_hotkey_cache_inode(t, id, create);
+
+    return ie ? ie->ticket : 0;
+}
+
+
+/*
+ * A write: the instance's answers in this zone are gone.  With no node
+ * there is nothing to drop: an answer is only stored, or asked for by a
+ * leader, under a node of its instance.
+ */
+
+static void
+ngx_http_hotkey_cache_bump(ngx_http_hotkey_table_t *t, u_char *id)
+{
+    ngx_http_hotkey_centry_t  *ie;
+
+    ie = ngx_http_hotkey_cache_inode(t, id, 0);
+
+    if (ie) {
+        ie->ticket = ++t->sh->seq;
     }
 }
 
@@ -371,7 +465,13 @@ ngx_http_hotkey_cache_lookup(ngx_http_request_t *r, ngx_http_hotkey_ctx_t *ctx)
     if (hlcf->cache_bypass && ngx_http_hotkey_cache_bypass(r)) {
         cc->status = NGX_HTTP_HOTKEY_CACHE_BYPASS;
         cc->bypass = 1;
-        cc->gen = t->sh->gen;
+
+        ngx_shmtx_lock(&t->shpool->mutex);
+        cc->igen = ngx_http_hotkey_cache_igen(t,
+                                              (u_char *) ctx->route.instance,
+                                              1);
+        ngx_shmtx_unlock(&t->shpool->mutex);
+
         return NGX_DECLINED;
     }
 
@@ -418,6 +518,16 @@ ngx_http_hotkey_cache_hit(ngx_http_request_t *r, ngx_http_hotkey_ctx_t *ctx,
     hlcf = ngx_http_get_module_loc_conf(r, ngx_http_hotkey_module);
     e = ngx_http_hotkey_tnode_data(tn);
     cc = &ctx->cache;
+
+    /* written since it was stored: as good as absent */
+
+    if (e->body
+        && e->igen != ngx_http_hotkey_cache_igen(cc->table,
+                                                 (u_char *) ctx->route.instance,
+                                                 0))
+    {
+        ngx_http_hotkey_centry_release(cc->table, tn);
+    }
 
     if (e->body && (ngx_msec_int_t) (e->expires - now) > 0) {
         cc->status = NGX_HTTP_HOTKEY_CACHE_HIT;
@@ -513,6 +623,8 @@ ngx_http_hotkey_cache_lead(ngx_http_request_t *r, ngx_http_hotkey_ctx_t *ctx,
     e->ticket = ++cc->table->sh->seq;
 
     cc->ticket = e->ticket;
+    cc->igen = ngx_http_hotkey_cache_igen(cc->table,
+                                          (u_char *) ctx->route.instance, 1);
     cc->leader = 1;
 }
 
@@ -722,6 +834,20 @@ ngx_http_hotkey_cache_store(ngx_http_hotkey_table_t *t,
 }
 
 
+/* under the lock: no write of the instance since the answer was asked */
+
+static ngx_int_t
+ngx_http_hotkey_cache_fresh(ngx_http_hotkey_table_t *t,
+    ngx_http_hotkey_ctx_t *ctx)
+{
+    ngx_http_hotkey_centry_t  *ie;
+
+    ie = ngx_http_hotkey_cache_inode(t, (u_char *) ctx->route.instance, 0);
+
+    return ie && ctx->cache.igen && ie->ticket == ctx->cache.igen;
+}
+
+
 /* the leader's (or a bypass's) answer goes in; store failures do not */
 
 void
@@ -762,14 +888,17 @@ ngx_http_hotkey_cache_update(ngx_http_request_t *r,
 
         /* a purge or a takeover since: the answer may be older */
 
-        if (e && e->ticket == cc->ticket && e->lock_until && valid) {
+        if (e && e->ticket == cc->ticket && e->lock_until && valid
+            && ngx_http_hotkey_cache_fresh(t, ctx))
+        {
             (void) ngx_http_hotkey_cache_store(t, tn, status, valid, hlcf,
                                                body, len);
+            e->igen = cc->igen;
         }
 
         bits = ngx_http_hotkey_cache_give_back(ctx, tn, 0);
 
-    } else if (valid && t->sh->gen == cc->gen) {
+    } else if (valid && ngx_http_hotkey_cache_fresh(t, ctx)) {
         if (tn == NULL) {
             tn = ngx_http_hotkey_table_insert(t, cc->hash, cc->key,
                                               cc->key_len, ngx_current_msec);
@@ -781,6 +910,7 @@ ngx_http_hotkey_cache_update(ngx_http_request_t *r,
         {
             e = ngx_http_hotkey_tnode_data(tn);
             ngx_memcpy(e->instance, ctx->route.instance, 36);
+            e->igen = cc->igen;
             bits = ngx_http_hotkey_cache_settle(t, e);
         }
     }
@@ -994,8 +1124,6 @@ ngx_http_hotkey_cache_drop_instance(ngx_http_hotkey_table_t *t, u_char *id)
 
     ngx_shmtx_lock(&t->shpool->mutex);
 
-    t->sh->gen++;
-
     for (q = ngx_queue_head(&t->sh->queue);
          q != ngx_queue_sentinel(&t->sh->queue);
          q = next)
@@ -1009,8 +1137,12 @@ ngx_http_hotkey_cache_drop_instance(ngx_http_hotkey_table_t *t, u_char *id)
         }
 
         bits |= ngx_http_hotkey_cache_settle(t, e);
+
+        if (tn->key[0] != '\1') {
+            n++;                        /* answers, not instance nodes */
+        }
+
         ngx_http_hotkey_table_delete(t, tn);
-        n++;
     }
 
     ngx_shmtx_unlock(&t->shpool->mutex);
@@ -1038,6 +1170,7 @@ void
 ngx_http_hotkey_cache_drop_all(ngx_cycle_t *cycle, u_char *id)
 {
     ngx_uint_t                    i;
+    ngx_http_hotkey_table_t      *t;
     ngx_shm_zone_t              **zones;
     ngx_http_hotkey_main_conf_t  *hmcf;
 
@@ -1050,7 +1183,16 @@ ngx_http_hotkey_cache_drop_all(ngx_cycle_t *cycle, u_char *id)
     zones = hmcf->zones.elts;
 
     for (i = 0; i < hmcf->zones.nelts; i++) {
-        (void) ngx_http_hotkey_cache_drop_instance(zones[i]->data, id);
+        t = zones[i]->data;
+
+        if (id == NULL) {
+            (void) ngx_http_hotkey_cache_drop_instance(t, NULL);
+            continue;
+        }
+
+        ngx_shmtx_lock(&t->shpool->mutex);
+        ngx_http_hotkey_cache_bump(t, id);
+        ngx_shmtx_unlock(&t->shpool->mutex);
     }
 }
 

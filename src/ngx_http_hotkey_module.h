@@ -113,7 +113,7 @@ typedef struct {
     u_char                      key[NGX_HTTP_HOTKEY_KEY_MAX];
     ngx_http_hotkey_cache_status_e  status;
     time_t                      age;
-    ngx_atomic_uint_t           gen;        /* purges seen at a bypass */
+    ngx_atomic_uint_t           igen;       /* the instance's generation */
     ngx_atomic_uint_t           ticket;     /* the lock held or awaited */
     ngx_msec_t                  lock_left;
     ngx_queue_t                 wait;       /* in its group of waiters */

@@ -57,7 +57,6 @@ typedef struct {
     ngx_rbtree_node_t           sentinel;
     ngx_queue_t                 queue;
     ngx_uint_t                  nodes;
-    ngx_atomic_uint_t           gen;        /* bumped by every purge */
     ngx_atomic_uint_t           seq;        /* the last ticket given */
     void                       *data;       /* the kind's shared state */
 } ngx_http_hotkey_table_sh_t;

@@ -224,7 +224,8 @@ hka_info(redisContext *c, const char *addr, hka_info_t *in,
     if (!in->master && hka_info_line(r->str, "master_host", val, 256)
         && hka_info_line(r->str, "master_port", port, sizeof(port)))
     {
-        snprintf(in->master_of, sizeof(in->master_of), "%.255s:%.15s", val, port);
+        snprintf(in->master_of, sizeof(in->master_of), "%.255s:%.15s",
+                 val, port);
     }
 
     if (hka_info_line(r->str, "maxmemory_policy", in->policy,

@@ -3,11 +3,15 @@
 # the module reads (see the README and scripts/put-task.lua):
 #
 #   project   e46ec5a1-4d32-4072-a89d-aae309ef775f
-#   instance  5560df16-cebf-4473-95c4-d1b573c16e79  allkeys-lfu, 28 tasks:
-#             1 waiting, 1 running, 23 success, 3 failed; manual and auto
-#             (auto ones at 02:00 UTC daily), over the last ~18 days; two
-#             of them share one created_at (the list breaks the tie by id,
-#             descending)
+#   instance  5560df16-cebf-4473-95c4-d1b573c16e79  allkeys-lfu, 26 tasks:
+#             23 success, 3 failed; manual and auto (auto ones at 02:00
+#             UTC daily), over the last ~18 days; two of them share one
+#             created_at (the list breaks the tie by id, descending); no
+#             task is waiting or running, so a create works at once (make
+#             run points it at the demo target, which the analyzer scans)
+#   instance  2c1f6a0e-5b3d-4e8a-9f7c-1d2e3f4a5b6c  allkeys-lfu, 2 tasks:
+#             1 waiting, 1 running (an analysis under way: a create
+#             there answers 400 DCS.4026)
 #   instance  f1703a4f-14c0-4e5f-8d15-5ba35ae62361  allkeys-lru, 2 tasks:
 #             the API answers 400 DCS.4922 (cannot be analysed)
 #
@@ -41,10 +45,12 @@ set -e
 PROJECT_ID=e46ec5a1-4d32-4072-a89d-aae309ef775f
 INSTANCE_ID=5560df16-cebf-4473-95c4-d1b573c16e79
 INSTANCE_ID_NO_LFU=f1703a4f-14c0-4e5f-8d15-5ba35ae62361
+INSTANCE_ID_BUSY=2c1f6a0e-5b3d-4e8a-9f7c-1d2e3f4a5b6c
 
 if [ "${1:-}" = "--env" ]; then
     printf 'PROJECT_ID=%s\nINSTANCE_ID=%s\nINSTANCE_ID_NO_LFU=%s\n' \
         "$PROJECT_ID" "$INSTANCE_ID" "$INSTANCE_ID_NO_LFU"
+    printf 'INSTANCE_ID_BUSY=%s\n' "$INSTANCE_ID_BUSY"
     exit 0
 fi
 
@@ -119,8 +125,6 @@ task() {
 instance "$INSTANCE_ID" allkeys-lfu
 
 #    instance       task id                              status  scan    created     started finished
-task "$INSTANCE_ID" 5f05c0c4-b24b-4daa-8ae6-44db29b95b20 waiting manual     -412267     -      -
-task "$INSTANCE_ID" ac894b69-94ce-49cf-9e8d-8c97e0dd4cf1 running manual    -1290152  4942      -
 task "$INSTANCE_ID" 7e130da3-e417-4044-855a-803c484106b4 success manual   -52181503  2371  36134
 task "$INSTANCE_ID" cdbdc0b5-b63f-48af-8bc0-c9aadde70ea0 success auto     -79197902  3620  80980
 task "$INSTANCE_ID" d687030d-bf70-46a8-a7db-82ee386e4344 success auto    -165598875  4973  47429
@@ -149,9 +153,14 @@ task "$INSTANCE_ID" 5b9f88ea-ef94-4b1b-9bd0-5a24de6f6219 success manual -1415139
 task "$INSTANCE_ID" baf2aba7-5a58-4e01-a689-e740b2a20fd5 success auto   -1461599627  4900  89410
 task "$INSTANCE_ID" 59385c11-ff8d-4e00-9473-0e1ea1443417 success auto   -1547998659  2696  86535
 
+instance "$INSTANCE_ID_BUSY" allkeys-lfu
+
+task "$INSTANCE_ID_BUSY" 5f05c0c4-b24b-4daa-8ae6-44db29b95b20 waiting manual     -412267     -      -
+task "$INSTANCE_ID_BUSY" ac894b69-94ce-49cf-9e8d-8c97e0dd4cf1 running manual    -1290152  4942      -
+
 instance "$INSTANCE_ID_NO_LFU" allkeys-lru
 
 task "$INSTANCE_ID_NO_LFU" d0e63c68-5642-43e0-8282-ad825fe0d7da success manual -951233871  3004  41877
 task "$INSTANCE_ID_NO_LFU" e2470a76-1515-4cfb-af5b-fcac19ee0e22 failed  auto   -1288794410  2518   5120
 
-echo "demo-data: loaded project $PROJECT_ID, instances $INSTANCE_ID (allkeys-lfu, 28 tasks) and $INSTANCE_ID_NO_LFU (allkeys-lru, 2 tasks) into $REDIS_HOST:$REDIS_PORT"
+echo "demo-data: loaded project $PROJECT_ID, instances $INSTANCE_ID (allkeys-lfu, 26 tasks), $INSTANCE_ID_BUSY (allkeys-lfu, a waiting and a running task) and $INSTANCE_ID_NO_LFU (allkeys-lru, 2 tasks) into $REDIS_HOST:$REDIS_PORT"

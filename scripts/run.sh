@@ -36,7 +36,7 @@
 #     $RUN_DIR/auth/analyzer/; a small keeper loop starts it again if it
 #     dies (as systemd's Restart= would);
 #   - $RUN_DIR/demo.env: BASE_URL, PORT, PROJECT_ID, INSTANCE_ID,
-#     INSTANCE_ID_NO_LFU, REDIS_PORT, DEMO_TARGET (host:port of the demo
+#     INSTANCE_ID_NO_LFU, INSTANCE_ID_BUSY, REDIS_PORT, DEMO_TARGET (host:port of the demo
 #     target), ANALYZER_METRICS_URL, HOTKEY_TOKEN, HOTKEY_AK, HOTKEY_SK,
 #     HOTKEY_TOKEN_KEY (absolute path of the private key), HOTKEY_TOKEN_ALG
 #     (ES256), HOTKEY_TOKEN_KID (empty: with one key the gateway needs no
@@ -468,6 +468,7 @@ PORT=$PORT
 PROJECT_ID=$PROJECT_ID
 INSTANCE_ID=$INSTANCE_ID
 INSTANCE_ID_NO_LFU=$INSTANCE_ID_NO_LFU
+INSTANCE_ID_BUSY=$INSTANCE_ID_BUSY
 REDIS_PORT=$REDIS_PORT
 DEMO_TARGET=127.0.0.1:$DEMO_PORT
 ANALYZER_METRICS_URL=http://127.0.0.1:$ANALYZER_PORT/metrics
@@ -504,7 +505,7 @@ More, after  . $envq  (it sets HOTKEY_TOKEN and the IDs):
 
 Every route with hotkeyctl api (after  . $envq ; AK/SK here, --token "\$HOTKEY_TOKEN" works too):
   k="--url \$BASE_URL --project \$PROJECT_ID --instance \$INSTANCE_ID --ak \$HOTKEY_AK --sk-file $(shq "$sk_file")"
-  $ctl api create \$k    # 400 DCS.4026: POST hotkey-task, one analysis at a time and a demo task is waiting (200 and the new task otherwise)
+  $ctl api create \$k    # 200: POST hotkey-task, a waiting task the analyzer takes at once (400 DCS.4026 while one is waiting or running)
   $ctl api show \$k --task 7e130da3-e417-4044-855a-803c484106b4    # 200: GET hotkey-task/{id}, a finished task and its hot keys
   $ctl api list \$k --status waiting --limit 5    # 200: GET hotkey-tasks
   $ctl api delete \$k --task 26964596-d720-4e3c-be7f-777879c27a3c    # 204: DELETE hotkey-task/{id} (then 400 DCS.4941; DCS.4957 while waiting or running)

@@ -46,7 +46,8 @@ hotkey_body_no_nul(const char *p, size_t len)
             continue;
         }
 
-        if (c[i + 1] == 'u' && i + 6 <= len && memcmp(c + i + 2, "0000", 4) == 0)
+        if (c[i + 1] == 'u' && i + 6 <= len
+            && memcmp(c + i + 2, "0000", 4) == 0)
         {
             c[i + 5] = '1';
         }

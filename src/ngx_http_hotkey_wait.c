@@ -326,8 +326,12 @@ ngx_http_hotkey_wake(uint64_t bits)
             continue;
         }
 
+        /* a full counter already wakes the worker: nothing to do */
+
         one = 1;
-        (void) write(ngx_http_hotkey_wake_fds[i], &one, sizeof(one));
+        if (write(ngx_http_hotkey_wake_fds[i], &one, sizeof(one)) == -1) {
+            continue;
+        }
     }
 }
 

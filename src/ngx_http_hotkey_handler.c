@@ -329,7 +329,10 @@ ngx_http_hotkey_request_body(ngx_http_request_t *r, ngx_str_t *body,
         b = cl->buf;
 
         if (!b->in_file) {
-            p = ngx_cpymem(p, b->pos, b->last - b->pos);
+            if (b->last != b->pos) {        /* an empty buffer: no pos */
+                p = ngx_cpymem(p, b->pos, b->last - b->pos);
+            }
+
             continue;
         }
 

@@ -31,11 +31,16 @@ typedef enum {
 redisReader *hotkey_store_reader_create(void);
 
 /*
- * The same from a per-process stock of spare readers, and back into it
- * (or freed, when it is not between two replies).  Not thread-safe.
+ * A reader for the request path, from a per-process stock of spare ones;
+ * its replies live in an arena of the reader's: give each back with
+ * hotkey_store_reply_done(), the reader with hotkey_store_reader_put()
+ * (kept when it is between two replies) or hotkey_store_reader_free().
+ * Not thread-safe.
  */
 redisReader *hotkey_store_reader_get(void);
+void hotkey_store_reply_done(redisReader *rd, void *reply);
 void hotkey_store_reader_put(redisReader *rd);
+void hotkey_store_reader_free(redisReader *rd);
 
 /* frees the spare readers (at process exit) */
 void hotkey_store_reader_drain(void);

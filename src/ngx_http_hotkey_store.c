@@ -138,7 +138,7 @@ ngx_http_hotkey_reinit_request(ngx_http_request_t *r)
     ctx = ngx_http_get_module_ctx(r, ngx_http_hotkey_module);
 
     if (ctx->store.reader) {
-        redisReaderFree(ctx->store.reader);
+        hotkey_store_reader_free(ctx->store.reader);
     }
 
     ctx->store.received = 0;
@@ -194,14 +194,14 @@ ngx_http_hotkey_process_header(ngx_http_request_t *r)
     /* a reply followed by more bytes is not one this module asked for */
 
     if (rd->pos != rd->len) {
-        freeReplyObject(reply);
+        hotkey_store_reply_done(rd, reply);
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                       "hotkey store sent data after the reply");
         return NGX_HTTP_UPSTREAM_INVALID_HEADER;
     }
 
     rc = ngx_http_hotkey_reply(r, ctx, reply);
-    freeReplyObject(reply);
+    hotkey_store_reply_done(rd, reply);
 
     if (rc == NGX_AGAIN) {
         return ngx_http_hotkey_store_retry(r, ctx);

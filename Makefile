@@ -20,7 +20,7 @@ ANALYZER_SRCS = $(wildcard analyzer/*.c)
 ANALYZER_LUA  = analyzer/lua/take.lua analyzer/lua/renew.lua \
                 analyzer/lua/finish.lua
 ANALYZER_USES = src/hotkey_codec.c src/hotkey_time.c src/hotkey_num.c \
-                src/hotkey_scripts.c
+                src/hotkey_scripts.c src/hotkey_json.c
 
 .PHONY: all build deps unit cli analyzer test run stop clean bench fuzz \
         sanitize valgrind rss faults analyzer-bench deb

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "hka.h"
+#include "hotkey_json.h"
 #include "hotkey_num.h"
 
 
@@ -15,7 +16,6 @@ static void hka_top_up(hka_top_t *t, size_t i);
 static void hka_top_down(hka_top_t *t, size_t i);
 static int hka_top_worse(const hka_top_t *t, size_t a, size_t b);
 static int hka_key_qcmp(const void *a, const void *b);
-static size_t hka_utf8_char(const unsigned char *p, size_t len);
 
 
 int
@@ -198,56 +198,6 @@ hka_top_free(hka_top_t *t)
 }
 
 
-/* the length of the valid UTF-8 character at p, or 0 */
-
-static size_t
-hka_utf8_char(const unsigned char *p, size_t len)
-{
-    size_t    n, i;
-    uint32_t  c;
-
-    if (p[0] < 0x80) {
-        return 1;
-    }
-
-    if (p[0] >= 0xc2 && p[0] <= 0xdf) {
-        n = 2;
-        c = p[0] & 0x1f;
-
-    } else if (p[0] >= 0xe0 && p[0] <= 0xef) {
-        n = 3;
-        c = p[0] & 0x0f;
-
-    } else if (p[0] >= 0xf0 && p[0] <= 0xf4) {
-        n = 4;
-        c = p[0] & 0x07;
-
-    } else {
-        return 0;
-    }
-
-    if (len < n) {
-        return 0;
-    }
-
-    for (i = 1; i < n; i++) {
-        if ((p[i] & 0xc0) != 0x80) {
-            return 0;
-        }
-
-        c = (c << 6) | (p[i] & 0x3f);
-    }
-
-    if ((n == 3 && (c < 0x800 || (c >= 0xd800 && c <= 0xdfff)))
-        || (n == 4 && (c < 0x10000 || c > 0x10ffff)))
-    {
-        return 0;
-    }
-
-    return n;
-}
-
-
 /*
  * How many bytes of a name the store keeps: all of a short one; of a
  * long one HKA_NAME_MAX, or less to end on a character boundary when
@@ -267,7 +217,7 @@ hka_name_cut(const char *name, size_t len)
     p = (const unsigned char *) name;
 
     for (i = 0; i < HKA_NAME_MAX; i += n) {
-        n = hka_utf8_char(p + i, len - i);
+        n = hotkey_utf8_seq(p + i, len - i);
 
         if (n == 0) {
             return HKA_NAME_MAX;

@@ -68,7 +68,7 @@ fuzz_drain(redisReader *rd, int *broken)
         }
 
         free(body);
-        freeReplyObject(reply);
+        hotkey_store_reply_done(rd, reply);
     }
 }
 
@@ -95,7 +95,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     data += 3;
 
-    rd = hotkey_store_reader_create();
+    rd = hotkey_store_reader_get();       /* the arena reader */
     if (rd == NULL) {
         return 0;
     }
@@ -124,7 +124,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         fuzz_drain(rd, &broken);
     }
 
-    redisReaderFree(rd);
+    hotkey_store_reader_put(rd);
 
     return 0;
 }

@@ -13,9 +13,7 @@
 static const char  hotkey_hex[] = "0123456789abcdef";
 
 
-/* the length of the valid UTF-8 sequence at p, or 0 */
-
-static size_t
+size_t
 hotkey_utf8_seq(const unsigned char *p, size_t len)
 {
     size_t         n, i;

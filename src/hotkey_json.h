@@ -20,6 +20,9 @@
  */
 int hotkey_json_valid(const char *p, size_t len);
 
+/* the length of the valid UTF-8 character at p (len > 0), or 0 */
+size_t hotkey_utf8_seq(const unsigned char *p, size_t len);
+
 /* 1 when p[0..len) is valid UTF-8 (no overlongs, surrogates, > U+10FFFF) */
 int hotkey_utf8_valid(const unsigned char *p, size_t len);
 

@@ -69,6 +69,23 @@ hotkey_cluster_word(const char *str, size_t len, const char *w)
 }
 
 
+static int
+hotkey_cluster_has(const char *str, size_t len, const char *w)
+{
+    size_t  i, n;
+
+    n = strlen(w);
+
+    for (i = 0; i + n <= len; i++) {
+        if (memcmp(str + i, w, n) == 0) {
+            return 1;
+        }
+    }
+
+    return 0;
+}
+
+
 /* "<slot> <host>:<port>", the host possibly empty or IPv6 */
 
 static int
@@ -153,6 +170,12 @@ hotkey_cluster_redirect(const char *str, size_t len, hotkey_redirect_t *rd)
 
     } else if (hotkey_cluster_word(str, len, "CLUSTERDOWN")) {
         return rd->type = HOTKEY_REDIRECT_DOWN;
+
+    } else if (hotkey_cluster_has(str, len, "non local key")) {
+
+        /* a script met a key of its slot that is migrating: later */
+
+        return rd->type = HOTKEY_REDIRECT_TRYAGAIN;
 
     } else {
         return HOTKEY_REDIRECT_NONE;

@@ -14,6 +14,7 @@
 #include "hotkey_num.h"
 #include "hotkey_json.h"
 #include "hotkey_codec.h"
+#include "hotkey_cluster.h"
 
 
 #define HOTKEY_UUID_LEN    36
@@ -563,14 +564,18 @@ hotkey_reply_error_is(const redisReply *r, const char *prefix)
 static hotkey_store_result_e
 hotkey_reply_error(const redisReply *r, const char **why)
 {
+    hotkey_redirect_t  rd;
+
     *why = "error reply";
 
     if (hotkey_reply_error_is(r, "NOSCRIPT")) {
         return HOTKEY_STORE_NOSCRIPT;
     }
 
-    if (hotkey_reply_error_is(r, "MOVED ") || hotkey_reply_error_is(r, "ASK "))
+    if (hotkey_cluster_redirect(r->str, r->len, &rd) != HOTKEY_REDIRECT_NONE
+        && rd.type != HOTKEY_REDIRECT_DOWN)
     {
+        *why = "cluster redirect";
         return HOTKEY_STORE_REDIRECT;
     }
 

@@ -23,7 +23,7 @@ typedef enum {
     HOTKEY_STORE_NO_TASK,           /* no such task in the instance */
     HOTKEY_STORE_CONFLICT,          /* not allowed in the current state */
     HOTKEY_STORE_NOSCRIPT,          /* EVALSHA of a script it forgot */
-    HOTKEY_STORE_REDIRECT,          /* MOVED or ASK: another node */
+    HOTKEY_STORE_REDIRECT,          /* MOVED, ASK, TRYAGAIN: cluster */
     HOTKEY_STORE_BAD_REPLY          /* error reply or nonsense */
 } hotkey_store_result_e;
 

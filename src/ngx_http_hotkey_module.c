@@ -56,6 +56,13 @@ static ngx_command_t  ngx_http_hotkey_commands[] = {
       0,
       NULL },
 
+    { ngx_string("hotkey_store_cluster"),
+      NGX_HTTP_UPS_CONF|NGX_CONF_ANY,
+      ngx_http_hotkey_store_cluster,
+      0,
+      0,
+      NULL },
+
     { ngx_string("hotkey_store_subscribe"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
       ngx_conf_set_flag_slot,
@@ -541,6 +548,10 @@ ngx_http_hotkey_init_process(ngx_cycle_t *cycle)
         return NGX_ERROR;
     }
 
+    if (ngx_http_hotkey_cluster_init_process(cycle) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
     return ngx_http_hotkey_sub_init_process(cycle);
 }
 
@@ -549,6 +560,7 @@ static void
 ngx_http_hotkey_exit_process(ngx_cycle_t *cycle)
 {
     ngx_http_hotkey_sub_exit_process(cycle);
+    ngx_http_hotkey_cluster_exit_process(cycle);
 
     hotkey_store_reader_drain();
 }
@@ -568,6 +580,9 @@ ngx_http_hotkey_create_main_conf(ngx_conf_t *cf)
         != NGX_OK
         || ngx_array_init(&hmcf->stores, cf->pool, 2,
                           sizeof(ngx_http_upstream_srv_conf_t *))
+           != NGX_OK
+        || ngx_array_init(&hmcf->clusters, cf->pool, 1,
+                          sizeof(ngx_http_hotkey_cluster_t *))
            != NGX_OK)
     {
         return NULL;

@@ -55,6 +55,9 @@ typedef struct ngx_http_hotkey_keys_s   ngx_http_hotkey_keys_t;
 typedef struct ngx_http_hotkey_ring_s   ngx_http_hotkey_ring_t;
 typedef struct ngx_http_hotkey_creds_s  ngx_http_hotkey_creds_t;
 typedef struct ngx_http_hotkey_limit_s  ngx_http_hotkey_limit_t;
+typedef struct ngx_http_hotkey_cluster_s  ngx_http_hotkey_cluster_t;
+typedef struct ngx_http_hotkey_cluster_peer_s
+    ngx_http_hotkey_cluster_peer_t;
 
 
 typedef struct {
@@ -86,6 +89,7 @@ typedef struct {
     ngx_array_t                 zones;      /* ngx_shm_zone_t *, caches */
     ngx_array_t                 stores;     /* upstreams cached locations
                                                use, followed for writes */
+    ngx_array_t                 clusters;   /* ngx_http_hotkey_cluster_t * */
     int                        *wake_fds;
     ngx_uint_t                  nwake;
     ngx_int_t                   request_id; /* $request_id's index */
@@ -138,8 +142,15 @@ typedef struct {
     size_t                      received;
     struct timespec             start;
     ngx_msec_int_t              usec;
+    ngx_http_hotkey_cluster_peer_t  *cluster;
+    ngx_event_t                 again;      /* the script sent once more */
+    ngx_uint_t                  tryagain;   /* TRYAGAIN answers so far */
+    ngx_uint_t                  skip;       /* ASKING's +OK to read */
     unsigned                    done:1;
     unsigned                    retried:1;  /* EVAL after NOSCRIPT */
+    unsigned                    ask:1;      /* the next attempt asks */
+    unsigned                    asking:1;   /* this attempt asks */
+    unsigned                    eval:1;     /* this attempt sends EVAL */
 } ngx_http_hotkey_store_ctx_t;
 
 
@@ -216,6 +227,15 @@ void ngx_http_hotkey_cache_invalidate(ngx_http_request_t *r,
     ngx_http_hotkey_ctx_t *ctx);
 void ngx_http_hotkey_cache_drop_all(ngx_cycle_t *cycle, u_char *id);
 ngx_int_t ngx_http_hotkey_can_wait(void);
+char *ngx_http_hotkey_store_cluster(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+ngx_http_hotkey_cluster_t *ngx_http_hotkey_cluster_find(ngx_cycle_t *cycle,
+    ngx_http_upstream_srv_conf_t *us);
+ngx_int_t ngx_http_hotkey_cluster_redirect(ngx_http_request_t *r,
+    ngx_http_hotkey_ctx_t *ctx, const char *str, size_t len);
+ngx_int_t ngx_http_hotkey_cluster_init_process(ngx_cycle_t *cycle);
+void ngx_http_hotkey_cluster_exit_process(ngx_cycle_t *cycle);
+
 ngx_int_t ngx_http_hotkey_sub_ok(void);
 ngx_int_t ngx_http_hotkey_sub_add_store(ngx_conf_t *cf,
     ngx_http_upstream_srv_conf_t *uscf);

@@ -26,11 +26,20 @@ static void ngx_http_hotkey_finalize_request(ngx_http_request_t *r,
 static void ngx_http_hotkey_reader_cleanup(void *data);
 static ngx_int_t ngx_http_hotkey_store_retry(ngx_http_request_t *r,
     ngx_http_hotkey_ctx_t *ctx);
+static ngx_int_t ngx_http_hotkey_store_reset(ngx_http_hotkey_ctx_t *ctx);
+static ngx_int_t ngx_http_hotkey_store_resend(ngx_http_request_t *r,
+    ngx_http_hotkey_ctx_t *ctx);
+static void ngx_http_hotkey_store_again(ngx_event_t *ev);
 static ngx_int_t ngx_http_hotkey_reply_error(ngx_http_request_t *r,
     ngx_http_hotkey_ctx_t *ctx, hotkey_err_e err);
 
 
-#define NGX_HTTP_HOTKEY_REPLY_MAX  (4 * 1024 * 1024)
+#define NGX_HTTP_HOTKEY_REPLY_MAX       (4 * 1024 * 1024)
+#define NGX_HTTP_HOTKEY_TRYAGAIN_DELAY  20
+#define NGX_HTTP_HOTKEY_TRYAGAIN_MAX    40
+
+
+static const char  ngx_http_hotkey_asking[] = "*1\r\n$6\r\nASKING\r\n";
 
 
 /* per worker: operations whose script the store is known to hold */
@@ -73,6 +82,10 @@ ngx_http_hotkey_store_run(ngx_http_request_t *r, ngx_http_hotkey_ctx_t *ctx)
     cln->handler = ngx_http_hotkey_reader_cleanup;
     cln->data = ctx;
 
+    ctx->store.again.handler = ngx_http_hotkey_store_again;
+    ctx->store.again.data = ctx;
+    ctx->store.again.log = r->connection->log;
+
     (void) clock_gettime(CLOCK_MONOTONIC, &ctx->store.start);
 
     r->main->count++;
@@ -88,6 +101,10 @@ ngx_http_hotkey_reader_cleanup(void *data)
 {
     ngx_http_hotkey_ctx_t  *ctx = data;
 
+    if (ctx->store.again.timer_set) {
+        ngx_del_timer(&ctx->store.again);
+    }
+
     if (ctx->store.reader) {
         hotkey_store_reader_put(ctx->store.reader);
         ctx->store.reader = NULL;
@@ -95,40 +112,90 @@ ngx_http_hotkey_reader_cleanup(void *data)
 }
 
 
+/* the script's command, after ASKING when a cluster said ASK */
+
 static ngx_int_t
-ngx_http_hotkey_create_request(ngx_http_request_t *r)
+ngx_http_hotkey_store_command(ngx_http_request_t *r,
+    ngx_http_hotkey_ctx_t *ctx, ngx_str_t *cmd)
 {
-    ngx_buf_t              *b;
-    ngx_chain_t            *cl;
-    ngx_http_hotkey_ctx_t  *ctx;
+    u_char  *p;
 
-    ctx = ngx_http_get_module_ctx(r, ngx_http_hotkey_module);
-
-    b = ngx_create_temp_buf(r->pool,
-                            hotkey_store_request_size(ctx->op,
-                                                      ctx->route.project_len));
-    if (b == NULL) {
+    cmd->data = ngx_pnalloc(r->pool,
+                            sizeof(ngx_http_hotkey_asking) - 1
+                            + hotkey_store_request_size(ctx->op,
+                                                  ctx->route.project_len));
+    if (cmd->data == NULL) {
         return NGX_ERROR;
     }
 
-    b->last += hotkey_store_request((char *) b->pos, ctx->op, &ctx->route,
-                                    &ctx->args,
-                                    !(ngx_http_hotkey_scripts_loaded
-                                      & (1 << ctx->op->id)));
+    p = cmd->data;
 
+    if (ctx->store.asking) {
+        p = ngx_cpymem(p, ngx_http_hotkey_asking,
+                       sizeof(ngx_http_hotkey_asking) - 1);
+    }
+
+    p += hotkey_store_request((char *) p, ctx->op, &ctx->route, &ctx->args,
+                              ctx->store.eval);
+    cmd->len = p - cmd->data;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_hotkey_store_bufs(ngx_http_request_t *r, ngx_http_hotkey_ctx_t *ctx)
+{
+    ngx_str_t     cmd;
+    ngx_buf_t    *b;
+    ngx_chain_t  *cl;
+
+    ctx->store.eval = !(ngx_http_hotkey_scripts_loaded & (1 << ctx->op->id));
+
+    if (ngx_http_hotkey_store_command(r, ctx, &cmd) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    b = ngx_calloc_buf(r->pool);
     cl = ngx_alloc_chain_link(r->pool);
-    if (cl == NULL) {
+
+    if (b == NULL || cl == NULL) {
         return NGX_ERROR;
     }
+
+    b->start = cmd.data;
+    b->pos = cmd.data;
+    b->last = cmd.data + cmd.len;
+    b->end = b->last;
+    b->temporary = 1;
 
     cl->buf = b;
     cl->next = NULL;
 
     r->upstream->request_bufs = cl;
 
-    return ngx_http_hotkey_reinit_request(r);
+    return NGX_OK;
 }
 
+
+static ngx_int_t
+ngx_http_hotkey_create_request(ngx_http_request_t *r)
+{
+    ngx_http_hotkey_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_hotkey_module);
+
+    ctx->store.asking = 0;
+
+    if (ngx_http_hotkey_store_bufs(r, ctx) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    return ngx_http_hotkey_store_reset(ctx);
+}
+
+
+/* another attempt, after a redirect or a failed node */
 
 static ngx_int_t
 ngx_http_hotkey_reinit_request(ngx_http_request_t *r)
@@ -137,11 +204,30 @@ ngx_http_hotkey_reinit_request(ngx_http_request_t *r)
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_hotkey_module);
 
+    ctx->store.asking = ctx->store.ask;
+    ctx->store.ask = 0;
+
+    if (ngx_http_hotkey_store_bufs(r, ctx) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    return ngx_http_hotkey_store_reset(ctx);
+}
+
+
+static ngx_int_t
+ngx_http_hotkey_store_reset(ngx_http_hotkey_ctx_t *ctx)
+{
     if (ctx->store.reader) {
         hotkey_store_reader_free(ctx->store.reader);
     }
 
+    if (ctx->store.again.timer_set) {
+        ngx_del_timer(&ctx->store.again);
+    }
+
     ctx->store.received = 0;
+    ctx->store.skip = ctx->store.asking;
     ctx->store.reader = hotkey_store_reader_get();
 
     return ctx->store.reader ? NGX_OK : NGX_ERROR;
@@ -176,19 +262,37 @@ ngx_http_hotkey_process_header(ngx_http_request_t *r)
 
     /* the reader keeps its own copy, so the buffer is reused at once */
 
-    if (redisReaderFeed(rd, (char *) b->pos, n) != REDIS_OK
-        || redisReaderGetReply(rd, &reply) != REDIS_OK)
-    {
-        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                      "hotkey store sent an invalid reply: %s", rd->errstr);
-        return NGX_HTTP_UPSTREAM_INVALID_HEADER;
+    if (redisReaderFeed(rd, (char *) b->pos, n) != REDIS_OK) {
+        goto invalid;
     }
 
     b->pos = b->start;
     b->last = b->start;
 
-    if (reply == NULL) {
-        return NGX_AGAIN;
+    for ( ;; ) {
+        if (redisReaderGetReply(rd, &reply) != REDIS_OK) {
+            goto invalid;
+        }
+
+        if (reply == NULL) {
+            return NGX_AGAIN;
+        }
+
+        if (ctx->store.skip == 0) {
+            break;
+        }
+
+        /* ASKING's +OK */
+
+        ctx->store.skip--;
+        n = ((redisReply *) reply)->type == REDIS_REPLY_STATUS;
+        hotkey_store_reply_done(rd, reply);
+
+        if (!n) {
+            ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                          "hotkey store refused ASKING");
+            return NGX_HTTP_UPSTREAM_INVALID_HEADER;
+        }
     }
 
     /* a reply followed by more bytes is not one this module asked for */
@@ -207,6 +311,15 @@ ngx_http_hotkey_process_header(ngx_http_request_t *r)
         return ngx_http_hotkey_store_retry(r, ctx);
     }
 
+    if (rc == NGX_BUSY) {
+        ngx_add_timer(&ctx->store.again, NGX_HTTP_HOTKEY_TRYAGAIN_DELAY);
+        return NGX_AGAIN;
+    }
+
+    if (rc == NGX_DECLINED) {
+        return NGX_HTTP_UPSTREAM_INVALID_HEADER;    /* to the next node */
+    }
+
     ngx_http_hotkey_store_timed(r, ctx, ctx->error_set
                                 && ctx->error == HOTKEY_ERR_INTERNAL);
 
@@ -217,6 +330,12 @@ ngx_http_hotkey_process_header(ngx_http_request_t *r)
     u->keepalive = 1;
 
     return NGX_OK;
+
+invalid:
+
+    ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                  "hotkey store sent an invalid reply: %s", rd->errstr);
+    return NGX_HTTP_UPSTREAM_INVALID_HEADER;
 }
 
 
@@ -229,11 +348,6 @@ ngx_http_hotkey_process_header(ngx_http_request_t *r)
 static ngx_int_t
 ngx_http_hotkey_store_retry(ngx_http_request_t *r, ngx_http_hotkey_ctx_t *ctx)
 {
-    u_char            *buf;
-    size_t             len;
-    ssize_t            n;
-    ngx_connection_t  *c;
-
     ngx_http_hotkey_scripts_loaded &= ~(1 << ctx->op->id);
 
     if (ctx->store.retried) {
@@ -243,31 +357,69 @@ ngx_http_hotkey_store_retry(ngx_http_request_t *r, ngx_http_hotkey_ctx_t *ctx)
     }
 
     ctx->store.retried = 1;
+    ctx->store.eval = 1;
 
-    buf = ngx_pnalloc(r->pool,
-                      hotkey_store_request_size(ctx->op,
-                                                ctx->route.project_len));
-    if (buf == NULL) {
+    return ngx_http_hotkey_store_resend(r, ctx);
+}
+
+
+/* a slot half-migrated (TRYAGAIN): the script again, a little later */
+
+static void
+ngx_http_hotkey_store_again(ngx_event_t *ev)
+{
+    ngx_http_hotkey_ctx_t *ctx = ev->data;
+
+    ngx_connection_t  *c;
+
+    if (ctx->request->upstream == NULL
+        || ctx->request->upstream->peer.connection == NULL)
+    {
+        return;
+    }
+
+    if (ngx_http_hotkey_store_resend(ctx->request, ctx) == NGX_AGAIN) {
+        return;
+    }
+
+    /* the upstream's read handler meets the broken connection */
+
+    c = ctx->request->upstream->peer.connection;
+    c->read->ready = 1;
+    ngx_post_event(c->read, &ngx_posted_events);
+}
+
+
+static ngx_int_t
+ngx_http_hotkey_store_resend(ngx_http_request_t *r, ngx_http_hotkey_ctx_t *ctx)
+{
+    ssize_t            n;
+    ngx_str_t          cmd;
+    ngx_connection_t  *c;
+
+    if (ngx_http_hotkey_store_command(r, ctx, &cmd) != NGX_OK) {
         return NGX_ERROR;
     }
 
-    len = hotkey_store_request((char *) buf, ctx->op, &ctx->route,
-                               &ctx->args, 1);
-
     c = r->upstream->peer.connection;
-    n = c->send(c, buf, len);
+    n = c->send(c, cmd.data, cmd.len);
 
-    if (n != (ssize_t) len) {
+    if (n != (ssize_t) cmd.len) {
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                       "hotkey store: could not send the script again");
         return NGX_HTTP_UPSTREAM_INVALID_HEADER;
     }
 
+    ctx->store.skip += ctx->store.asking;
+
     return NGX_AGAIN;
 }
 
 
-/* NGX_OK: the answer is set; NGX_AGAIN: the script must be sent again */
+/*
+ * NGX_OK: the answer is set; NGX_AGAIN: the script must be sent again;
+ * NGX_BUSY: again a little later; NGX_DECLINED: to another node.
+ */
 
 static ngx_int_t
 ngx_http_hotkey_reply(ngx_http_request_t *r, ngx_http_hotkey_ctx_t *ctx,
@@ -289,6 +441,26 @@ ngx_http_hotkey_reply(ngx_http_request_t *r, ngx_http_hotkey_ctx_t *ctx,
 
     if (res == HOTKEY_STORE_NOSCRIPT) {
         return NGX_AGAIN;
+    }
+
+    if (res == HOTKEY_STORE_REDIRECT) {
+        switch (ngx_http_hotkey_cluster_redirect(r, ctx, reply->str,
+                                                 reply->len))
+        {
+        case NGX_OK:
+            return NGX_DECLINED;
+
+        case NGX_AGAIN:
+            if (++ctx->store.tryagain <= NGX_HTTP_HOTKEY_TRYAGAIN_MAX) {
+                return NGX_BUSY;
+            }
+
+            why = "TRYAGAIN too many times";
+            break;
+
+        default:
+            break;
+        }
     }
 
     ngx_http_hotkey_scripts_loaded |= 1 << ctx->op->id;

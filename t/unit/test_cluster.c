@@ -90,6 +90,10 @@ main(void)
            HOTKEY_REDIRECT_TRYAGAIN, "TRYAGAIN");
     is_int(hotkey_cluster_redirect(S("CLUSTERDOWN The cluster is down"), &rd),
            HOTKEY_REDIRECT_DOWN, "CLUSTERDOWN");
+    is_int(hotkey_cluster_redirect(S("ERR Error running script: Script "
+                                     "attempted to access a non local key "
+                                     "in a cluster node"), &rd),
+           HOTKEY_REDIRECT_TRYAGAIN, "a script's key mid-migration");
     is_int(hotkey_cluster_redirect(S("ERR MOVED 1 a:1"), &rd),
            HOTKEY_REDIRECT_NONE, "other error");
 

@@ -19,7 +19,8 @@
 
 /*
  * KEYS instance, index (of all or one status); ARGV project, first, last,
- * task key prefix.  O(log N + limit).
+ * task key prefix.  O(log N + limit).  A record missing (its slot half
+ * moved to another cluster node, or a broken store) is a TRYAGAIN error.
  */
 static const char  hotkey_lua_list[] =
     HOTKEY_LUA_INSTANCE HOTKEY_LUA_LFU
@@ -28,6 +29,8 @@ static const char  hotkey_lua_list[] =
     "for k=1,#ids do "
     "local t=redis.call('HMGET',ARGV[4]..ids[k],'id','status','scan_type',"
     "'created_at','started_at','finished_at') "
+    "if not t[1] then return redis.error_reply("
+    "'TRYAGAIN the record of task '..ids[k]..' is not here') end "
     "t[7]=ids[k] r[k+3]=t end "
     "return r";
 

@@ -76,6 +76,7 @@ stop:
 
 bench: build cli
 	bench/run.sh
+	perl bench/cluster.pl
 
 fuzz: cli
 	fuzz/run.sh
@@ -91,6 +92,7 @@ rss: build cli
 
 faults: build cli
 	scripts/faults.sh
+	perl scripts/faults-cluster.pl
 
 analyzer-bench: analyzer
 	bench/analyzer.sh

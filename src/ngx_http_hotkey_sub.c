@@ -5,7 +5,9 @@
  * lost subscription is retried with backoff; when it is back, the node
  * drops every cached answer (it cannot know what it missed), and while it
  * is down no answer is served past its freshness (no stale copies).
- * A PING every few seconds notices a store that went silent.
+ * A PING every few seconds notices a store that went silent.  A Redis
+ * Cluster sends every PUBLISH to every node: one subscription of its
+ * nodes that holds is enough.
  */
 
 #include "ngx_http_hotkey_module.h"
@@ -17,8 +19,19 @@
 #define NGX_HTTP_HOTKEY_SUB_RETRY_MAX 5000
 
 
+/* the nodes of one Redis Cluster: any one of them hears every write */
+
+typedef struct {
+    void                       *cluster;
+    ngx_uint_t                  subs;
+    ngx_uint_t                  up;
+    unsigned                    ever:1;
+} ngx_http_hotkey_sub_group_t;
+
+
 typedef struct {
     ngx_peer_connection_t       pc;
+    ngx_http_hotkey_sub_group_t  *group;
     ngx_event_t                 retry;
     ngx_event_t                 ping;
     ngx_msec_t                  backoff;
@@ -41,12 +54,16 @@ static void ngx_http_hotkey_sub_lost(ngx_http_hotkey_sub_t *sub,
     const char *why);
 static void ngx_http_hotkey_sub_retry(ngx_event_t *ev);
 static void ngx_http_hotkey_sub_ping(ngx_event_t *ev);
+static void ngx_http_hotkey_sub_back(ngx_http_hotkey_sub_t *sub,
+    ngx_uint_t lost);
+static void ngx_http_hotkey_sub_group_up(ngx_http_hotkey_sub_t *sub);
 static ngx_int_t ngx_http_hotkey_sub_send(ngx_http_hotkey_sub_t *sub,
     const char *cmd, size_t len);
 
 
 static ngx_array_t  ngx_http_hotkey_subs;       /* ngx_http_hotkey_sub_t */
-static ngx_uint_t   ngx_http_hotkey_subs_down;
+static ngx_array_t  ngx_http_hotkey_sub_groups;
+static ngx_uint_t   ngx_http_hotkey_subs_down;  /* plain subs, groups */
 
 static const char  ngx_http_hotkey_sub_cmd[] =
     "*2\r\n$9\r\nSUBSCRIBE\r\n$14\r\nhotkey:changes\r\n";
@@ -93,7 +110,8 @@ ngx_http_hotkey_sub_add_store(ngx_conf_t *cf,
 
 
 static ngx_int_t
-ngx_http_hotkey_sub_peer(ngx_cycle_t *cycle, ngx_http_upstream_rr_peer_t *p)
+ngx_http_hotkey_sub_peer(ngx_cycle_t *cycle, ngx_http_upstream_rr_peer_t *p,
+    ngx_http_hotkey_sub_group_t *group)
 {
     ngx_uint_t              i;
     ngx_http_hotkey_sub_t  *sub;
@@ -131,6 +149,14 @@ ngx_http_hotkey_sub_peer(ngx_cycle_t *cycle, ngx_http_upstream_rr_peer_t *p)
     sub->pc.log_error = NGX_ERROR_ERR;
     sub->pc.so_keepalive = 1;
     sub->backoff = NGX_HTTP_HOTKEY_SUB_RETRY;
+    sub->group = group;
+
+    if (group == NULL) {
+        ngx_http_hotkey_subs_down++;
+
+    } else {
+        group->subs++;
+    }
 
     return NGX_OK;
 }
@@ -143,6 +169,7 @@ ngx_http_hotkey_sub_init_process(ngx_cycle_t *cycle)
 {
     ngx_uint_t                      i;
     ngx_http_hotkey_sub_t          *sub;
+    ngx_http_hotkey_sub_group_t    *group;
     ngx_http_upstream_rr_peer_t    *p;
     ngx_http_upstream_rr_peers_t   *peers;
     ngx_http_upstream_srv_conf_t  **u;
@@ -159,28 +186,53 @@ ngx_http_hotkey_sub_init_process(ngx_cycle_t *cycle)
 
     if (ngx_array_init(&ngx_http_hotkey_subs, cycle->pool, 4,
                        sizeof(ngx_http_hotkey_sub_t))
-        != NGX_OK)
+        != NGX_OK
+        || ngx_array_init(&ngx_http_hotkey_sub_groups, cycle->pool,
+                          hmcf->stores.nelts,
+                          sizeof(ngx_http_hotkey_sub_group_t))
+           != NGX_OK)
     {
         return NGX_ERROR;
     }
 
     u = hmcf->stores.elts;
+    ngx_http_hotkey_subs_down = 0;
 
     for (i = 0; i < hmcf->stores.nelts; i++) {
+        group = NULL;
+
+        if (ngx_http_hotkey_cluster_find(cycle, u[i])) {
+
+            /* stores fewer than the array's first allocation: no move */
+
+            group = ngx_array_push(&ngx_http_hotkey_sub_groups);
+            if (group == NULL) {
+                return NGX_ERROR;
+            }
+
+            ngx_memzero(group, sizeof(ngx_http_hotkey_sub_group_t));
+            group->cluster = u[i];
+            ngx_http_hotkey_subs_down++;
+        }
 
         /* every balancer of nginx keeps the round robin's peers here */
 
         for (peers = u[i]->peer.data; peers; peers = peers->next) {
             for (p = peers->peer; p; p = p->next) {
-                if (ngx_http_hotkey_sub_peer(cycle, p) != NGX_OK) {
+                if (ngx_http_hotkey_sub_peer(cycle, p, group) != NGX_OK) {
                     return NGX_ERROR;
                 }
             }
         }
+
+        /* its nodes all followed for another store already */
+
+        if (group && group->subs == 0) {
+            ngx_http_hotkey_subs_down--;
+        }
     }
 
     sub = ngx_http_hotkey_subs.elts;
-    ngx_http_hotkey_subs_down = ngx_http_hotkey_subs.nelts;
 
     for (i = 0; i < ngx_http_hotkey_subs.nelts; i++) {
         sub[i].retry.handler = ngx_http_hotkey_sub_retry;
@@ -407,22 +459,54 @@ ngx_http_hotkey_sub_reply(ngx_http_hotkey_sub_t *sub, redisReply *r)
         return NGX_ERROR;
     }
 
-    /* back after a loss: whatever changed meanwhile is unknown */
+    sub->up = 1;
 
-    if (sub->ever) {
-        ngx_http_hotkey_cache_drop_all((ngx_cycle_t *) ngx_cycle, NULL);
-        ngx_log_error(NGX_LOG_NOTICE, sub->pc.log, 0,
-                      "hotkey: following %V again, cached answers dropped",
-                      sub->pc.name);
+    if (sub->group) {
+        ngx_http_hotkey_sub_group_up(sub);
+
+    } else {
+        ngx_http_hotkey_sub_back(sub, sub->ever);
+        ngx_http_hotkey_subs_down--;
     }
 
-    sub->up = 1;
     sub->ever = 1;
-    ngx_http_hotkey_subs_down--;
 
     ngx_add_timer(&sub->ping, NGX_HTTP_HOTKEY_SUB_PING);
 
     return NGX_OK;
+}
+
+
+/* back after a loss: whatever changed meanwhile is unknown */
+
+static void
+ngx_http_hotkey_sub_back(ngx_http_hotkey_sub_t *sub, ngx_uint_t lost)
+{
+    if (!lost) {
+        return;
+    }
+
+    ngx_http_hotkey_cache_drop_all((ngx_cycle_t *) ngx_cycle, NULL);
+    ngx_log_error(NGX_LOG_NOTICE, sub->pc.log, 0,
+                  "hotkey: following %V again, cached answers dropped",
+                  sub->pc.name);
+}
+
+
+/* a cluster's writes were missed only while none of its nodes was heard */
+
+static void
+ngx_http_hotkey_sub_group_up(ngx_http_hotkey_sub_t *sub)
+{
+    ngx_http_hotkey_sub_group_t  *group;
+
+    group = sub->group;
+
+    if (group->up++ == 0) {
+        ngx_http_hotkey_sub_back(sub, group->ever);
+        ngx_http_hotkey_subs_down--;
+        group->ever = 1;
+    }
 }
 
 
@@ -466,7 +550,10 @@ ngx_http_hotkey_sub_lost(ngx_http_hotkey_sub_t *sub, const char *why)
 
     if (sub->up) {
         sub->up = 0;
-        ngx_http_hotkey_subs_down++;
+
+        if (sub->group == NULL || --sub->group->up == 0) {
+            ngx_http_hotkey_subs_down++;
+        }
     }
 
     sub->pinged = 0;

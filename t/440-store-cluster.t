@@ -46,6 +46,15 @@ my $http = $cache . upstream()
             hotkey_cache cl;
             hotkey_cache_valid 30s;
         }
+        location /s/ {
+            rewrite ^/s(/.*)$ $1 break;
+            hotkey_api on;
+            hotkey_auth off;
+            hotkey_store cl;
+            hotkey_cache cl;
+            hotkey_cache_valid 500ms;
+            hotkey_cache_stale_if_error 1m;
+        }
 EOF
 
 for my $bad (
@@ -263,6 +272,8 @@ sub stop_load {
     my $iid = $iids[1];
     my $slot = $c->slot_of_instance($iid);
     my $m = $c->master_of_slot($slot);
+    my $stale = '/s' . $t->list_path($pid, $iid, 'limit=2');
+    is($t->get($stale)->{status}, 200, 'a list cached for 500 ms');
     for my $r (grep { $c->redis($_, 'ROLE')->[0] eq 'slave'
                       && $c->redis($_, 'ROLE')->[1] . ':'
                          . $c->redis($_, 'ROLE')->[2] eq $m } $c->replicas)
@@ -276,6 +287,13 @@ sub stop_load {
     is_json_error($res, 500, 'DCS.5000', qr/./,
                   'a slot with no master left: 500 DCS.5000');
     cmp_ok(time - $t0, '<', 5, '... within the timeouts');
+    sleep 0.6;
+    my $res2 = $t->get($stale);
+    is($res2->{status}, 200,
+       '... its cached list is served stale: the other nodes still '
+       . 'carry every write');
+    like($res2->{headers}{'x-cache-status'} // '', qr/STALE/,
+         '... said STALE');
     list_ok($iids[0], 'the other shards still answer');
 }
 

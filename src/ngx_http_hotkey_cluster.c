@@ -97,6 +97,8 @@ struct ngx_http_hotkey_cluster_s {
 
 static ngx_int_t ngx_http_hotkey_cluster_init_zone(ngx_shm_zone_t *zone,
     void *data);
+static ngx_int_t ngx_http_hotkey_cluster_same_seeds(
+    ngx_http_hotkey_cluster_t *cl, ngx_http_hotkey_cluster_t *ocl);
 static ngx_int_t ngx_http_hotkey_cluster_init_upstream(ngx_conf_t *cf,
     ngx_http_upstream_srv_conf_t *us);
 static ngx_int_t ngx_http_hotkey_cluster_init_peer(ngx_http_request_t *r,
@@ -235,6 +237,17 @@ ngx_http_hotkey_cluster_init_zone(ngx_shm_zone_t *zone, void *data)
 
     if (ocl) {
         cl->sh = ocl->sh;
+
+        /* other seeds may be another cluster: its map is learnt anew */
+
+        if (!ngx_http_hotkey_cluster_same_seeds(cl, ocl)) {
+            ngx_shmtx_lock(&cl->shpool->mutex);
+            hotkey_cluster_map_init(&cl->sh->map);
+            cl->sh->version++;
+            cl->sh->due = ngx_current_msec;
+            ngx_shmtx_unlock(&cl->shpool->mutex);
+        }
+
         return NGX_OK;
     }
 
@@ -253,6 +266,31 @@ ngx_http_hotkey_cluster_init_zone(ngx_shm_zone_t *zone, void *data)
     cl->shpool->data = cl->sh;
 
     return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_hotkey_cluster_same_seeds(ngx_http_hotkey_cluster_t *cl,
+    ngx_http_hotkey_cluster_t *ocl)
+{
+    ngx_uint_t  i;
+
+    if (cl->nseeds != ocl->nseeds) {
+        return 0;
+    }
+
+    for (i = 0; i < cl->nseeds; i++) {
+        if (ngx_cmp_sockaddr(&cl->seeds[i].sockaddr.sockaddr,
+                             cl->seeds[i].socklen,
+                             &ocl->seeds[i].sockaddr.sockaddr,
+                             ocl->seeds[i].socklen, 1)
+            != NGX_OK)
+        {
+            return 0;
+        }
+    }
+
+    return 1;
 }
 
 

@@ -297,4 +297,24 @@ sub stop_load {
     list_ok($iids[0], 'the other shards still answer');
 }
 
+# a reload onto another cluster under the same upstream name: its data,
+# not the old map's nodes
+{
+    my $c2 = Hotkey::Cluster->new(masters => 3, replicas => 0);
+    my $iid = $iids[0];
+    my $s2 = $c2->store;
+    my @ts = map { Hotkey::Test::make_task(status => 'failed') } 1 .. 3;
+    $s2->redis('HSET', "hotkey:{$iid}:instance", project_id => $pid,
+               eviction_policy => 'allkeys-lfu');
+    $s2->redis_pipeline(map { $t->_task_cmds($iid, $_) } @ts);
+    my $http2 = $http;
+    my $old = upstream();
+    $http2 =~ s/\Q$old\E/upstream(servers => [ $c2->nodes ])/e;
+    my ($rc, $replaced) = $t->reload($http2);
+    ok($rc == 0 && $replaced, 'reloaded onto another cluster');
+    $tasks{$iid} = \@ts;
+    list_ok($iid, "... the list is the new cluster's at once");
+    $c2->stop;
+}
+
 $t->done;

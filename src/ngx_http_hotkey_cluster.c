@@ -25,10 +25,12 @@
 #define NGX_HTTP_HOTKEY_CLUSTER_SOON      100
 #define NGX_HTTP_HOTKEY_CLUSTER_BUF       4096
 #define NGX_HTTP_HOTKEY_CLUSTER_MAX_REPLY (1024 * 1024)
+#define NGX_HTTP_HOTKEY_CLUSTER_TRIES     17        /* redirects=16, + 1 */
 
 
 typedef struct {
     ngx_atomic_t                version;
+    ngx_uint_t                  gen;        /* the seeds' configuration */
     ngx_msec_t                  due;        /* next refresh */
     ngx_msec_t                  lease;      /* a worker refreshes until */
     hotkey_cluster_map_t        map;
@@ -58,18 +60,31 @@ typedef struct {
 } ngx_http_hotkey_cluster_refresh_t;
 
 
+typedef struct {
+    ngx_sockaddr_t                   sockaddr;
+    socklen_t                        socklen;
+} ngx_http_hotkey_cluster_addr_t;
+
+
 struct ngx_http_hotkey_cluster_peer_s {
     ngx_http_hotkey_cluster_t       *cl;
+    ngx_pool_t                      *pool;
     ngx_uint_t                       slot;
-    ngx_int_t                        node;      /* -1 a seed, -2 ASK's */
-    ngx_int_t                        failed;    /* the node that failed */
-    ngx_http_hotkey_cluster_node_t   ask_node;
+    ngx_int_t                        node;      /* -1 a seed, -2 "to" */
+    ngx_http_hotkey_cluster_addr_t  *failed;    /* the nodes that failed */
+    ngx_uint_t                       nfailed;
+    ngx_http_hotkey_cluster_node_t   to;        /* a MOVED's or ASK's */
     ngx_sockaddr_t                   sockaddr;
+    socklen_t                        socklen;
     ngx_str_t                        name;
     u_char                           text[HOTKEY_CLUSTER_ADDR_LEN + 2];
-    unsigned                         ask:1;
+
+    /* the location's, and its copy that retries a redirect whatever */
+    ngx_http_upstream_conf_t        *conf;
+    ngx_http_upstream_conf_t        *redirect_conf;
+
+    unsigned                         go:1;      /* the next try to "to" */
     unsigned                         redirected:1;
-    unsigned                         own_conf:1;
 };
 
 
@@ -78,6 +93,7 @@ struct ngx_http_hotkey_cluster_s {
     ngx_shm_zone_t                  *zone;
     ngx_slab_pool_t                 *shpool;
     ngx_http_hotkey_cluster_sh_t    *sh;
+    ngx_uint_t                       gen;       /* sh->gen when started */
     ngx_msec_t                       refresh;
     ngx_uint_t                       redirects;
 
@@ -235,24 +251,30 @@ ngx_http_hotkey_cluster_init_zone(ngx_shm_zone_t *zone, void *data)
     cl = zone->data;
     cl->shpool = (ngx_slab_pool_t *) zone->shm.addr;
 
-    if (ocl) {
-        cl->sh = ocl->sh;
+    if (ocl || zone->shm.exists) {
+        cl->sh = ocl ? ocl->sh : cl->shpool->data;
 
-        /* other seeds may be another cluster: its map is learnt anew */
+        /*
+         * Other seeds may be another cluster: the map of the old ones
+         * goes, and the old workers no longer write it (their MOVED or
+         * refresh would bring the old cluster back).
+         */
 
-        if (!ngx_http_hotkey_cluster_same_seeds(cl, ocl)) {
-            ngx_shmtx_lock(&cl->shpool->mutex);
-            hotkey_cluster_map_init(&cl->sh->map);
-            cl->sh->version++;
-            cl->sh->due = ngx_current_msec;
-            ngx_shmtx_unlock(&cl->shpool->mutex);
+        if (ocl && ngx_http_hotkey_cluster_same_seeds(cl, ocl)) {
+            cl->gen = cl->sh->gen;
+            return NGX_OK;
         }
 
-        return NGX_OK;
-    }
+        ngx_shmtx_lock(&cl->shpool->mutex);
 
-    if (zone->shm.exists) {
-        cl->sh = cl->shpool->data;
+        hotkey_cluster_map_init(&cl->sh->map);
+        cl->sh->gen++;
+        cl->sh->version++;
+        cl->sh->due = ngx_current_msec;
+        cl->gen = cl->sh->gen;
+
+        ngx_shmtx_unlock(&cl->shpool->mutex);
+
         return NGX_OK;
     }
 
@@ -405,7 +427,7 @@ ngx_http_hotkey_cluster_init_peer(ngx_http_request_t *r,
     p->slot = hotkey_cluster_instance_slot(ctx->route.instance,
                                            ctx->route.instance_len);
     p->node = -1;
-    p->failed = -1;
+    p->pool = r->pool;
 
     ctx->store.cluster = p;
 
@@ -423,6 +445,7 @@ ngx_http_hotkey_cluster_use(ngx_peer_connection_t *pc,
     ngx_http_hotkey_cluster_peer_t *p, ngx_http_hotkey_cluster_node_t *n)
 {
     ngx_memcpy(&p->sockaddr, &n->sockaddr, n->socklen);
+    p->socklen = n->socklen;
     p->name.len = ngx_min(n->name.len, sizeof(p->text));
     p->name.data = p->text;
     ngx_memcpy(p->text, n->name.data, p->name.len);
@@ -435,28 +458,51 @@ ngx_http_hotkey_cluster_use(ngx_peer_connection_t *pc,
 }
 
 
+/* a node that failed in this request is not asked again by it */
+
+static ngx_uint_t
+ngx_http_hotkey_cluster_failed(ngx_http_hotkey_cluster_peer_t *p,
+    ngx_http_hotkey_cluster_node_t *n)
+{
+    ngx_uint_t  i;
+
+    for (i = 0; i < p->nfailed; i++) {
+        if (ngx_cmp_sockaddr(&p->failed[i].sockaddr.sockaddr,
+                             p->failed[i].socklen,
+                             &n->sockaddr.sockaddr, n->socklen, 1)
+            == NGX_OK)
+        {
+            return 1;
+        }
+    }
+
+    return 0;
+}
+
+
 static ngx_int_t
 ngx_http_hotkey_cluster_get_peer(ngx_peer_connection_t *pc, void *data)
 {
     ngx_http_hotkey_cluster_peer_t *p = data;
 
-    ngx_uint_t                  i, n;
-    ngx_http_hotkey_cluster_t  *cl;
+    ngx_uint_t                       i, n;
+    ngx_http_hotkey_cluster_t       *cl;
+    ngx_http_hotkey_cluster_node_t  *s;
 
     cl = p->cl;
     ngx_http_hotkey_cluster_sync(cl);
 
-    if (p->ask) {
-        p->ask = 0;
+    if (p->go) {
+        p->go = 0;
         p->node = -2;
-        ngx_http_hotkey_cluster_use(pc, p, &p->ask_node);
+        ngx_http_hotkey_cluster_use(pc, p, &p->to);
         return NGX_OK;
     }
 
     n = cl->slots[p->slot];
 
     if (n != HOTKEY_CLUSTER_NONE && n < cl->nnodes
-        && (ngx_int_t) n != p->failed)
+        && !ngx_http_hotkey_cluster_failed(p, &cl->nodes[n]))
     {
         p->node = n;
         ngx_http_hotkey_cluster_use(pc, p, &cl->nodes[n]);
@@ -468,17 +514,28 @@ ngx_http_hotkey_cluster_get_peer(ngx_peer_connection_t *pc, void *data)
     for (i = 0; i < cl->nnodes; i++) {
         n = cl->probe++ % cl->nnodes;
 
-        if ((ngx_int_t) n != p->failed) {
+        if (!ngx_http_hotkey_cluster_failed(p, &cl->nodes[n])) {
             p->node = n;
             ngx_http_hotkey_cluster_use(pc, p, &cl->nodes[n]);
             return NGX_OK;
         }
     }
 
-    p->node = -1;
-    ngx_http_hotkey_cluster_use(pc, p, &cl->seeds[cl->probe++ % cl->nseeds]);
+    for (i = 0; i < cl->nseeds; i++) {
+        s = &cl->seeds[cl->probe++ % cl->nseeds];
 
-    return NGX_OK;
+        if (!ngx_http_hotkey_cluster_failed(p, s)) {
+            p->node = -1;
+            ngx_http_hotkey_cluster_use(pc, p, s);
+            return NGX_OK;
+        }
+    }
+
+    /* every node this request could ask failed: 500 */
+
+    pc->name = &p->cl->uscf->host;
+
+    return NGX_BUSY;
 }
 
 
@@ -488,9 +545,18 @@ ngx_http_hotkey_cluster_free_peer(ngx_peer_connection_t *pc, void *data,
 {
     ngx_http_hotkey_cluster_peer_t *p = data;
 
+    ngx_http_hotkey_cluster_addr_t  *a;
+
     if ((state & NGX_PEER_FAILED) && !p->redirected) {
-        if (p->node >= 0) {
-            p->failed = p->node;
+        if (p->failed == NULL) {
+            p->failed = ngx_palloc(p->pool, NGX_HTTP_HOTKEY_CLUSTER_TRIES
+                                   * sizeof(ngx_http_hotkey_cluster_addr_t));
+        }
+
+        if (p->failed && p->nfailed < NGX_HTTP_HOTKEY_CLUSTER_TRIES) {
+            a = &p->failed[p->nfailed++];
+            ngx_memcpy(&a->sockaddr, &p->sockaddr, p->socklen);
+            a->socklen = p->socklen;
         }
 
         ngx_http_hotkey_cluster_soon(p->cl);
@@ -524,6 +590,7 @@ ngx_http_hotkey_cluster_redirect(ngx_http_request_t *r,
     ngx_http_hotkey_cluster_node_t   node;
 
     p = ctx->store.cluster;
+    idx = -1;
     u = r->upstream;
 
     if (p == NULL) {
@@ -567,31 +634,46 @@ ngx_http_hotkey_cluster_redirect(ngx_http_request_t *r,
                   rd.type == HOTKEY_REDIRECT_ASK ? "ASK" : "MOVED",
                   (ngx_uint_t) rd.slot, &node.name);
 
+    /*
+     * The scripts use the keys of one slot, the instance's: a redirect
+     * for another is not followed, nor one to a node that failed in this
+     * request (it would only say where the slot went, or run a write
+     * again).
+     */
+
+    if (rd.slot != p->slot || ngx_http_hotkey_cluster_failed(p, &node)) {
+        ngx_http_hotkey_cluster_soon(cl);
+        return NGX_DECLINED;
+    }
+
     if (rd.type == HOTKEY_REDIRECT_ASK) {
-        p->ask_node = node;
-        p->ask_node.name.data = p->ask_node.text;
-        p->ask = 1;
         ctx->store.ask = 1;
 
     } else {
         ngx_shmtx_lock(&cl->shpool->mutex);
 
-        idx = hotkey_cluster_map_node(&cl->sh->map, rd.host, strlen(rd.host),
-                                      rd.port);
-        if (idx >= 0 && rd.slot < HOTKEY_CLUSTER_SLOTS) {
-            cl->sh->map.slots[rd.slot] = (uint8_t) idx;
-            cl->sh->version++;
+        /* a worker of an older configuration does not write the map */
+
+        if (cl->gen == cl->sh->gen) {
+            idx = hotkey_cluster_map_node(&cl->sh->map, rd.host,
+                                          strlen(rd.host), rd.port);
+            if (idx >= 0) {
+                cl->sh->map.slots[rd.slot] = (uint8_t) idx;
+                cl->sh->version++;
+            }
         }
 
         ngx_shmtx_unlock(&cl->shpool->mutex);
 
         ngx_http_hotkey_cluster_soon(cl);
         ngx_http_hotkey_cluster_sync(cl);
-
-        if (idx < 0 || (ngx_int_t) idx == p->failed) {
-            return NGX_DECLINED;
-        }
     }
+
+    /* the next attempt goes where the redirect said, whatever the map */
+
+    p->to = node;
+    p->to.name.data = p->to.text;
+    p->go = 1;
 
     if (u->peer.tries <= 1) {
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
@@ -599,9 +681,14 @@ ngx_http_hotkey_cluster_redirect(ngx_http_request_t *r,
         return NGX_DECLINED;
     }
 
-    /* a redirect is retried whatever the method: the script did not run */
+    /*
+     * A redirect is retried whatever the method: the script did not run.
+     * Only the redirect: the next attempt goes back to the location's
+     * conf (ngx_http_hotkey_cluster_reinit), so that a write that timed
+     * out or failed there is not run again.
+     */
 
-    if (!p->own_conf) {
+    if (p->redirect_conf == NULL) {
         conf = ngx_palloc(r->pool, sizeof(ngx_http_upstream_conf_t));
         if (conf == NULL) {
             return NGX_DECLINED;
@@ -610,13 +697,30 @@ ngx_http_hotkey_cluster_redirect(ngx_http_request_t *r,
         ngx_memcpy(conf, u->conf, sizeof(ngx_http_upstream_conf_t));
         conf->next_upstream |= NGX_HTTP_UPSTREAM_FT_INVALID_HEADER
                                |NGX_HTTP_UPSTREAM_FT_NON_IDEMPOTENT;
-        u->conf = conf;
-        p->own_conf = 1;
+        p->conf = u->conf;
+        p->redirect_conf = conf;
     }
 
+    u->conf = p->redirect_conf;
     p->redirected = 1;
 
     return NGX_OK;
+}
+
+
+/* another attempt starts (its connection is there): the location's conf */
+
+void
+ngx_http_hotkey_cluster_reinit(ngx_http_request_t *r,
+    ngx_http_hotkey_ctx_t *ctx)
+{
+    ngx_http_hotkey_cluster_peer_t  *p;
+
+    p = ctx->store.cluster;
+
+    if (p && p->conf) {
+        r->upstream->conf = p->conf;
+    }
 }
 
 
@@ -1023,7 +1127,7 @@ ngx_http_hotkey_cluster_done(ngx_http_hotkey_cluster_t *cl, ngx_int_t ok,
 
     ngx_shmtx_lock(&cl->shpool->mutex);
 
-    if (ok == 1) {
+    if (ok == 1 && cl->gen == sh->gen) {
         ngx_memcpy(&sh->map, rf->map, sizeof(hotkey_cluster_map_t));
         sh->version++;
     }

@@ -233,6 +233,8 @@ ngx_http_hotkey_cluster_t *ngx_http_hotkey_cluster_find(ngx_cycle_t *cycle,
     ngx_http_upstream_srv_conf_t *us);
 ngx_int_t ngx_http_hotkey_cluster_redirect(ngx_http_request_t *r,
     ngx_http_hotkey_ctx_t *ctx, const char *str, size_t len);
+void ngx_http_hotkey_cluster_reinit(ngx_http_request_t *r,
+    ngx_http_hotkey_ctx_t *ctx);
 ngx_int_t ngx_http_hotkey_cluster_init_process(ngx_cycle_t *cycle);
 void ngx_http_hotkey_cluster_exit_process(ngx_cycle_t *cycle);
 

@@ -207,6 +207,8 @@ ngx_http_hotkey_reinit_request(ngx_http_request_t *r)
     ctx->store.asking = ctx->store.ask;
     ctx->store.ask = 0;
 
+    ngx_http_hotkey_cluster_reinit(r, ctx);
+
     if (ngx_http_hotkey_store_bufs(r, ctx) != NGX_OK) {
         return NGX_ERROR;
     }

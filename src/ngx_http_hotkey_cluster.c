@@ -657,7 +657,7 @@ ngx_http_hotkey_cluster_redirect(ngx_http_request_t *r,
         if (cl->gen == cl->sh->gen) {
             idx = hotkey_cluster_map_node(&cl->sh->map, rd.host,
                                           strlen(rd.host), rd.port);
-            if (idx >= 0) {
+            if (idx >= 0 && cl->sh->map.slots[rd.slot] != idx) {
                 cl->sh->map.slots[rd.slot] = (uint8_t) idx;
                 cl->sh->version++;
             }

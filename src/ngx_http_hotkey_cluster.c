@@ -54,8 +54,10 @@ typedef struct {
     ngx_uint_t                  next;       /* the node asked next */
     ngx_uint_t                  left;       /* nodes left this round */
     u_char                      host[NGX_SOCKADDR_STRLEN + 1];
+    ngx_str_t                   cmd;        /* [AUTH] CLUSTER SLOTS */
     size_t                      sent;
     size_t                      received;
+    unsigned                    skip:1;
     unsigned                    busy:1;
 } ngx_http_hotkey_cluster_refresh_t;
 
@@ -828,6 +830,7 @@ ngx_http_hotkey_cluster_soon(ngx_http_hotkey_cluster_t *cl)
 ngx_int_t
 ngx_http_hotkey_cluster_init_process(ngx_cycle_t *cycle)
 {
+    ngx_str_t                          *auth;
     ngx_uint_t                          i;
     ngx_http_hotkey_cluster_t         **cl;
     ngx_http_hotkey_main_conf_t        *hmcf;
@@ -856,6 +859,20 @@ ngx_http_hotkey_cluster_init_process(ngx_cycle_t *cycle)
         if (rf->buf == NULL || rf->map == NULL) {
             return NGX_ERROR;
         }
+
+        auth = ngx_http_hotkey_password_cmd(hmcf, cl[i]->uscf);
+
+        rf->cmd.len = (auth ? auth->len : 0)
+                      + sizeof(ngx_http_hotkey_cluster_cmd) - 1;
+        rf->cmd.data = ngx_pnalloc(cycle->pool, rf->cmd.len);
+        if (rf->cmd.data == NULL) {
+            return NGX_ERROR;
+        }
+
+        ngx_memcpy(auth ? ngx_cpymem(rf->cmd.data, auth->data, auth->len)
+                        : rf->cmd.data,
+                   ngx_http_hotkey_cluster_cmd,
+                   sizeof(ngx_http_hotkey_cluster_cmd) - 1);
 
         rf->pc.log = cycle->log;
         rf->pc.log_error = NGX_ERROR_ERR;
@@ -970,6 +987,7 @@ ngx_http_hotkey_cluster_ask_next(ngx_http_hotkey_cluster_t *cl)
 
     rf->sent = 0;
     rf->received = 0;
+    rf->skip = rf->cmd.len != sizeof(ngx_http_hotkey_cluster_cmd) - 1;
 
     rc = ngx_event_connect_peer(&rf->pc);
 
@@ -1005,9 +1023,8 @@ ngx_http_hotkey_cluster_write(ngx_event_t *wev)
     cl = c->data;
     rf = cl->rf;
 
-    while (rf->sent < sizeof(ngx_http_hotkey_cluster_cmd) - 1) {
-        n = c->send(c, (u_char *) ngx_http_hotkey_cluster_cmd + rf->sent,
-                    sizeof(ngx_http_hotkey_cluster_cmd) - 1 - rf->sent);
+    while (rf->sent < rf->cmd.len) {
+        n = c->send(c, rf->cmd.data + rf->sent, rf->cmd.len - rf->sent);
 
         if (n == NGX_AGAIN) {
             if (ngx_handle_write_event(wev, 0) != NGX_OK) {
@@ -1070,6 +1087,20 @@ ngx_http_hotkey_cluster_read(ngx_event_t *rev)
         {
             ngx_http_hotkey_cluster_done(cl, -1, "invalid reply");
             return;
+        }
+
+        if (reply && rf->skip) {
+
+            /* AUTH's answer, then the map's in the same bytes or later */
+
+            rf->skip = 0;
+            rc = ((redisReply *) reply)->type == REDIS_REPLY_STATUS;
+            freeReplyObject(reply);
+
+            if (!rc || redisReaderGetReply(rf->reader, &reply) != REDIS_OK) {
+                ngx_http_hotkey_cluster_done(cl, -1, "AUTH refused");
+                return;
+            }
         }
 
         if (reply) {

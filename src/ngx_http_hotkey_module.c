@@ -63,6 +63,13 @@ static ngx_command_t  ngx_http_hotkey_commands[] = {
       0,
       NULL },
 
+    { ngx_string("hotkey_store_password"),
+      NGX_HTTP_UPS_CONF|NGX_CONF_TAKE12,
+      ngx_http_hotkey_store_password,
+      0,
+      0,
+      NULL },
+
     { ngx_string("hotkey_store_subscribe"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
       ngx_conf_set_flag_slot,
@@ -420,7 +427,9 @@ ngx_http_hotkey_init(ngx_conf_t *cf)
     ngx_http_core_main_conf_t    *cmcf;
     ngx_http_hotkey_main_conf_t  *hmcf;
 
-    if (ngx_http_hotkey_metrics_zone(cf) != NGX_OK) {
+    if (ngx_http_hotkey_metrics_zone(cf) != NGX_OK
+        || ngx_http_hotkey_password_init(cf) != NGX_OK)
+    {
         return NGX_ERROR;
     }
 
@@ -583,6 +592,9 @@ ngx_http_hotkey_create_main_conf(ngx_conf_t *cf)
            != NGX_OK
         || ngx_array_init(&hmcf->clusters, cf->pool, 1,
                           sizeof(ngx_http_hotkey_cluster_t *))
+           != NGX_OK
+        || ngx_array_init(&hmcf->passwords, cf->pool, 1,
+                          sizeof(ngx_http_hotkey_password_t))
            != NGX_OK)
     {
         return NULL;
@@ -734,6 +746,11 @@ ngx_http_hotkey_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
                            "is set for this location");
         return NGX_CONF_ERROR;
     }
+
+    conf->password = ngx_http_hotkey_password_cmd(
+                         ngx_http_conf_get_module_main_conf(cf,
+                                                     ngx_http_hotkey_module),
+                         conf->upstream.upstream);
 
     if (conf->cache && conf->subscribe
         && ngx_http_hotkey_sub_add_store(cf, conf->upstream.upstream)

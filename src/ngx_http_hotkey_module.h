@@ -66,6 +66,7 @@ typedef struct {
     ngx_flag_t                  subscribe;
     ngx_flag_t                  auth;
     ngx_http_upstream_conf_t    upstream;
+    ngx_str_t                  *password;   /* the store's AUTH */
 
     ngx_http_hotkey_keys_t     *keys;
     ngx_http_hotkey_creds_t    *creds;
@@ -90,10 +91,20 @@ typedef struct {
     ngx_array_t                 stores;     /* upstreams cached locations
                                                use, followed for writes */
     ngx_array_t                 clusters;   /* ngx_http_hotkey_cluster_t * */
+    ngx_array_t                 passwords;  /* stores' AUTH commands */
     int                        *wake_fds;
     ngx_uint_t                  nwake;
     ngx_int_t                   request_id; /* $request_id's index */
 } ngx_http_hotkey_main_conf_t;
+
+
+/* a store's password: its AUTH command, and its balancer it wraps */
+
+typedef struct {
+    ngx_http_upstream_srv_conf_t   *uscf;
+    ngx_str_t                       cmd;
+    ngx_http_upstream_init_peer_pt  init;
+} ngx_http_hotkey_password_t;
 
 
 /* the caller, once authenticated, and why it was not */
@@ -151,6 +162,7 @@ typedef struct {
     unsigned                    ask:1;      /* the next attempt asks */
     unsigned                    asking:1;   /* this attempt asks */
     unsigned                    eval:1;     /* this attempt sends EVAL */
+    unsigned                    fresh:1;    /* on a new connection */
 } ngx_http_hotkey_store_ctx_t;
 
 
@@ -237,6 +249,14 @@ void ngx_http_hotkey_cluster_reinit(ngx_http_request_t *r,
     ngx_http_hotkey_ctx_t *ctx);
 ngx_int_t ngx_http_hotkey_cluster_init_process(ngx_cycle_t *cycle);
 void ngx_http_hotkey_cluster_exit_process(ngx_cycle_t *cycle);
+
+char *ngx_http_hotkey_store_password(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+ngx_str_t *ngx_http_hotkey_password_cmd(ngx_http_hotkey_main_conf_t *hmcf,
+    ngx_http_upstream_srv_conf_t *uscf);
+ngx_int_t ngx_http_hotkey_password_init(ngx_conf_t *cf);
+ngx_int_t ngx_http_hotkey_store_fresh(ngx_http_request_t *r,
+    ngx_uint_t fresh);
 
 ngx_int_t ngx_http_hotkey_sub_ok(void);
 ngx_int_t ngx_http_hotkey_sub_add_store(ngx_conf_t *cf,

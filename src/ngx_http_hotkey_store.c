@@ -112,16 +112,20 @@ ngx_http_hotkey_reader_cleanup(void *data)
 }
 
 
-/* the script's command, after ASKING when a cluster said ASK */
+/*
+ * The script's command, after ASKING when a cluster said ASK, and after
+ * AUTH on a new connection to a store with a password.
+ */
 
 static ngx_int_t
 ngx_http_hotkey_store_command(ngx_http_request_t *r,
-    ngx_http_hotkey_ctx_t *ctx, ngx_str_t *cmd)
+    ngx_http_hotkey_ctx_t *ctx, ngx_str_t *cmd, ngx_str_t *auth)
 {
     u_char  *p;
 
     cmd->data = ngx_pnalloc(r->pool,
-                            sizeof(ngx_http_hotkey_asking) - 1
+                            (auth ? auth->len : 0)
+                            + sizeof(ngx_http_hotkey_asking) - 1
                             + hotkey_store_request_size(ctx->op,
                                                   ctx->route.project_len));
     if (cmd->data == NULL) {
@@ -129,6 +133,10 @@ ngx_http_hotkey_store_command(ngx_http_request_t *r,
     }
 
     p = cmd->data;
+
+    if (auth) {
+        p = ngx_cpymem(p, auth->data, auth->len);
+    }
 
     if (ctx->store.asking) {
         p = ngx_cpymem(p, ngx_http_hotkey_asking,
@@ -146,13 +154,18 @@ ngx_http_hotkey_store_command(ngx_http_request_t *r,
 static ngx_int_t
 ngx_http_hotkey_store_bufs(ngx_http_request_t *r, ngx_http_hotkey_ctx_t *ctx)
 {
-    ngx_str_t     cmd;
-    ngx_buf_t    *b;
-    ngx_chain_t  *cl;
+    ngx_str_t                   cmd, *auth;
+    ngx_buf_t                  *b;
+    ngx_chain_t                *cl;
+    ngx_http_hotkey_loc_conf_t  *hlcf;
+
+    hlcf = ngx_http_get_module_loc_conf(r, ngx_http_hotkey_module);
+    auth = ctx->store.fresh ? hlcf->password : NULL;
 
     ctx->store.eval = !(ngx_http_hotkey_scripts_loaded & (1 << ctx->op->id));
+    ctx->store.skip = ctx->store.asking + (auth != NULL);
 
-    if (ngx_http_hotkey_store_command(r, ctx, &cmd) != NGX_OK) {
+    if (ngx_http_hotkey_store_command(r, ctx, &cmd, auth) != NGX_OK) {
         return NGX_ERROR;
     }
 
@@ -186,12 +199,39 @@ ngx_http_hotkey_create_request(ngx_http_request_t *r)
     ctx = ngx_http_get_module_ctx(r, ngx_http_hotkey_module);
 
     ctx->store.asking = 0;
+    ctx->store.fresh = 0;
 
-    if (ngx_http_hotkey_store_bufs(r, ctx) != NGX_OK) {
+    if (ngx_http_hotkey_store_reset(ctx) != NGX_OK) {
         return NGX_ERROR;
     }
 
-    return ngx_http_hotkey_store_reset(ctx);
+    return ngx_http_hotkey_store_bufs(r, ctx);
+}
+
+
+/*
+ * The balancer chose a connection (new: fresh) to a store with a password:
+ * the command is built again, now or in reinit_request on a retry.
+ */
+
+ngx_int_t
+ngx_http_hotkey_store_fresh(ngx_http_request_t *r, ngx_uint_t fresh)
+{
+    ngx_http_hotkey_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_hotkey_module);
+
+    if (ctx == NULL) {
+        return NGX_ERROR;
+    }
+
+    ctx->store.fresh = fresh;
+
+    if (r->upstream->request_sent) {
+        return NGX_OK;
+    }
+
+    return ngx_http_hotkey_store_bufs(r, ctx);
 }
 
 
@@ -229,7 +269,6 @@ ngx_http_hotkey_store_reset(ngx_http_hotkey_ctx_t *ctx)
     }
 
     ctx->store.received = 0;
-    ctx->store.skip = ctx->store.asking;
     ctx->store.reader = hotkey_store_reader_get();
 
     return ctx->store.reader ? NGX_OK : NGX_ERROR;
@@ -284,17 +323,21 @@ ngx_http_hotkey_process_header(ngx_http_request_t *r)
             break;
         }
 
-        /* ASKING's +OK */
+        /* the +OK of AUTH or ASKING */
 
         ctx->store.skip--;
-        n = ((redisReply *) reply)->type == REDIS_REPLY_STATUS;
-        hotkey_store_reply_done(rd, reply);
 
-        if (!n) {
+        if (((redisReply *) reply)->type != REDIS_REPLY_STATUS) {
             ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                          "hotkey store refused ASKING");
+                          "hotkey store refused AUTH or ASKING: %*s",
+                          ngx_min(((redisReply *) reply)->len, 200),
+                          ((redisReply *) reply)->str
+                          ? ((redisReply *) reply)->str : "");
+            hotkey_store_reply_done(rd, reply);
             return NGX_HTTP_UPSTREAM_INVALID_HEADER;
         }
+
+        hotkey_store_reply_done(rd, reply);
     }
 
     /* a reply followed by more bytes is not one this module asked for */
@@ -399,7 +442,7 @@ ngx_http_hotkey_store_resend(ngx_http_request_t *r, ngx_http_hotkey_ctx_t *ctx)
     ngx_str_t          cmd;
     ngx_connection_t  *c;
 
-    if (ngx_http_hotkey_store_command(r, ctx, &cmd) != NGX_OK) {
+    if (ngx_http_hotkey_store_command(r, ctx, &cmd, NULL) != NGX_OK) {
         return NGX_ERROR;
     }
 

@@ -39,7 +39,9 @@ typedef struct {
     u_char                     *buf;
     ngx_uint_t                  sent;       /* bytes of "out" sent */
     ngx_str_t                   out;
+    ngx_str_t                   hello;      /* [AUTH] SUBSCRIBE */
     unsigned                    up:1;
+    unsigned                    skip:1;     /* AUTH's +OK to come */
     unsigned                    ever:1;
     unsigned                    pinged:1;
 } ngx_http_hotkey_sub_t;
@@ -111,7 +113,7 @@ ngx_http_hotkey_sub_add_store(ngx_conf_t *cf,
 
 static ngx_int_t
 ngx_http_hotkey_sub_peer(ngx_cycle_t *cycle, ngx_http_upstream_rr_peer_t *p,
-    ngx_http_hotkey_sub_group_t *group)
+    ngx_http_hotkey_sub_group_t *group, ngx_str_t *auth)
 {
     ngx_uint_t              i;
     ngx_http_hotkey_sub_t  *sub;
@@ -150,6 +152,18 @@ ngx_http_hotkey_sub_peer(ngx_cycle_t *cycle, ngx_http_upstream_rr_peer_t *p,
     sub->pc.so_keepalive = 1;
     sub->backoff = NGX_HTTP_HOTKEY_SUB_RETRY;
     sub->group = group;
+
+    sub->hello.len = (auth ? auth->len : 0)
+                     + sizeof(ngx_http_hotkey_sub_cmd) - 1;
+    sub->hello.data = ngx_pnalloc(cycle->pool, sub->hello.len);
+    if (sub->hello.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(auth ? ngx_cpymem(sub->hello.data, auth->data, auth->len)
+                    : sub->hello.data,
+               ngx_http_hotkey_sub_cmd, sizeof(ngx_http_hotkey_sub_cmd) - 1);
+    sub->skip = auth != NULL;
 
     if (group == NULL) {
         ngx_http_hotkey_subs_down++;
@@ -219,7 +233,10 @@ ngx_http_hotkey_sub_init_process(ngx_cycle_t *cycle)
 
         for (peers = u[i]->peer.data; peers; peers = peers->next) {
             for (p = peers->peer; p; p = p->next) {
-                if (ngx_http_hotkey_sub_peer(cycle, p, group) != NGX_OK) {
+                if (ngx_http_hotkey_sub_peer(cycle, p, group,
+                        ngx_http_hotkey_password_cmd(hmcf, u[i]))
+                    != NGX_OK)
+                {
                     return NGX_ERROR;
                 }
             }
@@ -281,9 +298,9 @@ ngx_http_hotkey_sub_connect(ngx_http_hotkey_sub_t *sub)
     c->write->handler = ngx_http_hotkey_sub_write;
     c->idle = 1;
 
-    sub->out.data = (u_char *) ngx_http_hotkey_sub_cmd;
-    sub->out.len = sizeof(ngx_http_hotkey_sub_cmd) - 1;
+    sub->out = sub->hello;
     sub->sent = 0;
+    sub->skip = sub->hello.len != sizeof(ngx_http_hotkey_sub_cmd) - 1;
 
     ngx_add_timer(c->write, NGX_HTTP_HOTKEY_SUB_PING);
 
@@ -427,6 +444,18 @@ ngx_http_hotkey_sub_word(redisReply *e, const char *s)
 static ngx_int_t
 ngx_http_hotkey_sub_reply(ngx_http_hotkey_sub_t *sub, redisReply *r)
 {
+    if (sub->skip) {
+        sub->skip = 0;
+
+        if (r->type != REDIS_REPLY_STATUS) {
+            ngx_log_error(NGX_LOG_ERR, sub->pc.log, 0,
+                          "hotkey: %V refused AUTH: %*s", sub->pc.name,
+                          ngx_min(r->len, 200), r->str ? r->str : "");
+            return NGX_ERROR;
+        }
+
+        return NGX_OK;
+    }
     if (r->type != REDIS_REPLY_ARRAY || r->elements < 2) {
         return NGX_ERROR;
     }

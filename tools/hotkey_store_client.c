@@ -226,11 +226,48 @@ hotkey_sc_dial(hotkey_sc_t *sc, const char *addr)
 }
 
 
+static double
+hotkey_sc_now(void)
+{
+    struct timespec  ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+
+    return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+
+/*
+ * A new connection to node i; a node that refused a moment ago is not
+ * tried again for HOTKEY_SC_RETRY (a dead master costs one connect, not
+ * one per command, until its replica takes over).
+ */
+
+static redisContext *
+hotkey_sc_dial_node(hotkey_sc_t *sc, unsigned i)
+{
+    redisContext  *c;
+
+    if (hotkey_sc_now() < sc->nodes[i].retry_at) {
+        hotkey_sc_fail(sc, sc->nodes[i].addr, "unreachable a moment ago");
+        return NULL;
+    }
+
+    c = hotkey_sc_dial(sc, sc->nodes[i].addr);
+
+    if (c == NULL) {
+        sc->nodes[i].retry_at = hotkey_sc_now() + HOTKEY_SC_RETRY;
+    }
+
+    return c;
+}
+
+
 static redisContext *
 hotkey_sc_conn(hotkey_sc_t *sc, unsigned i)
 {
     if (sc->nodes[i].c == NULL) {
-        sc->nodes[i].c = hotkey_sc_dial(sc, sc->nodes[i].addr);
+        sc->nodes[i].c = hotkey_sc_dial_node(sc, i);
     }
 
     return sc->nodes[i].c;
@@ -534,16 +571,14 @@ hotkey_sc_send(hotkey_sc_t *sc, const char *key, const char *cmd, size_t len)
 
 
 redisReply *
-hotkey_sc_command(hotkey_sc_t *sc, const char *key, const char *fmt, ...)
+hotkey_sc_vcommand(hotkey_sc_t *sc, const char *key, const char *fmt,
+    va_list ap)
 {
     int          len;
     char        *cmd;
-    va_list      ap;
     redisReply  *r;
 
-    va_start(ap, fmt);
     len = redisvFormatCommand(&cmd, fmt, ap);
-    va_end(ap);
 
     if (len < 0) {
         snprintf(sc->err, sizeof(sc->err), "out of memory");
@@ -552,6 +587,20 @@ hotkey_sc_command(hotkey_sc_t *sc, const char *key, const char *fmt, ...)
 
     r = hotkey_sc_send(sc, key, cmd, (size_t) len);
     free(cmd);
+
+    return r;
+}
+
+
+redisReply *
+hotkey_sc_command(hotkey_sc_t *sc, const char *key, const char *fmt, ...)
+{
+    va_list      ap;
+    redisReply  *r;
+
+    va_start(ap, fmt);
+    r = hotkey_sc_vcommand(sc, key, fmt, ap);
+    va_end(ap);
 
     return r;
 }
@@ -637,7 +686,7 @@ hotkey_sc_connect_any(hotkey_sc_t *sc, unsigned *next)
 
     for (k = 0; k < sc->nnodes; k++) {
         i = (*next + k) % sc->nnodes;
-        c = hotkey_sc_dial(sc, sc->nodes[i].addr);
+        c = hotkey_sc_dial_node(sc, i);
 
         if (c) {
             *next = i + 1;

@@ -11,6 +11,7 @@
 #ifndef HOTKEY_STORE_CLIENT_H
 #define HOTKEY_STORE_CLIENT_H
 
+#include <stdarg.h>
 #include <sys/time.h>
 #include <hiredis/hiredis.h>
 
@@ -20,11 +21,13 @@
 #define HOTKEY_SC_NODES      64         /* addresses known */
 #define HOTKEY_SC_ADDR_LEN   256        /* "host:port" or "unix:path" */
 #define HOTKEY_SC_REDIRECTS  5
+#define HOTKEY_SC_RETRY      0.5        /* s without connecting again */
 
 
 typedef struct {
     char                  addr[HOTKEY_SC_ADDR_LEN];
     redisContext         *c;
+    double                retry_at;    /* after a failed connect */
 } hotkey_sc_node_t;
 
 typedef struct {
@@ -64,6 +67,8 @@ int hotkey_sc_open(hotkey_sc_t *sc);
  */
 redisReply *hotkey_sc_command(hotkey_sc_t *sc, const char *key,
     const char *fmt, ...);
+redisReply *hotkey_sc_vcommand(hotkey_sc_t *sc, const char *key,
+    const char *fmt, va_list ap);
 redisReply *hotkey_sc_argv(hotkey_sc_t *sc, const char *key, int argc,
     const char **argv, const size_t *lens);
 

@@ -31,7 +31,6 @@ typedef struct {
 
 
 int hka_store_init(hka_store_t *st, const char *seeds, double quiet);
-int hka_store_up(hka_store_t *st);
 void hka_store_fail(hka_store_t *st, const char *what);
 redisReply *hka_store_command(hka_store_t *st, const char *key,
     const char *fmt, ...);

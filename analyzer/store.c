@@ -75,18 +75,6 @@ hka_store_init(hka_store_t *st, const char *seeds, double quiet)
 }
 
 
-int
-hka_store_up(hka_store_t *st)
-{
-    if (hotkey_sc_open(&st->sc) != 0) {
-        hka_store_fail(st, "connect");
-        return -1;
-    }
-
-    return 0;
-}
-
-
 void
 hka_store_fail(hka_store_t *st, const char *what)
 {

@@ -20,7 +20,8 @@ ANALYZER_SRCS = $(wildcard analyzer/*.c)
 ANALYZER_LUA  = analyzer/lua/take.lua analyzer/lua/renew.lua \
                 analyzer/lua/finish.lua
 ANALYZER_USES = src/hotkey_codec.c src/hotkey_time.c src/hotkey_num.c \
-                src/hotkey_scripts.c src/hotkey_json.c
+                src/hotkey_scripts.c src/hotkey_json.c src/hotkey_cluster.c \
+                tools/hotkey_store_client.c
 
 .PHONY: all build deps unit cli analyzer test run stop clean bench fuzz \
         sanitize valgrind rss faults analyzer-bench deb
@@ -56,6 +57,7 @@ $(BUILD)/analyzer/hka_lua.h: $(ANALYZER_LUA) analyzer/lua.sh
 	@analyzer/lua.sh $(ANALYZER_LUA) >$@.new && mv $@.new $@
 
 $(ANALYZER): $(ANALYZER_SRCS) $(wildcard analyzer/*.h) $(ANALYZER_USES) \
+             src/hotkey_cluster.h tools/hotkey_store_client.h \
              $(BUILD)/analyzer/hka_lua.h
 	@$(CC) $(UNIT_CFLAGS) -O2 -pthread -Ianalyzer -I$(BUILD)/analyzer \
 	    -o $@ $(ANALYZER_SRCS) $(ANALYZER_USES) -lhiredis -lcrypto

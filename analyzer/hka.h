@@ -27,8 +27,7 @@
 
 
 typedef struct {
-    char         store_host[256];
-    int          store_port;
+    char         store[1024];          /* host:port[,host:port...] */
     char         creds_path[4096];
     char         metrics_host[256];
     int          metrics_port;         /* 0: no listener */

@@ -322,13 +322,9 @@ hka_pass_all(hka_ctx_t *x, int take)
     hka_job_t    job;
     redisReply  *r;
 
-    if (hka_store_up(&x->store) != 0) {
-        return -1;
-    }
-
-    r = redisCommand(x->store.c, "SMEMBERS hotkey:registry");
+    r = hka_store_command(&x->store, "hotkey:registry",
+                          "SMEMBERS hotkey:registry");
     if (r == NULL) {
-        hka_store_fail(&x->store, "SMEMBERS hotkey:registry");
         return -1;
     }
 
@@ -351,7 +347,11 @@ hka_pass_all(hka_ctx_t *x, int take)
             n++;
         }
 
-        if (rc < 0 && x->store.c == NULL) {
+        /*
+         * one Redis away: so is every instance; a cluster's dead master
+         * holds back only the instances it serves
+         */
+        if (rc < 0 && x->store.sc.cluster != 1 && x->store.down) {
             n = -1;
             break;
         }

@@ -22,7 +22,8 @@ static const char  hka_usage[] =
     "usage: hotkey-analyzer [options]\n"
     "       hotkey-analyzer --create-task <instance_id> [options]\n"
     "\n"
-    "  --store host:port         the task store (default 127.0.0.1:6379)\n"
+    "  --store host:port[,...]   the task store (default 127.0.0.1:6379):\n"
+    "                            one Redis, or nodes of a Redis Cluster\n"
     "  --credentials file        passwords of the analysed instances, by\n"
     "                            instance id (mode 0600)\n"
     "  --metrics host:port       Prometheus metrics on GET /metrics\n"
@@ -132,8 +133,8 @@ hka_options(int argc, char **argv, hka_conf_t *cf, const char **create)
 
         switch (c) {
         case 's':
-            bad = hka_addr_opt(optarg, cf->store_host,
-                               sizeof(cf->store_host), &cf->store_port);
+            bad = snprintf(cf->store, sizeof(cf->store), "%s", optarg)
+                  >= (int) sizeof(cf->store);
             break;
         case 'c':
             bad = snprintf(cf->creds_path, sizeof(cf->creds_path), "%s",
@@ -209,8 +210,7 @@ static void
 hka_defaults(hka_conf_t *cf)
 {
     memset(cf, 0, sizeof(hka_conf_t));
-    strcpy(cf->store_host, "127.0.0.1");
-    cf->store_port = 6379;
+    strcpy(cf->store, "127.0.0.1:6379");
     cf->cpu_share = 0.10;
     cf->scan_count = 1000;
     cf->lease_ms = 15000;
@@ -248,19 +248,25 @@ hka_me(hka_ctx_t *x)
 static int
 hka_create_cmd(hka_ctx_t *x, const char *iid)
 {
-    char         tid[HKA_ID_LEN + 1];
+    char         tid[HKA_ID_LEN + 1], key[64];
     redisReply  *r;
 
-    if (!hka_valid_id(iid, strlen(iid)) || hka_store_up(&x->store) != 0) {
-        fprintf(stderr, "hotkey-analyzer: %s\n", x->store.c
-                ? "the instance id must be a lowercase dashed UUID"
-                : "the task store is unreachable");
+    if (!hka_valid_id(iid, strlen(iid))) {
+        fprintf(stderr, "hotkey-analyzer: the instance id must be a "
+                "lowercase dashed UUID\n");
         return 1;
     }
 
-    r = redisCommand(x->store.c, "HGET hotkey:{%s}:instance project_id",
-                     iid);
-    if (r == NULL || r->type != REDIS_REPLY_STRING) {
+    snprintf(key, sizeof(key), "hotkey:{%s}:instance", iid);
+    r = hotkey_sc_command(&x->store.sc, key, "HGET %s project_id", key);
+
+    if (r == NULL) {
+        fprintf(stderr, "hotkey-analyzer: the task store is unreachable: "
+                "%s\n", x->store.sc.err);
+        return 1;
+    }
+
+    if (r->type != REDIS_REPLY_STRING) {
         fprintf(stderr, "hotkey-analyzer: instance %s is not registered\n",
                 iid);
         freeReplyObject(r);
@@ -276,39 +282,6 @@ hka_create_cmd(hka_ctx_t *x, const char *iid)
     printf("%s\n", tid);
 
     return 0;
-}
-
-
-/* the subscription to hotkey:jobs; NULL while the store is away */
-
-static redisContext *
-hka_subscribe(hka_ctx_t *x)
-{
-    redisReply      *r;
-    redisContext    *c;
-    struct timeval   tv;
-
-    tv.tv_sec = 1;
-    tv.tv_usec = 0;
-    c = redisConnectWithTimeout(x->store.host, x->store.port, tv);
-
-    if (c == NULL || c->err) {
-        redisFree(c);
-        return NULL;
-    }
-
-    redisSetTimeout(c, tv);
-    r = redisCommand(c, "SUBSCRIBE hotkey:jobs");
-
-    if (r == NULL || r->type != REDIS_REPLY_ARRAY) {
-        freeReplyObject(r);
-        redisFree(c);
-        return NULL;
-    }
-
-    freeReplyObject(r);
-
-    return c;
 }
 
 
@@ -382,8 +355,8 @@ hka_loop(hka_ctx_t *x)
     while (!hka_stop) {
         now = hka_now();
 
-        if (sub == NULL && hka_store_up(&x->store) == 0) {
-            sub = hka_subscribe(x);
+        if (sub == NULL) {
+            sub = hka_store_subscribe(&x->store, "hotkey:jobs");
         }
 
         if (now >= next_pass) {
@@ -441,8 +414,14 @@ main(int argc, char **argv)
         return 2;
     }
 
-    memcpy(x->store.host, x->conf.store_host, sizeof(x->store.host));
-    x->store.port = x->conf.store_port;
+    if (hka_store_init(&x->store, x->conf.store,
+                       x->conf.pass_ms / 1000.0 + 1) != 0)
+    {
+        fprintf(stderr, "hotkey-analyzer: --store: %s\n%s", x->store.sc.err,
+                hka_usage);
+        return 2;
+    }
+
     hka_me(x);
 
     if (create) {
@@ -481,14 +460,14 @@ main(int argc, char **argv)
     sa.sa_handler = SIG_IGN;
     sigaction(SIGPIPE, &sa, NULL);
 
-    hka_log("info", "hotkey-analyzer %s started: store %s:%d, pacing %s, "
-            "lease %u ms", x->me, x->conf.store_host, x->conf.store_port,
+    hka_log("info", "hotkey-analyzer %s started: store %s, pacing %s, "
+            "lease %u ms", x->me, x->conf.store,
             x->conf.cpu_share > 0 ? "on" : "off", x->conf.lease_ms);
 
     hka_loop(x);
 
     hka_log("info", "hotkey-analyzer %s stopped", x->me);
-    redisFree(x->store.c);
+    hotkey_sc_close(&x->store.sc);
     free(x);
 
     return 0;

@@ -1,9 +1,13 @@
 /*
- * The task store: one connection, re-made when it breaks, and the job
- * scripts (EVALSHA, EVAL when the store does not know them).  A store
- * that is down only delays work: callers get NULL and try again later.
+ * The task store: one Redis, or a Redis Cluster (a connection per node,
+ * commands sent to their key's master, MOVED and ASK followed:
+ * tools/hotkey_store_client.c), and the job scripts (EVALSHA, EVAL when
+ * the node does not know them).  A store that is down, or a master that
+ * died before its replica takes over, only delays work: callers get NULL
+ * and try again later.
  */
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -60,32 +64,14 @@ hka_script_sha(hka_script_t *s)
 
 
 int
-hka_store_up(hka_store_t *st)
+hka_store_init(hka_store_t *st, const char *seeds, double quiet)
 {
-    struct timeval  tv;
+    st->down = 0;
+    st->failed_at = 0;
+    st->quiet = quiet;
+    st->sub_next = 0;
 
-    if (st->c) {
-        return 0;
-    }
-
-    tv.tv_sec = 1;
-    tv.tv_usec = 0;
-    st->c = redisConnectWithTimeout(st->host, st->port, tv);
-
-    if (st->c == NULL || st->c->err) {
-        hka_store_fail(st, "connect");
-        return -1;
-    }
-
-    tv.tv_sec = 5;
-    redisSetTimeout(st->c, tv);
-
-    if (st->down) {
-        hka_log("info", "task store %s:%d is back", st->host, st->port);
-        st->down = 0;
-    }
-
-    return 0;
+    return hotkey_sc_init(&st->sc, seeds, 1000, 5000);
 }
 
 
@@ -95,15 +81,78 @@ hka_store_fail(hka_store_t *st, const char *what)
     hka_metrics_lock()->store_errors++;
     hka_metrics_unlock();
 
+    st->failed_at = hka_now();
+
     if (!st->down) {
-        hka_log("error", "task store %s:%d: %s: %s; retrying", st->host,
-                st->port, what,
-                st->c && st->c->errstr[0] ? st->c->errstr : "failed");
+        hka_log("error", "task store %s (%s); retrying",
+                st->sc.err[0] ? st->sc.err : "failed", what);
         st->down = 1;
     }
+}
 
-    redisFree(st->c);
-    st->c = NULL;
+
+/* a reply came: the store is back once no command failed for a while */
+
+static void
+hka_store_ok(hka_store_t *st)
+{
+    if (st->down && hka_now() - st->failed_at >= st->quiet) {
+        hka_log("info", "task store %s is back",
+                hotkey_sc_addr(&st->sc, st->sc.last));
+        st->down = 0;
+    }
+}
+
+
+redisReply *
+hka_store_command(hka_store_t *st, const char *key, const char *fmt, ...)
+{
+    va_list      ap;
+    redisReply  *r;
+
+    va_start(ap, fmt);
+    r = hotkey_sc_vcommand(&st->sc, key, fmt, ap);
+    va_end(ap);
+
+    if (r == NULL) {
+        hka_store_fail(st, key ? key : fmt);
+        return NULL;
+    }
+
+    hka_store_ok(st);
+
+    return r;
+}
+
+
+/*
+ * A connection of its own subscribed to a channel, on any node: a
+ * cluster sends every PUBLISH to all its nodes.  The next call (after
+ * this one broke) starts with another node.  NULL when none answers.
+ */
+
+redisContext *
+hka_store_subscribe(hka_store_t *st, const char *channel)
+{
+    redisReply    *r;
+    redisContext  *c;
+
+    c = hotkey_sc_connect_any(&st->sc, &st->sub_next);
+    if (c == NULL) {
+        return NULL;
+    }
+
+    r = redisCommand(c, "SUBSCRIBE %s", channel);
+
+    if (r == NULL || r->type != REDIS_REPLY_ARRAY) {
+        freeReplyObject(r);
+        redisFree(c);
+        return NULL;
+    }
+
+    freeReplyObject(r);
+
+    return c;
 }
 
 
@@ -118,12 +167,12 @@ hka_store_eval(hka_store_t *st, hka_lua_e script, int nkeys, int argc,
 {
     int            i, n;
     char           num[16];
-    const char    *av[HKA_EVAL_ARGS + 3];
+    const char    *av[HKA_EVAL_ARGS + 3], *key;
     size_t         al[HKA_EVAL_ARGS + 3];
     redisReply    *r;
     hka_script_t  *s;
 
-    if (argc > HKA_EVAL_ARGS || hka_store_up(st) != 0) {
+    if (argc > HKA_EVAL_ARGS) {
         return NULL;
     }
 
@@ -142,23 +191,27 @@ hka_store_eval(hka_store_t *st, hka_lua_e script, int nkeys, int argc,
         al[i + 3] = lens ? lens[i] : strlen(argv[i]);
     }
 
-    r = redisCommandArgv(st->c, argc + 3, av, al);
+    key = nkeys > 0 ? argv[0] : NULL;
+    r = hotkey_sc_argv(&st->sc, key, argc + 3, av, al);
 
     if (r && r->type == REDIS_REPLY_ERROR
         && strncmp(r->str, "NOSCRIPT", 8) == 0)
     {
+        /* a node (a new master, a restarted one) without the script */
         freeReplyObject(r);
         av[0] = "EVAL";
         al[0] = 4;
         av[1] = hka_script_src(s);
         al[1] = strlen(av[1]);
-        r = redisCommandArgv(st->c, argc + 3, av, al);
+        r = hotkey_sc_argv(&st->sc, key, argc + 3, av, al);
     }
 
     if (r == NULL) {
         hka_store_fail(st, s->name);
         return NULL;
     }
+
+    hka_store_ok(st);
 
     if (r->type == REDIS_REPLY_ERROR) {
         hka_log("error", "task store: script %s: %s", s->name, r->str);

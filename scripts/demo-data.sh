@@ -35,6 +35,9 @@
 # Environment:
 #   REDIS_HOST      default 127.0.0.1
 #   REDIS_PORT      default 6390 (the port `make run` uses)
+#   REDIS_CLUSTER   1: REDIS_HOST:REDIS_PORT is a node of a Redis Cluster
+#                   (redis-cli -c follows its MOVED; hotkeyctl does by
+#                   itself)
 #   DEMO_ANCHOR_MS  "now" for the demo, ms since the epoch (default: the
 #                   start of the current UTC day)
 #   DEMO_ADDR       the instances' addr (default REDIS_HOST:REDIS_PORT)
@@ -68,7 +71,11 @@ if [ -z "${HOTKEYCTL:-}" ]; then
 fi
 
 rcli() {
-    redis-cli -h "$REDIS_HOST" -p "$REDIS_PORT" "$@"
+    if [ "${REDIS_CLUSTER:-}" = 1 ]; then
+        redis-cli -c -h "$REDIS_HOST" -p "$REDIS_PORT" "$@"
+    else
+        redis-cli -h "$REDIS_HOST" -p "$REDIS_PORT" "$@"
+    fi
 }
 
 if [ "$(rcli PING 2>/dev/null)" != "PONG" ]; then

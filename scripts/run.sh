@@ -48,6 +48,17 @@
 # (pid file + live process) is left alone, one that is not is started again
 # on the same data. scripts/stop.sh (`make stop`) stops both.
 #
+# STORE=cluster: the task store is a local Redis Cluster instead, 3
+# masters and 3 replicas (scripts/cluster.sh: ports $CLUSTER_PORT ..
+# $CLUSTER_PORT + 5, persistent in $RUN_DIR/cluster/); nginx's upstream
+# lists every node with hotkey_store_cluster; the analyzer is given every
+# node; the demo data goes in through hotkeyctl and redis-cli -c;
+# demo.env also has STORE=cluster and STORE_NODES (the nodes, masters
+# first, space-separated) and REDIS_PORT is the first node's port. A
+# module that does not know hotkey_store_cluster yet fails nginx -t: the
+# rest is started all the same, and run.sh says so and exits 1. Switching
+# STORE needs scripts/stop.sh first.
+#
 # Environment:
 #   RUN_DIR     where everything goes (default: <repo>/run, git-ignored)
 #   PORT        gateway port (default: the previous run's, else 8080)
@@ -68,6 +79,10 @@
 #   HOTKEYCTL   the CLI that mints the token (default <repo>/build/hotkeyctl,
 #               `make cli`)
 #   NGINX       the nginx binary (default /usr/sbin/nginx)
+#   STORE       standalone (default) or cluster (above)
+#   CLUSTER_PORT, CLUSTER_NODE_TIMEOUT  the cluster's first port (default:
+#               the last run's, else 7390) and cluster-node-timeout (ms,
+#               default 3000): see scripts/cluster.sh
 #
 # When run as root, the nginx workers run as root too (`user root;` in the
 # rendered config), so that they can use $RUN_DIR whoever owns it.
@@ -85,6 +100,7 @@ HOTKEYCTL=${HOTKEYCTL:-$top/build/hotkeyctl}
 NGINX=${NGINX:-/usr/sbin/nginx}
 LISTEN=${LISTEN:-127.0.0.1}
 ANALYZER=${ANALYZER:-$top/build/hotkey-analyzer}
+STORE=${STORE:-standalone}
 
 rdir=$RUN_DIR/redis
 ndir=$RUN_DIR/nginx
@@ -108,6 +124,8 @@ an_auth=$adir/analyzer
 an_creds=$an_auth/credentials
 
 . "$top/scripts/lib.sh"    # alive, redis_ping, wait_until
+
+cluster_sh() { RUN_DIR=$RUN_DIR "$top/scripts/cluster.sh" "$@"; }
 
 say() { printf '%s\n' "$*"; }
 die() { printf 'run.sh: %s\n' "$*" >&2; exit 1; }
@@ -139,7 +157,32 @@ sed_escape() {
 nginx_state=$ndir/conf/run.env     # PORT, REDIS_PORT the config was made with
 nginx_port=$(value PORT "$nginx_state")
 nginx_redis_port=$(value REDIS_PORT "$nginx_state")
+nginx_store=$(value STORE "$nginx_state")
 redis_port_now=$(sed -n 's/^port //p' "$rdir/redis.conf" 2>/dev/null | head -n 1)
+
+case $STORE in
+    standalone|cluster) ;;
+    *) die "STORE must be standalone or cluster, not $STORE" ;;
+esac
+# one kind of store at a time
+other_store=
+if [ "$STORE" = cluster ]; then
+    alive "$redis_pid" redis-server && other_store="a standalone redis-server"
+    REDIS_PORT=$(cluster_sh port)
+else
+    for f in "$RUN_DIR"/cluster/*/redis.pid; do
+        alive "$f" redis-server && other_store="a cluster store"
+    done
+fi
+if alive "$nginx_pid" nginx && [ "${nginx_store:-standalone}" != "$STORE" ]; then
+    other_store="nginx with a ${nginx_store:-standalone} store"
+fi
+an_store=$(value STORE "$andir/run.env")
+if alive "$keeper_pid" sh && [ "${an_store:-standalone}" != "$STORE" ]; then
+    other_store="the analyzer of a ${an_store:-standalone} store"
+fi
+[ -z "$other_store" ] \
+    || die "$other_store runs; run scripts/stop.sh first to switch to STORE=$STORE"
 
 if alive "$nginx_pid" nginx; then
     REDIS_PORT=${REDIS_PORT:-$nginx_redis_port}
@@ -147,7 +190,8 @@ fi
 PORT=${PORT:-${nginx_port:-8080}}
 REDIS_PORT=${REDIS_PORT:-${redis_port_now:-6390}}
 
-if alive "$redis_pid" redis-server && [ "$REDIS_PORT" != "$redis_port_now" ]; then
+if [ "$STORE" = standalone ] && alive "$redis_pid" redis-server \
+   && [ "$REDIS_PORT" != "$redis_port_now" ]; then
     die "redis-server already runs on port $redis_port_now; run scripts/stop.sh first to change REDIS_PORT"
 fi
 if alive "$nginx_pid" nginx \
@@ -192,18 +236,36 @@ EOF
     say "redis-server: started on 127.0.0.1:$REDIS_PORT (pid $(tr -d ' \n' <"$redis_pid"), data in $rdir)"
 }
 
-if alive "$redis_pid" redis-server; then
+# scli <command...>: redis-cli on the store (following a cluster's MOVED)
+scli() {
+    if [ "$STORE" = cluster ]; then
+        redis-cli -c -h 127.0.0.1 -p "$REDIS_PORT" "$@"
+    else
+        redis-cli -p "$REDIS_PORT" "$@"
+    fi
+}
+
+if [ "$STORE" = cluster ]; then
+    cluster_sh start
+    STORE_NODES=$(cluster_sh nodes)
+    store_addrs=$(printf '%s' "$STORE_NODES" | tr ' ' ',')
+elif alive "$redis_pid" redis-server; then
     say "redis-server: already running on 127.0.0.1:$REDIS_PORT (pid $(tr -d ' \n' <"$redis_pid"))"
+    store_addrs=127.0.0.1:$REDIS_PORT
 else
     start_redis
+    store_addrs=127.0.0.1:$REDIS_PORT
 fi
 
 # --- the demo data -----------------------------------------------------
 
 eval "$("$top/scripts/demo-data.sh" --env)"
 
-if [ "$(redis-cli -p "$REDIS_PORT" EXISTS "hotkey:{$INSTANCE_ID}:instance")" = 1 ]; then
+if [ "$(scli EXISTS "hotkey:{$INSTANCE_ID}:instance")" = 1 ]; then
     say "demo data: already in the store, kept as it is"
+elif [ "$STORE" = cluster ]; then
+    REDIS_PORT=$REDIS_PORT REDIS_HOST=127.0.0.1 REDIS_CLUSTER=1 \
+        HOTKEYCTL=$HOTKEYCTL "$top/scripts/demo-data.sh"
 else
     REDIS_PORT=$REDIS_PORT REDIS_HOST=127.0.0.1 "$top/scripts/demo-data.sh"
 fi
@@ -331,11 +393,22 @@ start_nginx() {
     if grep -n '@[A-Z_]*@' "$ndir/conf/nginx.conf.new" >&2; then
         die "placeholders left in the rendered config (above)"
     fi
+    if [ "$STORE" = cluster ]; then
+        cluster_upstream <"$ndir/conf/nginx.conf.new" >"$ndir/conf/nginx.conf.cl"
+        mv "$ndir/conf/nginx.conf.cl" "$ndir/conf/nginx.conf.new"
+    fi
     mv "$ndir/conf/nginx.conf.new" "$ndir/conf/nginx.conf"
     printf 'PORT=%s\nREDIS_PORT=%s\n' "$PORT" "$REDIS_PORT" >"$nginx_state"
+    [ "$STORE" = standalone ] || printf 'STORE=%s\n' "$STORE" >>"$nginx_state"
 
     if ! out=$("$NGINX" -t -p "$ndir/" -c conf/nginx.conf -e logs/error.log 2>&1); then
         printf '%s\n' "$out" >&2
+        if [ "$STORE" = cluster ] \
+           && printf '%s' "$out" | grep -q 'unknown directive "hotkey_store_cluster"'; then
+            no_gateway="this build of the module does not know hotkey_store_cluster yet: nginx was not started ($ndir/conf/nginx.conf)"
+            say "nginx: NOT started: $no_gateway"
+            return 0
+        fi
         die "nginx -t failed for $ndir/conf/nginx.conf"
     fi
     if ! out=$("$NGINX" -p "$ndir/" -c conf/nginx.conf -e logs/error.log 2>&1); then
@@ -350,6 +423,23 @@ start_nginx() {
     say "nginx: started on $LISTEN:$PORT (pid $(tr -d ' \n' <"$nginx_pid"), prefix $ndir)"
 }
 
+# cluster_upstream: the rendered config (stdin) with the store's one
+# server line replaced by hotkey_store_cluster and every node of the cluster
+cluster_upstream() {
+    awk -v nodes="$STORE_NODES" '
+        /^ *server 127\.0\.0\.1:[0-9]+;$/ && !done {
+            ind = $0
+            sub(/[^ ].*/, "", ind)
+            print ind "hotkey_store_cluster;"
+            n = split(nodes, a, " ")
+            for (i = 1; i <= n; i++) print ind "server " a[i] ";"
+            done = 1
+            next
+        }
+        { print }'
+}
+
+no_gateway=
 case $LISTEN in
     0.0.0.0|\*|127.0.0.1|localhost) url_host=127.0.0.1 ;;
     *) url_host=$LISTEN ;;
@@ -407,9 +497,9 @@ if [ "$(redis-cli -p "$DEMO_PORT" DBSIZE)" = 0 ]; then
 fi
 
 # the demo instance is the demo target
-redis-cli -p "$REDIS_PORT" HSET "hotkey:{$INSTANCE_ID}:instance" \
+scli HSET "hotkey:{$INSTANCE_ID}:instance" \
     addr "127.0.0.1:$DEMO_PORT" mode standalone >/dev/null
-redis-cli -p "$REDIS_PORT" SADD hotkey:registry "$INSTANCE_ID" >/dev/null
+scli SADD hotkey:registry "$INSTANCE_ID" >/dev/null
 
 # the analyzer's credentials: none needed by the demo target, but the
 # file is where passwords go (mode 0600)
@@ -431,6 +521,7 @@ start_analyzer() {
     mkdir -p "$andir"
     rm -f "$andir/stopping"
     printf 'DEMO_PORT=%s\nANALYZER_PORT=%s\n' "$DEMO_PORT" "$ANALYZER_PORT" >"$an_state"
+    [ "$STORE" = standalone ] || printf 'STORE=%s\n' "$STORE" >>"$an_state"
     # the keeper: starts the analyzer again if it dies, until stop.sh
     nohup sh -c '
         d=$1; shift
@@ -441,7 +532,7 @@ start_analyzer() {
             wait $!
             [ -f "$d/stopping" ] || sleep 1
         done' hotkey-analyzer-keeper "$andir" \
-        "$ANALYZER" --store "127.0.0.1:$REDIS_PORT" \
+        "$ANALYZER" --store "$store_addrs" \
         --metrics "127.0.0.1:$ANALYZER_PORT" --credentials "$an_creds" \
         --log "$andir/analyzer.log" >>"$andir/keeper.out" 2>&1 </dev/null &
     if ! wait_until 51 0.1 curl -fsS -o /dev/null "http://127.0.0.1:$ANALYZER_PORT/healthz" 2>/dev/null; then
@@ -479,6 +570,9 @@ HOTKEY_TOKEN_KEY=$(shq "$token_key")
 HOTKEY_TOKEN_ALG=ES256
 HOTKEY_TOKEN_KID=
 EOF
+if [ "$STORE" = cluster ]; then
+    printf 'STORE=cluster\nSTORE_NODES=%s\n' "$(shq "$STORE_NODES")" >>"$env_file"
+fi
 chmod 600 "$env_file"
 
 api="$base/v2/$PROJECT_ID/instances"
@@ -526,6 +620,9 @@ about 30,000 keys; the hottest: $(printf '%s ' $("$top/scripts/demo-target.sh" -
   metrics:  curl -s http://127.0.0.1:$ANALYZER_PORT/metrics     log: $andir/analyzer.log
 
 Keys and credentials: $adir/ (delete it and run again for new ones)
-The store:  redis-cli -p $REDIS_PORT      Logs: $ndir/logs/ (access.log: one JSON object per line)
+The store:  redis-cli$([ "$STORE" = cluster ] && printf ' -c') -p $REDIS_PORT      Logs: $ndir/logs/ (access.log: one JSON object per line)
 Stop:       make stop   (or RUN_DIR=$RUN_DIR scripts/stop.sh)
 EOF
+if [ -n "$no_gateway" ]; then
+    die "everything but the gateway runs: $no_gateway"
+fi

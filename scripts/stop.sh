@@ -2,8 +2,9 @@
 # Stops what scripts/run.sh started (`make stop`): the analyzer first
 # (SIGTERM: a task in progress is handed back to the queue; its keeper loop
 # is told not to start it again), nginx (a graceful QUIT: requests in
-# flight are finished), the demo target, then redis-server (SHUTDOWN SAVE:
-# the data is on disk for the next run). Quiet success when any is not
+# flight are finished), the demo target, then the store: redis-server, or
+# the nodes of STORE=cluster's cluster (SHUTDOWN SAVE: the data is on disk
+# for the next run). Quiet success when any is not
 # running. The data in $RUN_DIR stays; delete $RUN_DIR to start afresh.
 #
 # Environment:
@@ -61,6 +62,10 @@ if alive "$tdir/redis.pid" redis-server; then
     say "demo target: stopped (pid $pid)"
 fi
 rm -f "$tdir/redis.pid"
+
+if [ -d "$RUN_DIR/cluster" ]; then
+    RUN_DIR=$RUN_DIR "$top/scripts/cluster.sh" stop
+fi
 
 if alive "$redis_pid" redis-server; then
     port=$(sed -n 's/^port //p' "$rdir/redis.conf" 2>/dev/null | head -n 1)

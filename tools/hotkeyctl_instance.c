@@ -19,6 +19,7 @@
 #include <openssl/crypto.h>
 
 #include "hotkey_route.h"
+#include "hotkey_store_client.h"
 #include "hotkey_time.h"
 #include "hotkeyctl.h"
 
@@ -224,19 +225,51 @@ hki_auth(redisContext *c, const char *what, const char *file,
 }
 
 
-static redisContext *
+static void
+hki_store_free(hotkey_sc_t *sc)
+{
+    hotkey_sc_close(sc);
+    free(sc);
+}
+
+
+/* the store: one Redis, or any node of a cluster (hotkey_store_client) */
+
+static hotkey_sc_t *
 hki_store(hki_opts_t *o)
 {
-    redisContext  *c;
+    int           rc;
+    char          pass[HKI_PASS_MAX];
+    hotkey_sc_t  *sc;
 
-    c = hki_connect("store", o->store, o->timeout);
-
-    if (c && hki_auth(c, "store", o->store_pass, NULL) != 0) {
-        redisFree(c);
-        c = NULL;
+    sc = malloc(sizeof(hotkey_sc_t));
+    if (sc == NULL) {
+        hki_err("out of memory%s%s", "", "");
+        return NULL;
     }
 
-    return c;
+    rc = hotkey_sc_init(sc, o->store, o->timeout * 1000, o->timeout * 1000);
+
+    if (rc == 0 && o->store_pass) {
+        rc = hki_password(o->store_pass, pass, sizeof(pass));
+        rc = rc ? rc : hotkey_sc_auth(sc, NULL, pass);
+        OPENSSL_cleanse(pass, sizeof(pass));
+    }
+
+    if (rc == 0 && hotkey_sc_open(sc) != 0) {
+        hki_err("cannot connect to the store at %s: %s", o->store, sc->err);
+        rc = 1;
+
+    } else if (rc < 0) {
+        hki_err("%s%s", sc->err, "");
+    }
+
+    if (rc != 0) {
+        hki_store_free(sc);
+        return NULL;
+    }
+
+    return sc;
 }
 
 
@@ -380,15 +413,16 @@ hki_now_ms(void)
 
 
 static void
-hki_publish(redisContext *c, const char *iid)
+hki_publish(hotkey_sc_t *sc, const char *iid)
 {
-    freeReplyObject(redisCommand(c, "PUBLISH %s %s", HKI_CHANNEL, iid));
+    freeReplyObject(hotkey_sc_command(sc, NULL, "PUBLISH %s %s", HKI_CHANNEL,
+                                      iid));
 }
 
 
 /* the add script, SADD, PUBLISH: 0 or 1 */
 static int
-hki_write(redisContext *c, hki_opts_t *o, const char *policy)
+hki_write(hotkey_sc_t *sc, hki_opts_t *o, const char *policy)
 {
     int          rc;
     char         key[128], now[32];
@@ -397,9 +431,10 @@ hki_write(redisContext *c, hki_opts_t *o, const char *policy)
     snprintf(key, sizeof(key), "hotkey:{%s}:instance", o->instance);
     snprintf(now, sizeof(now), "%lld", (long long) hki_now_ms());
 
-    r = redisCommand(c, "EVAL %s 1 %s %s %s %s %s %s %s %s", hki_add_lua,
-                     key, o->project, policy, o->addr, o->mode,
-                     o->tls ? "1" : "0", now, o->force ? "1" : "0");
+    r = hotkey_sc_command(sc, key, "EVAL %s 1 %s %s %s %s %s %s %s %s",
+                          hki_add_lua, key, o->project, policy, o->addr,
+                          o->mode, o->tls ? "1" : "0", now,
+                          o->force ? "1" : "0");
 
     if (r == NULL || r->type == REDIS_REPLY_ERROR) {
         if (r && strncmp(r->str, "PROJECT ", 8) == 0) {
@@ -407,7 +442,7 @@ hki_write(redisContext *c, hki_opts_t *o, const char *policy)
                          " it", o->instance, r->str + 8);
 
         } else {
-            rc = hki_err("the store failed: %s%s", r ? r->str : c->errstr,
+            rc = hki_err("the store failed: %s%s", r ? r->str : sc->err,
                          "");
         }
 
@@ -418,15 +453,16 @@ hki_write(redisContext *c, hki_opts_t *o, const char *policy)
     rc = r->type == REDIS_REPLY_INTEGER && r->integer == 0;
     freeReplyObject(r);
 
-    r = redisCommand(c, "SADD %s %s", HKI_REGISTRY, o->instance);
+    r = hotkey_sc_command(sc, HKI_REGISTRY, "SADD %s %s", HKI_REGISTRY,
+                          o->instance);
     if (r == NULL || r->type == REDIS_REPLY_ERROR) {
-        hki_err("the store failed: %s%s", r ? r->str : c->errstr, "");
+        hki_err("the store failed: %s%s", r ? r->str : sc->err, "");
         freeReplyObject(r);
         return 1;
     }
 
     freeReplyObject(r);
-    hki_publish(c, o->instance);
+    hki_publish(sc, o->instance);
 
     printf("instance %s of project %s: %s (%s%s), maxmemory-policy %s: %s\n",
            o->instance, o->project, o->addr, o->mode, o->tls ? ", tls" : "",
@@ -446,7 +482,7 @@ hki_add(hki_opts_t *o)
 {
     int            rc;
     char           policy[HKI_POLICY_MAX];
-    redisContext  *c;
+    hotkey_sc_t   *sc;
 
     if (o->project == NULL || o->instance == NULL || o->addr == NULL) {
         return hotkeyctl_fail(HKI_CMD, "%s", "add needs --project,"
@@ -475,13 +511,13 @@ hki_add(hki_opts_t *o)
                        o->addr, policy);
     }
 
-    c = hki_store(o);
-    if (c == NULL) {
+    sc = hki_store(o);
+    if (sc == NULL) {
         return 1;
     }
 
-    rc = hki_write(c, o, policy);
-    redisFree(c);
+    rc = hki_write(sc, o, policy);
+    hki_store_free(sc);
 
     return rc;
 }
@@ -517,7 +553,7 @@ hki_field(redisReply *h, const char *f)
 
 
 static cJSON *
-hki_entry(redisContext *c, const char *iid, int registered)
+hki_entry(hotkey_sc_t *sc, const char *iid, int registered)
 {
     char         key[160], iso[HOTKEY_TIME_LEN + 1];
     cJSON       *e;
@@ -526,9 +562,9 @@ hki_entry(redisContext *c, const char *iid, int registered)
     redisReply  *h, *n;
 
     snprintf(key, sizeof(key), "hotkey:{%s}:instance", iid);
-    h = redisCommand(c, "HGETALL %s", key);
+    h = hotkey_sc_command(sc, key, "HGETALL %s", key);
     snprintf(key, sizeof(key), "hotkey:{%s}:tasks", iid);
-    n = redisCommand(c, "ZCARD %s", key);
+    n = hotkey_sc_command(sc, key, "ZCARD %s", key);
 
     e = cJSON_CreateObject();
     cJSON_AddStringToObject(e, "instance_id", iid);
@@ -603,17 +639,37 @@ hki_print_entry(cJSON *e)
 }
 
 
-/* ids of instance hashes not in the registry (written by hand) */
+/* is iid in the registry? */
+static int
+hki_registered(redisReply *reg, const char *iid)
+{
+    size_t  j;
+
+    for (j = 0; j < reg->elements; j++) {
+        if (strcmp(reg->element[j]->str, iid) == 0) {
+            return 1;
+        }
+    }
+
+    return 0;
+}
+
+
+/*
+ * ids of instance hashes not in the registry (written by hand), on one
+ * master of the store
+ */
 static void
-hki_unregistered(redisContext *c, redisReply *reg, cJSON *out)
+hki_unregistered_on(hotkey_sc_t *sc, unsigned m, redisReply *reg,
+    cJSON *out)
 {
     char         cursor[32] = "0", iid[64];
-    size_t       i, j, n;
+    size_t       i, n;
     redisReply  *r, *keys;
 
     do {
-        r = redisCommand(c, "SCAN %s MATCH hotkey:{*}:instance COUNT 1000",
-                         cursor);
+        r = hotkey_sc_command_at(sc, m, "SCAN %s MATCH hotkey:{*}:instance"
+                                 " COUNT 1000", cursor);
 
         if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
             freeReplyObject(r);
@@ -632,20 +688,27 @@ hki_unregistered(redisContext *c, redisReply *reg, cJSON *out)
             memcpy(iid, keys->element[i]->str + 8, n - 18);
             iid[n - 18] = '\0';
 
-            for (j = 0; j < reg->elements; j++) {
-                if (strcmp(reg->element[j]->str, iid) == 0) {
-                    break;
-                }
-            }
-
-            if (j == reg->elements) {
-                cJSON_AddItemToArray(out, hki_entry(c, iid, 0));
+            if (!hki_registered(reg, iid)) {
+                cJSON_AddItemToArray(out, hki_entry(sc, iid, 0));
             }
         }
 
         freeReplyObject(r);
 
     } while (strcmp(cursor, "0") != 0);
+}
+
+
+static void
+hki_unregistered(hotkey_sc_t *sc, redisReply *reg, cJSON *out)
+{
+    unsigned  m, n;
+
+    n = hotkey_sc_masters(sc);
+
+    for (m = 0; m < n; m++) {
+        hki_unregistered_on(sc, m, reg, out);
+    }
 }
 
 
@@ -656,18 +719,18 @@ hki_list(hki_opts_t *o)
     cJSON          *out, *e;
     size_t          i;
     redisReply     *reg;
-    redisContext   *c;
+    hotkey_sc_t    *sc;
 
-    c = hki_store(o);
-    if (c == NULL) {
+    sc = hki_store(o);
+    if (sc == NULL) {
         return 1;
     }
 
-    reg = redisCommand(c, "SMEMBERS %s", HKI_REGISTRY);
+    reg = hotkey_sc_command(sc, HKI_REGISTRY, "SMEMBERS %s", HKI_REGISTRY);
     if (reg == NULL || reg->type != REDIS_REPLY_ARRAY) {
-        hki_err("the store failed: %s%s", reg ? reg->str : c->errstr, "");
+        hki_err("the store failed: %s%s", reg ? reg->str : sc->err, "");
         freeReplyObject(reg);
-        redisFree(c);
+        hki_store_free(sc);
         return 1;
     }
 
@@ -680,13 +743,13 @@ hki_list(hki_opts_t *o)
 
     out = cJSON_CreateArray();
     for (i = 0; i < reg->elements; i++) {
-        cJSON_AddItemToArray(out, hki_entry(c, ids[i], 1));
+        cJSON_AddItemToArray(out, hki_entry(sc, ids[i], 1));
     }
 
-    hki_unregistered(c, reg, out);
+    hki_unregistered(sc, reg, out);
     free(ids);
     freeReplyObject(reg);
-    redisFree(c);
+    hki_store_free(sc);
 
     if (o->json) {
         s = cJSON_Print(out);
@@ -708,20 +771,25 @@ hki_list(hki_opts_t *o)
 /* ---------------------------------------------------------------- remove */
 
 
-/* every key of the instance, after the hash went (--force) */
+/*
+ * every key of the instance, after the hash went (--force); they share
+ * the instance's slot, so they are all on the master of its hash
+ */
 static long long
-hki_purge(redisContext *c, const char *iid)
+hki_purge(hotkey_sc_t *sc, const char *iid)
 {
-    char         cursor[32] = "0", match[96];
+    char         cursor[32] = "0", match[96], key[96];
     size_t       i;
     long long    n;
     redisReply  *r, *d;
 
     snprintf(match, sizeof(match), "hotkey:{%s}:*", iid);
+    snprintf(key, sizeof(key), "hotkey:{%s}:instance", iid);
     n = 0;
 
     do {
-        r = redisCommand(c, "SCAN %s MATCH %s COUNT 1000", cursor, match);
+        r = hotkey_sc_command(sc, key, "SCAN %s MATCH %s COUNT 1000", cursor,
+                              match);
 
         if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
             freeReplyObject(r);
@@ -731,8 +799,9 @@ hki_purge(redisContext *c, const char *iid)
         snprintf(cursor, sizeof(cursor), "%s", r->element[0]->str);
 
         for (i = 0; i < r->element[1]->elements; i++) {
-            d = redisCommand(c, "DEL %b", r->element[1]->element[i]->str,
-                             r->element[1]->element[i]->len);
+            d = hotkey_sc_command(sc, key, "DEL %b",
+                                  r->element[1]->element[i]->str,
+                                  r->element[1]->element[i]->len);
             n += d && d->type == REDIS_REPLY_INTEGER ? d->integer : 0;
             freeReplyObject(d);
         }
@@ -746,7 +815,7 @@ hki_purge(redisContext *c, const char *iid)
 
 
 static int
-hki_remove_keys(redisContext *c, hki_opts_t *o, long long *hash)
+hki_remove_keys(hotkey_sc_t *sc, hki_opts_t *o, long long *hash)
 {
     int          rc;
     char         key[128], idx[128];
@@ -755,8 +824,8 @@ hki_remove_keys(redisContext *c, hki_opts_t *o, long long *hash)
     snprintf(key, sizeof(key), "hotkey:{%s}:instance", o->instance);
     snprintf(idx, sizeof(idx), "hotkey:{%s}:tasks", o->instance);
 
-    r = redisCommand(c, "EVAL %s 2 %s %s %s", hki_remove_lua, key, idx,
-                     o->force ? "1" : "0");
+    r = hotkey_sc_command(sc, key, "EVAL %s 2 %s %s %s", hki_remove_lua, key,
+                          idx, o->force ? "1" : "0");
     rc = 0;
 
     if (r && r->type == REDIS_REPLY_ERROR
@@ -767,7 +836,7 @@ hki_remove_keys(redisContext *c, hki_opts_t *o, long long *hash)
                      " them with the instance", o->instance, r->str + 6);
 
     } else if (r == NULL || r->type != REDIS_REPLY_INTEGER) {
-        rc = hki_err("the store failed: %s%s", r ? r->str : c->errstr, "");
+        rc = hki_err("the store failed: %s%s", r ? r->str : sc->err, "");
 
     } else {
         *hash = r->integer;
@@ -784,25 +853,26 @@ hki_remove(hki_opts_t *o)
 {
     long long      hash = 0, reg, other;
     redisReply    *r;
-    redisContext  *c;
+    hotkey_sc_t   *sc;
 
-    c = hki_store(o);
-    if (c == NULL) {
+    sc = hki_store(o);
+    if (sc == NULL) {
         return 1;
     }
 
-    if (hki_remove_keys(c, o, &hash) != 0) {
-        redisFree(c);
+    if (hki_remove_keys(sc, o, &hash) != 0) {
+        hki_store_free(sc);
         return 1;
     }
 
-    r = redisCommand(c, "SREM %s %s", HKI_REGISTRY, o->instance);
+    r = hotkey_sc_command(sc, HKI_REGISTRY, "SREM %s %s", HKI_REGISTRY,
+                          o->instance);
     reg = r && r->type == REDIS_REPLY_INTEGER ? r->integer : 0;
     freeReplyObject(r);
 
-    other = o->force ? hki_purge(c, o->instance) : 0;
-    hki_publish(c, o->instance);
-    redisFree(c);
+    other = o->force ? hki_purge(sc, o->instance) : 0;
+    hki_publish(sc, o->instance);
+    hki_store_free(sc);
 
     if (hash == 0 && reg == 0 && other <= 0) {
         return hki_err("no instance %s in the store%s", o->instance, "");

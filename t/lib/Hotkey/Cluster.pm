@@ -57,14 +57,17 @@ package Hotkey::Cluster;
 #   $c->revive($addr)             starts a killed node again (same port and
 #                                 nodes.conf: it rejoins, as a replica when
 #                                 it was failed over); waits for ok
-#   $c->migrate_slot($slot, $to, keys => N)
+#   $c->migrate_slot($slot, $to, keys => N | move => [@keys])
 #                                 moves a slot to master $to: SETSLOT
 #                                 IMPORTING on $to, MIGRATING on the owner,
 #                                 MIGRATE of its keys in batches of 100,
 #                                 SETSLOT NODE on every master.  With
 #                                 keys => N it stops after moving at most N
-#                                 keys, leaving the slot half-migrated
-#                                 (the owner answers ASK for moved keys)
+#                                 keys, with move => [...] after moving
+#                                 just those, leaving the slot
+#                                 half-migrated (the owner answers ASK for
+#                                 moved keys, TRYAGAIN for a script or
+#                                 command on moved and unmoved keys)
 #                                 until finish_migration($slot)
 #   $c->finish_migration($slot)   moves the rest and SETSLOT NODE
 #   $c->wait_ok($timeout)         cluster_state:ok and one view of the
@@ -426,6 +429,12 @@ sub migrate_slot {
     _ok("MIGRATING on $from", $self->redis($from, 'CLUSTER', 'SETSLOT',
         $slot, 'MIGRATING', $self->_id($to)));
     $self->{migrating}{$slot} = [ $from, $to ];
+    if ($o{move}) {
+        my ($h, $p) = $to =~ /^(.*):(\d+)$/;
+        _ok("MIGRATE to $to", $self->redis($from, 'MIGRATE', $h, $p, '', 0,
+            5000, 'KEYS', @{ $o{move} }));
+        return 1;
+    }
     $self->_move_keys($slot, $o{keys});
     return 1 if defined $o{keys};
     return $self->finish_migration($slot);

@@ -54,10 +54,8 @@
 # lists every node with hotkey_store_cluster; the analyzer is given every
 # node; the demo data goes in through hotkeyctl and redis-cli -c;
 # demo.env also has STORE=cluster and STORE_NODES (the nodes, masters
-# first, space-separated) and REDIS_PORT is the first node's port. A
-# module that does not know hotkey_store_cluster yet fails nginx -t: the
-# rest is started all the same, and run.sh says so and exits 1. Switching
-# STORE needs scripts/stop.sh first.
+# first, space-separated) and REDIS_PORT is the first node's port.
+# Switching STORE needs scripts/stop.sh first.
 #
 # Environment:
 #   RUN_DIR     where everything goes (default: <repo>/run, git-ignored)

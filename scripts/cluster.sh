@@ -62,6 +62,8 @@ dir $d
 cluster-enabled yes
 cluster-config-file nodes.conf
 cluster-node-timeout $NODE_TIMEOUT
+# a demo: a replica takes over however long it was cut off from its master
+cluster-replica-validity-factor 0
 appendonly yes
 appendfsync everysec
 save 3600 1 300 100 60 10000
@@ -80,6 +82,19 @@ cluster_ok() {
         alive "$cdir/$p/redis.pid" redis-server || continue
         cli "$p" CLUSTER INFO 2>/dev/null | grep -q '^cluster_state:ok' \
             || return 1
+    done
+}
+
+# every live replica has its master's data: it can take over from now on
+replicas_synced() {
+    for p in $ports; do
+        alive "$cdir/$p/redis.pid" redis-server || continue
+        info=$(cli "$p" INFO replication 2>/dev/null | tr -d '\r')
+        case $info in *role:slave*) ;; *) continue ;; esac
+        case $info in
+            *master_link_status:up*master_sync_in_progress:0*) ;;
+            *) return 1 ;;
+        esac
     done
 }
 
@@ -107,6 +122,9 @@ start() {
     fi
     if ! wait_until 301 0.1 cluster_ok; then
         die "the cluster is not ok after 30 s (logs: $cdir/*/redis.log)"
+    fi
+    if ! wait_until 601 0.1 replicas_synced; then
+        say "cluster: a replica is not in sync after 60 s (logs: $cdir/*/redis.log)"
     fi
     say "cluster: ok, nodes $(nodes)"
 }

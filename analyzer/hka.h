@@ -107,6 +107,16 @@ typedef struct {
     void                *data;
 } hka_target_t;
 
+/* the scan of one database of one node, SELECTed on c */
+typedef struct {
+    const hka_target_t  *tg;
+    hka_result_t        *res;
+    redisContext        *c;
+    const char          *addr;
+    unsigned             node;
+    unsigned             db;
+} hka_walk_t;
+
 
 typedef struct {
     uint64_t     tasks_success;
@@ -133,6 +143,8 @@ extern volatile sig_atomic_t  hka_stop;
 int hka_top_init(hka_top_t *t, size_t max);
 int hka_top_offer(hka_top_t *t, unsigned freq, unsigned db, unsigned node,
     const char *name, size_t len);
+void hka_top_bar(const hka_top_t *t, unsigned db, unsigned *min,
+    const char **tie, size_t *tielen);
 void hka_top_sort(hka_top_t *t);
 void hka_top_drop(hka_top_t *t, size_t i);
 void hka_top_free(hka_top_t *t);
@@ -143,6 +155,13 @@ size_t hka_key_element(const hka_key_t *k, const char *shard, char *buf);
 /* scan.c */
 int hka_scan(const hka_target_t *tg, hka_result_t *res);
 void hka_result_free(hka_result_t *res);
+int hka_fail(hka_result_t *res, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+int hka_reply_fail(hka_result_t *res, const char *addr, redisContext *c,
+    redisReply *r, const char *what);
+
+/* batch.c */
+int hka_batch_scan(hka_walk_t *w);
 
 /* pace.c */
 void hka_pace_init(hka_pace_t *p, double share);

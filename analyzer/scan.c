@@ -30,16 +30,13 @@ typedef struct {
     const hka_target_t  *tg;
     hka_result_t        *res;
     redisContext        *conns[HKA_NODES_MAX];
+    unsigned char        piped[HKA_NODES_MAX];   /* the script refused */
     char                 sig[65536];
 } hka_scan_t;
 
 
-static int hka_fail(hka_result_t *res, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
 static redisContext *hka_connect(const hka_target_t *tg, const char *addr,
     hka_result_t *res);
-static int hka_reply_fail(hka_result_t *res, const char *addr,
-    redisContext *c, redisReply *r, const char *what);
 static int hka_info(redisContext *c, const char *addr, hka_info_t *in,
     hka_result_t *res);
 static int hka_check(const char *addr, const hka_info_t *in,
@@ -50,6 +47,7 @@ static int hka_scan_all(hka_scan_t *s);
 static int hka_told_to_stop(hka_scan_t *s);
 static int hka_stopped(hka_scan_t *s);
 static int hka_scan_db(hka_scan_t *s, unsigned node, unsigned db);
+static int hka_scan_db_paced(hka_scan_t *s, unsigned node, unsigned db);
 static int hka_freq_send(redisContext *c, const redisReply *keys);
 static int hka_freq_read(hka_scan_t *s, unsigned node, unsigned db,
     const redisReply *keys);
@@ -59,7 +57,7 @@ static const char *hka_size_cmd(const char *type);
 static void hka_close_all(hka_scan_t *s);
 
 
-static int
+int
 hka_fail(hka_result_t *res, const char *fmt, ...)
 {
     va_list  ap;
@@ -74,7 +72,7 @@ hka_fail(hka_result_t *res, const char *fmt, ...)
 }
 
 
-static int
+int
 hka_reply_fail(hka_result_t *res, const char *addr, redisContext *c,
     redisReply *r, const char *what)
 {
@@ -720,8 +718,53 @@ hka_scan_db_fast(hka_scan_t *s, unsigned node, unsigned db)
 }
 
 
+/* by the script (batch.c), or by the pipeline where it is refused */
+
 static int
 hka_scan_db(hka_scan_t *s, unsigned node, unsigned db)
+{
+    int          rc;
+    hka_walk_t   w;
+    redisReply  *r;
+
+    w.tg = s->tg;
+    w.res = s->res;
+    w.c = s->conns[node];
+    w.addr = s->res->nodes[node];
+    w.node = node;
+    w.db = db;
+
+    r = redisCommand(w.c, "SELECT %u", db);
+    if (r == NULL || r->type == REDIS_REPLY_ERROR) {
+        hka_reply_fail(s->res, w.addr, w.c, r, "SELECT");
+        freeReplyObject(r);
+        return -1;
+    }
+
+    freeReplyObject(r);
+
+    if (!s->piped[node]) {
+        rc = hka_batch_scan(&w);
+
+        if (rc != 1) {
+            return rc == -2 ? hka_freq_failed(s, node) : rc;
+        }
+
+        s->piped[node] = 1;
+    }
+
+    if (s->res->pace.share <= 0) {
+        return hka_scan_db_fast(s, node, db);
+    }
+
+    return hka_scan_db_paced(s, node, db);
+}
+
+
+/* paced: one batch in flight, the pause after it */
+
+static int
+hka_scan_db_paced(hka_scan_t *s, unsigned node, unsigned db)
 {
     int            rc;
     char           cursor[32];
@@ -732,20 +775,6 @@ hka_scan_db(hka_scan_t *s, unsigned node, unsigned db)
 
     c = s->conns[node];
     addr = s->res->nodes[node];
-
-    r = redisCommand(c, "SELECT %u", db);
-    if (r == NULL || r->type == REDIS_REPLY_ERROR) {
-        hka_reply_fail(s->res, addr, c, r, "SELECT");
-        freeReplyObject(r);
-        return -1;
-    }
-
-    freeReplyObject(r);
-
-    if (s->res->pace.share <= 0) {
-        return hka_scan_db_fast(s, node, db);
-    }
-
     t0 = hka_now();
     r = redisCommand(c, "SCAN 0 COUNT %u", s->tg->conf->scan_count);
 

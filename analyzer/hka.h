@@ -163,6 +163,9 @@ int hka_reply_fail(hka_result_t *res, const char *addr, redisContext *c,
 /* batch.c */
 int hka_batch_scan(hka_walk_t *w);
 
+/* pipe.c */
+int hka_pipe_scan(hka_walk_t *w);
+
 /* pace.c */
 void hka_pace_init(hka_pace_t *p, double share);
 int hka_pace_start(hka_pace_t *p, redisContext *c, hka_tick_pt tick,

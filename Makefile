@@ -18,7 +18,7 @@ CLI_SRCS   = $(wildcard tools/*.c)
 ANALYZER      = $(BUILD)/hotkey-analyzer
 ANALYZER_SRCS = $(wildcard analyzer/*.c)
 ANALYZER_LUA  = analyzer/lua/take.lua analyzer/lua/renew.lua \
-                analyzer/lua/finish.lua analyzer/lua/batch.lua
+                analyzer/lua/finish.lua
 ANALYZER_USES = src/hotkey_codec.c src/hotkey_time.c src/hotkey_num.c \
                 src/hotkey_scripts.c src/hotkey_json.c
 

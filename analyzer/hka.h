@@ -143,8 +143,6 @@ extern volatile sig_atomic_t  hka_stop;
 int hka_top_init(hka_top_t *t, size_t max);
 int hka_top_offer(hka_top_t *t, unsigned freq, unsigned db, unsigned node,
     const char *name, size_t len);
-void hka_top_bar(const hka_top_t *t, unsigned db, unsigned *min,
-    const char **tie, size_t *tielen);
 void hka_top_sort(hka_top_t *t);
 void hka_top_drop(hka_top_t *t, size_t i);
 void hka_top_free(hka_top_t *t);
@@ -159,9 +157,6 @@ int hka_fail(hka_result_t *res, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 int hka_reply_fail(hka_result_t *res, const char *addr, redisContext *c,
     redisReply *r, const char *what);
-
-/* batch.c */
-int hka_batch_scan(hka_walk_t *w);
 
 /* pipe.c */
 int hka_pipe_scan(hka_walk_t *w);

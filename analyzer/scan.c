@@ -30,7 +30,6 @@ typedef struct {
     const hka_target_t  *tg;
     hka_result_t        *res;
     redisContext        *conns[HKA_NODES_MAX];
-    unsigned char        piped[HKA_NODES_MAX];   /* the script refused */
     char                 sig[65536];
 } hka_scan_t;
 
@@ -597,7 +596,7 @@ hka_stopped(hka_scan_t *s)
 }
 
 
-/* by the script (batch.c), or by the pipeline where it is refused */
+/* SELECT, then the pipeline of SCAN and OBJECT FREQ (pipe.c) */
 
 static int
 hka_scan_db(hka_scan_t *s, unsigned node, unsigned db)
@@ -622,16 +621,7 @@ hka_scan_db(hka_scan_t *s, unsigned node, unsigned db)
 
     freeReplyObject(r);
 
-    rc = 1;
-
-    if (!s->piped[node] && getenv("HKA_SCRIPT")) {
-        rc = hka_batch_scan(&w);
-        s->piped[node] = rc == 1;
-    }
-
-    if (rc == 1) {
-        rc = hka_pipe_scan(&w);
-    }
+    rc = hka_pipe_scan(&w);
 
     return rc == -2 ? hka_freq_failed(s, node) : rc;
 }

@@ -163,41 +163,6 @@ hka_key_qcmp(const void *a, const void *b)
 }
 
 
-/*
- * What a key of database db needs to enter the top now: a freq above
- * *min, or equal to it and a name bytewise before *tie (of *tielen
- * bytes; any name when *tie is NULL, none when *tielen is 0).  While
- * the top is not full that is any freq above 0.  A long coldest name is
- * not passed on: ties are then all let through (a superset is safe).
- */
-
-void
-hka_top_bar(const hka_top_t *t, unsigned db, unsigned *min,
-    const char **tie, size_t *tielen)
-{
-    const hka_key_t  *k;
-
-    *min = 1;
-    *tie = NULL;
-    *tielen = 0;
-
-    if (t->n < t->max || t->max == 0) {
-        return;
-    }
-
-    k = &t->k[0];
-    *min = k->freq;
-
-    if (db > k->db) {
-        *tie = "";
-
-    } else if (db == k->db && k->len <= HKA_NAME_MAX) {
-        *tie = k->name;
-        *tielen = k->len;
-    }
-}
-
-
 /* the heap becomes a sorted array (no more offers after this) */
 
 void

@@ -37,6 +37,7 @@ typedef struct {
 
 typedef struct {
     hka_walk_t  *w;
+    const char  *what;                 /* the replies being read */
     int          fd;
     size_t       pos;
     size_t       end;
@@ -48,7 +49,7 @@ typedef struct {
 } hka_pipe_t;
 
 
-static int hka_pipe_io(hka_pipe_t *p, const char *what, const char *why);
+static int hka_pipe_io(hka_pipe_t *p, const char *why);
 static int hka_pipe_fill(hka_pipe_t *p);
 static int hka_pipe_line(hka_pipe_t *p, char **line, size_t *len);
 static int hka_line_num(const char *s, size_t len, char type,
@@ -58,16 +59,25 @@ static int hka_pipe_bulk(hka_pipe_t *p, char *dst, size_t len);
 static int hka_pipe_put(hka_pipe_t *p, const char *s, size_t n);
 static int hka_pipe_flush(hka_pipe_t *p);
 static int hka_pipe_scan_cmd(hka_pipe_t *p, const char *cursor);
+static int hka_names_room(hka_pipe_t *p, hka_names_t *b, size_t n,
+    size_t size);
 static int hka_pipe_freq_cmds(hka_pipe_t *p, const hka_names_t *b);
 static int hka_pipe_scan_reply(hka_pipe_t *p, hka_names_t *b);
 static int hka_pipe_freqs(hka_pipe_t *p, const hka_names_t *b, int keep);
+static int hka_pipe_stopped(hka_pipe_t *p);
+static int hka_pipe_drain(hka_pipe_t *p, int scan, hka_names_t *spare,
+    const hka_names_t *b);
+static int hka_pipe_ahead(hka_pipe_t *p, hka_names_t **prev,
+    hka_names_t *cur, hka_names_t *next, int more);
+static int hka_pipe_paced(hka_pipe_t *p, hka_names_t *cur,
+    hka_names_t *next, int more, double t0);
 static int hka_pipe_run(hka_pipe_t *p);
 
 
 /* the connection broke: hiredis is told too, so that it sends no more */
 
 static int
-hka_pipe_io(hka_pipe_t *p, const char *what, const char *why)
+hka_pipe_io(hka_pipe_t *p, const char *why)
 {
     redisContext  *c;
 
@@ -75,7 +85,7 @@ hka_pipe_io(hka_pipe_t *p, const char *what, const char *why)
     c->err = REDIS_ERR_IO;
     snprintf(c->errstr, sizeof(c->errstr), "%s", why);
 
-    return hka_fail(p->w->res, "%s: %s: %s", p->w->addr, what, why);
+    return hka_fail(p->w->res, "%s: %s: %s", p->w->addr, p->what, why);
 }
 
 
@@ -91,7 +101,7 @@ hka_pipe_fill(hka_pipe_t *p)
     }
 
     if (p->end == sizeof(p->in)) {
-        return hka_pipe_io(p, "SCAN", "reply line too long");
+        return hka_pipe_io(p, "reply line too long");
     }
 
     do {
@@ -99,7 +109,7 @@ hka_pipe_fill(hka_pipe_t *p)
     } while (n < 0 && errno == EINTR);
 
     if (n <= 0) {
-        return hka_pipe_io(p, "SCAN", n == 0 ? "connection closed"
+        return hka_pipe_io(p, n == 0 ? "connection closed"
                            : errno == EAGAIN || errno == EWOULDBLOCK
                            ? "timeout" : strerror(errno));
     }
@@ -122,7 +132,7 @@ hka_pipe_line(hka_pipe_t *p, char **line, size_t *len)
 
         if (cr && cr + 1 < p->in + p->end) {
             if (cr[1] != '\n') {
-                return hka_pipe_io(p, "SCAN", "protocol error");
+                return hka_pipe_io(p, "protocol error");
             }
 
             *line = p->in + p->pos;
@@ -174,7 +184,7 @@ hka_pipe_num(hka_pipe_t *p, char type, long long *v)
     }
 
     if (hka_line_num(s, len, type, v) != 0) {
-        return hka_pipe_io(p, "SCAN", "unexpected reply");
+        return hka_pipe_io(p, "unexpected reply");
     }
 
     return 0;
@@ -198,7 +208,7 @@ hka_pipe_bulk(hka_pipe_t *p, char *dst, size_t len)
         r = read(p->fd, dst + n, len - n);
 
         if (r <= 0 && !(r < 0 && errno == EINTR)) {
-            return hka_pipe_io(p, "SCAN", r == 0 ? "connection closed"
+            return hka_pipe_io(p, r == 0 ? "connection closed"
                                : errno == EAGAIN ? "timeout"
                                : strerror(errno));
         }
@@ -210,7 +220,7 @@ hka_pipe_bulk(hka_pipe_t *p, char *dst, size_t len)
         return -1;
     }
 
-    return n == 0 ? 0 : hka_pipe_io(p, "SCAN", "protocol error");
+    return n == 0 ? 0 : hka_pipe_io(p, "protocol error");
 }
 
 
@@ -258,7 +268,7 @@ hka_pipe_flush(hka_pipe_t *p)
         }
 
         if (n <= 0) {
-            return hka_pipe_io(p, "SCAN", n == 0 ? "connection closed"
+            return hka_pipe_io(p, n == 0 ? "connection closed"
                                : errno == EAGAIN ? "timeout"
                                : strerror(errno));
         }
@@ -350,20 +360,22 @@ hka_pipe_scan_reply(hka_pipe_t *p, hka_names_t *b)
     size_t      i, len;
     long long   v;
 
+    p->what = "SCAN";
+
     if (hka_pipe_line(p, &s, &len) != 0) {
         return -1;
     }
 
     if (len > 0 && s[0] == '-') {
         return hka_fail(p->w->res, "%s: SCAN: %.*s", p->w->addr,
-                        (int) (len < 256 ? len : 256), s);
+                        (int) (len < 256 ? len - 1 : 255), s + 1);
     }
 
     if (hka_line_num(s, len, '*', &v) != 0 || v != 2
         || hka_pipe_num(p, '$', &v) != 0 || v >= HKA_CURSOR_LEN
         || hka_pipe_bulk(p, b->cursor, v) != 0)
     {
-        return hka_pipe_io(p, "SCAN", "unexpected reply");
+        return hka_pipe_io(p, "unexpected reply");
     }
 
     b->cursor[v] = '\0';
@@ -412,6 +424,7 @@ hka_pipe_freqs(hka_pipe_t *p, const hka_names_t *b, int keep)
     hka_walk_t  *w;
 
     w = p->w;
+    p->what = "OBJECT FREQ";
     rc = 0;
 
     for (i = 0, off = 0; i < b->n; off += b->lens[i++]) {
@@ -438,7 +451,7 @@ hka_pipe_freqs(hka_pipe_t *p, const hka_names_t *b, int keep)
             }
 
         } else if (!(len == 3 && memcmp(s, "$-1", 3) == 0)) {
-            return hka_pipe_io(p, "OBJECT FREQ", "unexpected reply");
+            return hka_pipe_io(p, "unexpected reply");
         }
     }
 
@@ -484,18 +497,81 @@ hka_pipe_drain(hka_pipe_t *p, int scan, hka_names_t *spare,
 
 
 /*
- * Each round sends SCAN(next) and the OBJECT FREQ of the current batch.
- * Unpaced, it then reads the OBJECT FREQ of the batch before and
- * SCAN(next); paced, SCAN(next) and the current batch's replies, then
- * pauses with nothing in flight.
+ * Unpaced, after SCAN(next) and OBJECT FREQ(cur) were sent: the replies
+ * of the batch before, then SCAN(next).  Returns 1 to go on, else the
+ * scan's result.
  */
+
+static int
+hka_pipe_ahead(hka_pipe_t *p, hka_names_t **prev, hka_names_t *cur,
+    hka_names_t *next, int more)
+{
+    int  rc;
+
+    rc = *prev ? hka_pipe_freqs(p, *prev, 1) : 0;
+
+    if (rc == -2) {
+        return hka_pipe_drain(p, more, next, cur);
+    }
+
+    if (rc != 0) {
+        return rc;
+    }
+
+    if (!more) {
+        return hka_pipe_freqs(p, cur, 1);
+    }
+
+    *prev = cur;
+
+    if (hka_pipe_scan_reply(p, next) != 0 || hka_pipe_stopped(p) != 0) {
+        return -1;
+    }
+
+    return 1;
+}
+
+
+/* paced: SCAN(next) and the batch's replies, then the pause */
+
+static int
+hka_pipe_paced(hka_pipe_t *p, hka_names_t *cur, hka_names_t *next,
+    int more, double t0)
+{
+    int          rc;
+    hka_walk_t  *w;
+
+    w = p->w;
+
+    if (more && hka_pipe_scan_reply(p, next) != 0) {
+        return -1;
+    }
+
+    rc = hka_pipe_freqs(p, cur, 1);
+
+    if (rc != 0 || !more) {
+        return rc;
+    }
+
+    if (hka_pace_batch(&w->res->pace, w->c, hka_now() - t0, w->tg->tick,
+                       w->tg->data) == 0)
+    {
+        return 1;
+    }
+
+    return hka_pipe_stopped(p) ? -1
+           : hka_reply_fail(w->res, w->addr, w->c, NULL, "INFO cpu");
+}
+
+
+/* each round sends SCAN(next) and the OBJECT FREQ of the current batch */
 
 static int
 hka_pipe_run(hka_pipe_t *p)
 {
     int           rc, more, ahead;
     double        t0;
-    hka_names_t  *cur, *other, *prev;
+    hka_names_t  *cur, *next, *prev;
 
     ahead = p->w->res->pace.share <= 0;
     cur = &p->b[0];
@@ -510,7 +586,7 @@ hka_pipe_run(hka_pipe_t *p)
     for ( ;; ) {
         t0 = hka_now();
         more = strcmp(cur->cursor, "0") != 0;
-        other = cur == &p->b[0] ? &p->b[1] : &p->b[0];
+        next = cur == &p->b[0] ? &p->b[1] : &p->b[0];
 
         if ((more && hka_pipe_scan_cmd(p, cur->cursor) != 0)
             || hka_pipe_freq_cmds(p, cur) != 0 || hka_pipe_flush(p) != 0)
@@ -518,50 +594,14 @@ hka_pipe_run(hka_pipe_t *p)
             return -1;
         }
 
-        if (ahead) {
-            rc = prev ? hka_pipe_freqs(p, prev, 1) : 0;
+        rc = ahead ? hka_pipe_ahead(p, &prev, cur, next, more)
+                   : hka_pipe_paced(p, cur, next, more, t0);
 
-            if (rc == -2) {
-                return hka_pipe_drain(p, more, other, cur);
-            }
-
-            if (rc != 0) {
-                return rc;
-            }
-
-            if (!more) {
-                return hka_pipe_freqs(p, cur, 1);
-            }
-
-            prev = cur;
-
-            if (hka_pipe_scan_reply(p, other) != 0
-                || hka_pipe_stopped(p) != 0)
-            {
-                return -1;
-            }
-
-        } else {
-            if (more && hka_pipe_scan_reply(p, other) != 0) {
-                return -1;
-            }
-
-            rc = hka_pipe_freqs(p, cur, 1);
-
-            if (rc != 0 || !more) {
-                return rc;
-            }
-
-            if (hka_pace_batch(&p->w->res->pace, p->w->c, hka_now() - t0,
-                               p->w->tg->tick, p->w->tg->data) != 0)
-            {
-                return hka_pipe_stopped(p) ? -1
-                       : hka_reply_fail(p->w->res, p->w->addr, p->w->c,
-                                        NULL, "INFO cpu");
-            }
+        if (rc != 1) {
+            return rc;
         }
 
-        cur = other;
+        cur = next;
     }
 }
 
@@ -592,6 +632,7 @@ hka_pipe_scan(hka_walk_t *w)
     }
 
     p->w = w;
+    p->what = "SCAN";
     p->fd = w->c->fd;
 
     rc = hka_pipe_run(p);

@@ -106,6 +106,16 @@ typedef struct {
     void                *data;
 } hka_target_t;
 
+/* the scan of one database of one node, SELECTed on c */
+typedef struct {
+    const hka_target_t  *tg;
+    hka_result_t        *res;
+    redisContext        *c;
+    const char          *addr;
+    unsigned             node;
+    unsigned             db;
+} hka_walk_t;
+
 
 typedef struct {
     uint64_t     tasks_success;
@@ -142,6 +152,13 @@ size_t hka_key_element(const hka_key_t *k, const char *shard, char *buf);
 /* scan.c */
 int hka_scan(const hka_target_t *tg, hka_result_t *res);
 void hka_result_free(hka_result_t *res);
+int hka_fail(hka_result_t *res, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+int hka_reply_fail(hka_result_t *res, const char *addr, redisContext *c,
+    redisReply *r, const char *what);
+
+/* pipe.c */
+int hka_pipe_scan(hka_walk_t *w);
 
 /* pace.c */
 void hka_pace_init(hka_pace_t *p, double share);

@@ -34,12 +34,8 @@ typedef struct {
 } hka_scan_t;
 
 
-static int hka_fail(hka_result_t *res, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
 static redisContext *hka_connect(const hka_target_t *tg, const char *addr,
     hka_result_t *res);
-static int hka_reply_fail(hka_result_t *res, const char *addr,
-    redisContext *c, redisReply *r, const char *what);
 static int hka_info(redisContext *c, const char *addr, hka_info_t *in,
     hka_result_t *res);
 static int hka_check(const char *addr, const hka_info_t *in,
@@ -50,16 +46,13 @@ static int hka_scan_all(hka_scan_t *s);
 static int hka_told_to_stop(hka_scan_t *s);
 static int hka_stopped(hka_scan_t *s);
 static int hka_scan_db(hka_scan_t *s, unsigned node, unsigned db);
-static int hka_freq_send(redisContext *c, const redisReply *keys);
-static int hka_freq_read(hka_scan_t *s, unsigned node, unsigned db,
-    const redisReply *keys);
 static int hka_freq_failed(hka_scan_t *s, unsigned node);
 static int hka_sizes(hka_scan_t *s, unsigned node);
 static const char *hka_size_cmd(const char *type);
 static void hka_close_all(hka_scan_t *s);
 
 
-static int
+int
 hka_fail(hka_result_t *res, const char *fmt, ...)
 {
     va_list  ap;
@@ -74,7 +67,7 @@ hka_fail(hka_result_t *res, const char *fmt, ...)
 }
 
 
-static int
+int
 hka_reply_fail(hka_result_t *res, const char *addr, redisContext *c,
     redisReply *r, const char *what)
 {
@@ -603,300 +596,34 @@ hka_stopped(hka_scan_t *s)
 }
 
 
-static int
-hka_scan_reply_ok(const redisReply *r)
-{
-    return r != NULL && r->type == REDIS_REPLY_ARRAY && r->elements == 2
-           && r->element[0]->type == REDIS_REPLY_STRING
-           && r->element[0]->len < 32
-           && r->element[1]->type == REDIS_REPLY_ARRAY;
-}
-
-
-/* reads and drops n replies: -2 (the caller's error stands), -1 broken */
-
-static int
-hka_drain(redisContext *c, size_t n)
-{
-    void  *r;
-
-    while (n--) {
-        if (redisGetReply(c, &r) != REDIS_OK) {
-            return -1;
-        }
-
-        freeReplyObject(r);
-    }
-
-    return -2;
-}
-
-
-/*
- * Unpaced: two batches in flight, so that Redis works on the next one
- * while the replies of the last are read.  Replies come in the order
- * sent: S(n+1) is sent before F(n), and F(n-1) is read after both.
- */
-
-static int
-hka_scan_db_fast(hka_scan_t *s, unsigned node, unsigned db)
-{
-    int            rc, more;
-    redisReply    *cur, *prev, *next;
-    redisContext  *c;
-    const char    *addr;
-
-    c = s->conns[node];
-    addr = s->res->nodes[node];
-    prev = NULL;
-    rc = 0;
-
-    cur = redisCommand(c, "SCAN 0 COUNT %u", s->tg->conf->scan_count);
-
-    for ( ;; ) {
-        if (!hka_scan_reply_ok(cur)) {
-            hka_reply_fail(s->res, addr, c, cur, "SCAN");
-            rc = -1;
-            break;
-        }
-
-        more = strcmp(cur->element[0]->str, "0") != 0;
-
-        if (more) {
-            redisAppendCommand(c, "SCAN %s COUNT %u", cur->element[0]->str,
-                               s->tg->conf->scan_count);
-        }
-
-        if (hka_freq_send(c, cur->element[1]) != 0) {
-            rc = hka_fail(s->res, "out of memory");
-            break;
-        }
-
-        if (prev) {
-            rc = hka_freq_read(s, node, db, prev->element[1]);
-            s->res->scanned += prev->element[1]->elements;
-            freeReplyObject(prev);
-            prev = NULL;
-
-            if (rc == -2) {
-                /* what is still in flight, before asking anything else */
-                rc = hka_drain(c, more + cur->element[1]->elements);
-            }
-
-            if (rc != 0) {
-                break;
-            }
-        }
-
-        prev = cur;
-        cur = NULL;
-
-        if (!more) {
-            rc = hka_freq_read(s, node, db, prev->element[1]);
-            s->res->scanned += prev->element[1]->elements;
-            break;
-        }
-
-        if (redisGetReply(c, (void **) &next) != REDIS_OK) {
-            next = NULL;
-        }
-
-        cur = next;
-
-        if (hka_told_to_stop(s)) {
-            rc = hka_stopped(s);
-            break;
-        }
-    }
-
-    freeReplyObject(prev);
-    freeReplyObject(cur);
-
-    if (rc == -2) {
-        return hka_freq_failed(s, node);
-    }
-
-    return rc;
-}
-
+/* SELECT, then the pipeline of SCAN and OBJECT FREQ (pipe.c) */
 
 static int
 hka_scan_db(hka_scan_t *s, unsigned node, unsigned db)
 {
-    int            rc;
-    char           cursor[32];
-    double         t0;
-    redisReply    *r;
-    redisContext  *c;
-    const char    *addr;
+    int          rc;
+    hka_walk_t   w;
+    redisReply  *r;
 
-    c = s->conns[node];
-    addr = s->res->nodes[node];
+    w.tg = s->tg;
+    w.res = s->res;
+    w.c = s->conns[node];
+    w.addr = s->res->nodes[node];
+    w.node = node;
+    w.db = db;
 
-    r = redisCommand(c, "SELECT %u", db);
+    r = redisCommand(w.c, "SELECT %u", db);
     if (r == NULL || r->type == REDIS_REPLY_ERROR) {
-        hka_reply_fail(s->res, addr, c, r, "SELECT");
+        hka_reply_fail(s->res, w.addr, w.c, r, "SELECT");
         freeReplyObject(r);
         return -1;
     }
 
     freeReplyObject(r);
 
-    if (s->res->pace.share <= 0) {
-        return hka_scan_db_fast(s, node, db);
-    }
+    rc = hka_pipe_scan(&w);
 
-    t0 = hka_now();
-    r = redisCommand(c, "SCAN 0 COUNT %u", s->tg->conf->scan_count);
-
-    for ( ;; ) {
-        if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements != 2
-            || r->element[0]->type != REDIS_REPLY_STRING
-            || r->element[0]->len >= sizeof(cursor)
-            || r->element[1]->type != REDIS_REPLY_ARRAY)
-        {
-            hka_reply_fail(s->res, addr, c, r, "SCAN");
-            freeReplyObject(r);
-            return -1;
-        }
-
-        memcpy(cursor, r->element[0]->str, r->element[0]->len + 1);
-
-        if (hka_freq_send(c, r->element[1]) != 0) {
-            freeReplyObject(r);
-            return hka_fail(s->res, "out of memory");
-        }
-
-        /* the next batch's SCAN rides behind this batch's OBJECT FREQ */
-
-        if (strcmp(cursor, "0") != 0) {
-            redisAppendCommand(c, "SCAN %s COUNT %u", cursor,
-                               s->tg->conf->scan_count);
-        }
-
-        rc = hka_freq_read(s, node, db, r->element[1]);
-        s->res->scanned += r->element[1]->elements;
-        freeReplyObject(r);
-        r = NULL;
-
-        if (rc == -1) {
-            return -1;
-        }
-
-        if (strcmp(cursor, "0") != 0
-            && redisGetReply(c, (void **) &r) != REDIS_OK)
-        {
-            r = NULL;
-        }
-
-        if (rc != 0) {
-            freeReplyObject(r);
-            return hka_freq_failed(s, node);
-        }
-
-        if (r == NULL && strcmp(cursor, "0") == 0) {
-            return 0;
-        }
-
-        if (hka_pace_batch(&s->res->pace, c, hka_now() - t0, s->tg->tick,
-                           s->tg->data) != 0)
-        {
-            freeReplyObject(r);
-            return hka_told_to_stop(s) ? hka_stopped(s)
-                   : hka_reply_fail(s->res, addr, c, NULL, "INFO cpu");
-        }
-
-        t0 = hka_now();
-    }
-}
-
-
-/* the batch's OBJECT FREQ commands, formatted into one buffer */
-
-static int
-hka_freq_send(redisContext *c, const redisReply *keys)
-{
-    int                rc;
-    char              *buf, *p;
-    size_t             i, len;
-    const redisReply  *k;
-
-    len = 0;
-
-    for (i = 0; i < keys->elements; i++) {
-        len += 64 + keys->element[i]->len;
-    }
-
-    buf = malloc(len + 1);
-    if (buf == NULL) {
-        return -1;
-    }
-
-    p = buf;
-
-    for (i = 0; i < keys->elements; i++) {
-        k = keys->element[i];
-        p += sprintf(p, "*3\r\n$6\r\nOBJECT\r\n$4\r\nFREQ\r\n$%zu\r\n",
-                     (size_t) k->len);
-        memcpy(p, k->str, k->len);
-        p += k->len;
-        *p++ = '\r';
-        *p++ = '\n';
-    }
-
-    rc = p > buf ? redisAppendFormattedCommand(c, buf, p - buf) : REDIS_OK;
-    free(buf);
-
-    return rc == REDIS_OK ? 0 : -1;
-}
-
-
-/*
- * The OBJECT FREQ replies of a batch into the top keys.  Returns 0; -1
- * when the connection broke; -2 when Redis answered an error (the first
- * one is the cause; all replies are read).
- */
-
-static int
-hka_freq_read(hka_scan_t *s, unsigned node, unsigned db,
-    const redisReply *keys)
-{
-    int            rc;
-    size_t         i;
-    redisReply    *r;
-    redisContext  *c;
-    const char    *addr;
-
-    c = s->conns[node];
-    addr = s->res->nodes[node];
-    rc = 0;
-
-    for (i = 0; i < keys->elements; i++) {
-        if (redisGetReply(c, (void **) &r) != REDIS_OK) {
-            return hka_reply_fail(s->res, addr, c, NULL, "OBJECT FREQ");
-        }
-
-        if (r->type == REDIS_REPLY_INTEGER && rc == 0) {
-            if (hka_top_offer(&s->res->top, (unsigned) r->integer, db, node,
-                              keys->element[i]->str,
-                              keys->element[i]->len) < 0)
-            {
-                hka_fail(s->res, "out of memory");
-                rc = -2;
-            }
-
-        } else if (r->type == REDIS_REPLY_ERROR && rc == 0
-                   && strncmp(r->str, "MOVED", 5) != 0
-                   && strncmp(r->str, "ASK", 3) != 0)
-        {
-            hka_reply_fail(s->res, addr, c, r, "OBJECT FREQ");
-            rc = -2;
-        }
-
-        freeReplyObject(r);
-    }
-
-    return rc;
+    return rc == -2 ? hka_freq_failed(s, node) : rc;
 }
 
 

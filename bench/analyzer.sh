@@ -4,6 +4,9 @@
 # Usage:   make analyzer && bench/analyzer.sh
 # Env:     BENCH_KEYS=1000000   keys of the target (strings, and every
 #                               tenth a hash, list, set or zset)
+#          BENCH_ROUNDS=3       unpaced rounds (medians are reported)
+#          BENCH_BASE=path      another analyzer build, run in each round
+#                               too (before and after in the same run)
 #          BENCH_OUT=build/analyzer-bench.md   the report is also written here
 #          ANALYZER=build/hotkey-analyzer
 #          BENCH_KEEP=1         keep the temp dir (logs)
@@ -13,20 +16,24 @@
 # loaded with BENCH_KEYS keys and a skewed access pattern (key:1 .. key:200
 # read 2000 / i times), then:
 #
-#   unpaced   one task with --no-pacing: keys per second (the analyzer's
-#             log line) and the top keys it found;
-#   hotkeys   `redis-cli --hotkeys` on the same instance (the baseline:
-#             SCAN + OBJECT FREQ, one node, one database), timed: the ratio
-#             of the two speeds (target: the analyzer >= 5x);
+#   rounds    BENCH_ROUNDS times, one after the other on the same
+#             instance: one task with --no-pacing (keys per second from
+#             the analyzer's log line; the target's CPU time from its INFO
+#             cpu, the analyzer's from /proc), the same with BENCH_BASE if
+#             set, and `redis-cli --hotkeys` (the baseline: SCAN + OBJECT
+#             FREQ, one node, one database), timed; the ratio of the
+#             speeds in each round (target: the analyzer >= 5x) and the
+#             medians.  On a shared machine the load moves: a ratio is only
+#             taken between runs of the same round;
 #   paced     one task with the default pacing (10% of the target's CPU):
 #             wall time (target: < 60 s) and the share of the target's CPU
 #             over the task, from its INFO cpu before and after (the target
 #             is otherwise idle; target: <= 10%);
 #   rss       the analyzer's resident size after a task of 10,000 keys and
-#             after the task of BENCH_KEYS keys, in the same process
+#             after the rounds on BENCH_KEYS keys, in the same process
 #             (VmRSS, VmHWM): flat whatever the key count.
 #
-# Measured, never asserted: the script prints the table and exits 0 unless
+# Measured, never asserted: the script prints the tables and exits 0 unless
 # something failed to run.
 set -euo pipefail
 
@@ -34,9 +41,12 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 . "$top/scripts/lib.sh"
 
 KEYS=${BENCH_KEYS:-1000000}
+ROUNDS=${BENCH_ROUNDS:-3}
+BASE=${BENCH_BASE:-}
 OUT=${BENCH_OUT:-$top/build/analyzer-bench.md}
 ANALYZER=${ANALYZER:-$top/build/hotkey-analyzer}
 [ -x "$ANALYZER" ] || { echo "no $ANALYZER: make analyzer" >&2; exit 1; }
+[ -z "$BASE" ] || [ -x "$BASE" ] || { echo "no $BASE" >&2; exit 1; }
 
 tmp=$(mktemp -d /tmp/hotkey-abench-XXXXXX)
 pids=()
@@ -46,8 +56,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
-mkdir -p "$tmp/store" "$tmp/target" "$tmp/small"
+mkdir -p "$tmp/store" "$tmp/bstore" "$tmp/target" "$tmp/small"
 sport=$(free_port); tport=$(free_port); mport=$(free_port); smport=$(free_port)
+bsport=$(free_port)
 start_temp_redis "$tmp/store" "$sport" || { echo "store did not start" >&2; exit 1; }
 pids+=("$REDIS_PID")
 start_temp_redis "$tmp/target" "$tport" redis-server \
@@ -83,24 +94,35 @@ fill "$tport" "$KEYS"
 fill "$smport" 10000
 say "loaded $(cli -p "$tport" DBSIZE) keys in $(calc "$(date +%s.%N) - $t0") s"
 
-register() {    # register <iid> <port>
-    cli -p "$sport" HSET "hotkey:{$1}:instance" project_id bench \
-        eviction_policy allkeys-lfu addr "127.0.0.1:$2" mode standalone >/dev/null
-    cli -p "$sport" SADD hotkey:registry "$1" >/dev/null
+register() {    # register <store port> <iid> <port>
+    cli -p "$1" HSET "hotkey:{$2}:instance" project_id bench \
+        eviction_policy allkeys-lfu addr "127.0.0.1:$3" mode standalone >/dev/null
+    cli -p "$1" SADD hotkey:registry "$2" >/dev/null
 }
 big=$(random_uuid); small=$(random_uuid)
-register "$big" "$tport"
-register "$small" "$smport"
+register "$sport" "$big" "$tport"
+register "$sport" "$small" "$smport"
+if [ -n "$BASE" ]; then    # the base analyzer has a store of its own
+    start_temp_redis "$tmp/bstore" "$bsport" \
+        || { echo "base store did not start" >&2; exit 1; }
+    pids+=("$REDIS_PID")
+    register "$bsport" "$big" "$tport"
+fi
 
-run_task() {    # run_task <iid>: creates a task, waits for it; prints its log line
-    local tid st
-    tid=$("$ANALYZER" --store "127.0.0.1:$sport" --create-task "$1")
+# run_task <bin> <iid> <log> [store port]: creates a task, waits; its log line
+run_task() {
+    local tid st port=${4:-$sport}
+    tid=$("$1" --store "127.0.0.1:$port" --create-task "$2")
     for _ in $(seq 3000); do
-        st=$(cli -p "$sport" HGET "hotkey:{$1}:task:$tid" status)
+        st=$(cli -p "$port" HGET "hotkey:{$2}:task:$tid" status)
         [ "$st" = success ] || [ "$st" = failed ] && break
         sleep 0.1
     done
-    grep "task $tid " "$tmp/analyzer.log" | tail -n 1
+    for _ in $(seq 50); do    # the log line follows the record
+        grep -q "task $tid " "$3" && break
+        sleep 0.1
+    done
+    grep "task $tid " "$3" | tail -n 1
 }
 
 field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p"; }
@@ -108,63 +130,125 @@ cpu() { cli -p "$tport" INFO cpu | tr -d '\r' \
         | awk -F: '/^used_cpu_(sys|user):/ { s += $2 } END { printf "%.6f", s }'; }
 ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 rss() { awk '/^(VmRSS|VmHWM):/ { printf "%s %s kB ", $1, $2 }' "/proc/$1/status"; }
+median() { tr ' ' '\n' | grep . | sort -g | awk '{ v[NR] = $1 }
+    END { print NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+nth() { echo "$1" | awk -v i="$2" '{ print $i }'; }
+load() { cut -d' ' -f1 /proc/loadavg; }
 
-# --- unpaced, and the analyzer's memory
-"$ANALYZER" --store "127.0.0.1:$sport" --no-pacing --pass-ms 200 \
-    --metrics "127.0.0.1:$mport" --log "$tmp/analyzer.log" &
-apid=$!
-pids+=("$apid")
-sleep 0.5
-line=$(run_task "$small")
-rss_small=$(rss "$apid")
-say "small: $line"
-a0=$(ticks "$apid"); c0=$(cpu)
-line=$(run_task "$big")
-c1=$(cpu); a1=$(ticks "$apid")
-rss_big=$(rss "$apid")
-ucpu=$(calc "$c1 - $c0"); acpu=$(calc "($a1 - $a0) / $(getconf CLK_TCK)")
-say "unpaced: $line"
-scanned=$(echo "$line" | field keys_scanned)
-secs=$(echo "$line" | field duration | tr -d s)
-kps=$(calc "$scanned / $secs" 0)
-top3=$(cli -p "$sport" LRANGE "hotkey:{$big}:task:$(echo "$line" | awk '{print $4}'):keys" 0 2 | cut -d'|' -f1,7 | tr '\n' ' ')
-stop_pid "$apid" || true
+start_analyzer() {    # start_analyzer <bin> <log> <store port> [args]: sets $apid
+    local bin=$1 log=$2 port=$3
+    shift 3
+    "$bin" --store "127.0.0.1:$port" --pass-ms 200 --log "$log" "$@" &
+    apid=$!
+    pids+=("$apid")
+    sleep 0.5
+}
 
-# --- redis-cli --hotkeys, the baseline
-say "redis-cli --hotkeys..."
-t0=$(date +%s.%N); c0=$(cpu)
-cli -p "$tport" --hotkeys >"$tmp/hotkeys.out" 2>&1
-c1=$(cpu); hcpu=$(calc "$c1 - $c0")
-hsecs=$(calc "$(date +%s.%N) - $t0")
-hkps=$(calc "$KEYS / $hsecs" 0)
-ratio=$(calc "$kps / $hkps" 1)
+# unpaced <bin> <pid> <log> <store port>: "keys/s wall target-CPU
+# analyzer-CPU" of one task on the big target; its log line in
+# $tmp/last-<store port>
+unpaced() {
+    local a0 a1 c0 c1 line keys secs
+    a0=$(ticks "$2"); c0=$(cpu)
+    line=$(run_task "$1" "$big" "$3" "$4")
+    c1=$(cpu); a1=$(ticks "$2")
+    say "  $(basename "$1"): $line"
+    echo "$line" >"$tmp/last-$4"
+    keys=$(echo "$line" | field keys_scanned)
+    secs=$(echo "$line" | field duration | tr -d s)
+    echo "$(calc "$keys / $secs" 0) $secs $(calc "$c1 - $c0")" \
+         "$(calc "($a1 - $a0) / $(getconf CLK_TCK)")"
+}
+
+hotkeys() {    # "keys/s wall target-CPU" of redis-cli --hotkeys
+    local t0 c0 c1 secs
+    t0=$(date +%s.%N); c0=$(cpu)
+    cli -p "$tport" --hotkeys >"$tmp/hotkeys.out" 2>&1
+    c1=$(cpu); secs=$(calc "$(date +%s.%N) - $t0")
+    echo "$(calc "$KEYS / $secs" 0) $secs $(calc "$c1 - $c0")"
+}
+
+# --- the rounds, and the analyzer's memory
+start_analyzer "$ANALYZER" "$tmp/analyzer.log" "$sport" --no-pacing \
+    --metrics "127.0.0.1:$mport"
+new_pid=$apid
+say "small: $(run_task "$ANALYZER" "$small" "$tmp/analyzer.log")"
+rss_small=$(rss "$new_pid")
+if [ -n "$BASE" ]; then
+    start_analyzer "$BASE" "$tmp/base.log" "$bsport" --no-pacing
+    base_pid=$apid
+fi
+
+rows=""
+n_kps="" n_wall="" n_tcpu="" n_acpu="" h_kps="" h_wall="" h_tcpu="" ratios=""
+b_kps="" b_wall="" b_tcpu="" b_acpu="" b_ratios=""
+for r in $(seq "$ROUNDS"); do
+    say "round $r, load average $(load)"
+    set -- $(unpaced "$ANALYZER" "$new_pid" "$tmp/analyzer.log" "$sport")
+    n_kps+=" $1" n_wall+=" $2" n_tcpu+=" $3" n_acpu+=" $4"
+    row="| $r | $(load) | $1 | $2 | $3 | $4 |"
+    if [ -n "$BASE" ]; then
+        set -- $(unpaced "$BASE" "$base_pid" "$tmp/base.log" "$bsport")
+        b_kps+=" $1" b_wall+=" $2" b_tcpu+=" $3" b_acpu+=" $4"
+        row+=" $1 | $2 | $3 | $4 |"
+    fi
+    set -- $(hotkeys)
+    say "  redis-cli --hotkeys: $2 s"
+    h_kps+=" $1" h_wall+=" $2" h_tcpu+=" $3"
+    ratios+=" $(calc "$(nth "$n_kps" "$r") / $1")"
+    row+=" $1 | $2 | $3 | $(nth "$ratios" "$r")x |"
+    if [ -n "$BASE" ]; then
+        b_ratios+=" $(calc "$(nth "$b_kps" "$r") / $1")"
+        row+=" $(nth "$b_ratios" "$r")x |"
+    fi
+    rows+="$row"$'\n'
+done
+rss_big=$(rss "$new_pid")
+last=$(cat "$tmp/last-$sport")
+top3=$(cli -p "$sport" LRANGE "hotkey:{$big}:task:$(echo "$last" | awk '{print $4}'):keys" 0 2 | cut -d'|' -f1,7 | tr '\n' ' ')
+stop_pid "$new_pid" || true
+[ -z "$BASE" ] || stop_pid "$base_pid" || true
 
 # --- paced (the default)
-"$ANALYZER" --store "127.0.0.1:$sport" --pass-ms 200 \
-    --log "$tmp/analyzer.log" &
-apid=$!
-pids+=("$apid")
-sleep 0.5
+start_analyzer "$ANALYZER" "$tmp/analyzer.log" "$sport"
 c0=$(cpu); w0=$(date +%s.%N)
-line=$(run_task "$big")
+line=$(run_task "$ANALYZER" "$big" "$tmp/analyzer.log")
 c1=$(cpu); w1=$(date +%s.%N)
 say "paced: $line"
+scanned=$(echo "$line" | field keys_scanned)
 pwall=$(echo "$line" | field duration | tr -d s)
 share=$(calc "100 * ($c1 - $c0) / ($w1 - $w0)" 1)
 waits=$(echo "$line" | field pacing_waits)
 stop_pid "$apid" || true
 
+m() { echo "$1" | median; }
+head_b="" sep_b="" med_b=""
+if [ -n "$BASE" ]; then
+    head_b=" base keys/s | base wall s | base target CPU s | base CPU s |"
+    sep_b="---:|---:|---:|---:|"
+    med_b=" $(m "$b_kps") | $(m "$b_wall") | $(m "$b_tcpu") | $(m "$b_acpu") |"
+fi
+h_ratio_b="" s_ratio_b="" m_ratio_b=""
+if [ -n "$BASE" ]; then
+    h_ratio_b=" base / redis-cli |" s_ratio_b="---:|"
+    m_ratio_b=" $(m "$b_ratios")x |"
+fi
+
 report=$(cat <<EOF
-hotkey-analyzer on $(nproc) cores, $(redis-server --version | awk '{print $1, $2, $3}'), $KEYS keys:
+hotkey-analyzer on $(nproc) cores shared with other jobs (load average at the end $(cut -d' ' -f1-3 /proc/loadavg)), $(redis-server --version | awk '{print $1, $2, $3}'), $KEYS keys, $ROUNDS rounds${BASE:+, base: $BASE}.
+Unpaced (--no-pacing), then redis-cli --hotkeys on the same instance, in turn; the ratio of the speeds per round (target >= 5x):
 
-| run | keys | wall s | keys/s | target CPU s | notes |
-|---|---:|---:|---:|---:|---|
-| analyzer, --no-pacing | $scanned | $secs | $kps | $ucpu | analyzer CPU ${acpu} s; top: $top3 |
-| redis-cli --hotkeys (baseline) | $KEYS | $hsecs | $hkps | $hcpu | |
-| analyzer / redis-cli | | | ${ratio}x | | target >= 5x |
-| analyzer, default pacing (10%) | $scanned | $pwall | $(calc "$scanned / $pwall" 0) | | target CPU share ${share}% over the task (target <= 10%), $waits pauses |
+| round | load | keys/s | wall s | target CPU s | analyzer CPU s |$head_b redis-cli keys/s | redis-cli wall s | redis-cli target CPU s | analyzer / redis-cli |$h_ratio_b
+|---|---:|---:|---:|---:|---:|$sep_b---:|---:|---:|---:|$s_ratio_b
+${rows}| median | | $(m "$n_kps") | $(m "$n_wall") | $(m "$n_tcpu") | $(m "$n_acpu") |$med_b $(m "$h_kps") | $(m "$h_wall") | $(m "$h_tcpu") | $(m "$ratios")x |$m_ratio_b
 
-Analyzer memory, same process: after 10,000 keys $rss_small; after $KEYS keys $rss_big
+Top keys found: $top3
+
+| paced run | keys | wall s | keys/s | notes |
+|---|---:|---:|---:|---|
+| analyzer, default pacing (10%) | $scanned | $pwall | $(calc "$scanned / $pwall" 0) | target CPU share ${share}% over the task (target <= 10%), $waits pauses |
+
+Analyzer memory, same process: after 10,000 keys $rss_small; after $ROUNDS tasks of $KEYS keys $rss_big
 EOF
 )
 printf '%s\n' "$report"

@@ -141,6 +141,8 @@ $(nginx_temp_paths "$DIR")
         keepalive 16;
     }
     hotkey_cache_zone faults:4m;
+    log_format faults '\$msec \$request_time \$status \$request_method \$uri '
+                      '\$hotkey_cache_status \$hotkey_error_code \$pid';
     server {
         listen 127.0.0.1:$HTTP_PORT;
         include json-errors.conf;
@@ -158,6 +160,7 @@ $(nginx_temp_paths "$DIR")
         listen 127.0.0.1:$WRITE_PORT;
         include json-errors.conf;
         client_body_buffer_size 1k;
+        access_log $DIR/logs/writes.log faults;
         location /v2/ {
             hotkey_api on;
             hotkey_auth off;
@@ -436,6 +439,9 @@ CREATED=$(awk '{ n += $1 } END { print n + 0 }' "$DIR/finished.log")
 LEFT=$(rcli ZCOUNT "$WK:tasks" 1592187678669 $((1592187678669 + 4999)))
 echo "writes: $CREATED tasks created (and ended by the finisher); $((5000 - LEFT)) of the 5,000 deletable tasks gone at the end (Redis restarted from the dump.rdb made before the load: deletes before the kill were undone)"
 [ "$CREATED" -gt 0 ] || { echo "FAIL: no create succeeded"; FAIL=1; }
+echo "slowest answers of the writes' server (its access log: end time, seconds, status, method, uri, cache status, error code, worker pid):"
+sort -k2,2 -rn "$DIR/logs/writes.log" | head -5 | sed 's/^/  /'
+echo "answers of the writes' server over 1 s: $(awk '$2 > 1' "$DIR/logs/writes.log" | wc -l) of $(wc -l <"$DIR/logs/writes.log")"
 # every indexed task has its record and exactly one status index, the one
 # of its status; every status index entry is indexed; creates kept 100
 CONS=$(rcli EVAL "

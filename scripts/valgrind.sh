@@ -350,10 +350,12 @@ lua_req "$dir/metrics.lua" \
     "{'POST', '/purge?instance_id=$I', $H}" \
     "{'GET', '$L', {[\"X-Auth-Token\"]='$tok'}}"
 
-say "HEAD: 50 requests with curl"
+say "HEAD: 100 requests with curl (lists, details, autoscan)"
 for _ in $(seq 25); do
     curl -s -o /dev/null -I -H "X-Auth-Token: $tok" "http://127.0.0.1:$port_a$L?limit=2"
     curl -s -o /dev/null -I "http://127.0.0.1:$port_b$L?offset=1"
+    curl -s -o /dev/null -I -H "X-Auth-Token: $tok_all" "http://127.0.0.1:$port_a$D3/$KEEP"
+    curl -s -o /dev/null -I "http://127.0.0.1:$port_b$A"
 done
 
 # ends the created tasks (waiting) of I every 0.1 s, as an analyzer would

@@ -515,20 +515,17 @@ write_conf "$BODY" "$DBODY"
 kill -HUP "$NGINX_PID"
 S=
 # (until the old workers are gone, a connection may still reach one)
-same=0
-for _ in $(seq 100); do
-    curl -sS -o "$DIR/static.body" "http://127.0.0.1:$HTTP_PORT/static" 2>/dev/null \
-        && cmp -s "$DIR/hit.body" "$DIR/static.body" && { same=1; break; }
-    sleep 0.05
-done
-[ "$same" = 1 ] || die "/static is not byte-identical to the cached answer"
-same=0
-for _ in $(seq 100); do
-    curl -sS -o "$DIR/dstatic.body" "http://127.0.0.1:$HTTP_PORT/static_details" 2>/dev/null \
-        && cmp -s "$DIR/dhit.body" "$DIR/dstatic.body" && { same=1; break; }
-    sleep 0.05
-done
-[ "$same" = 1 ] || die "/static_details is not byte-identical to the cached details"
+same_as() {    # location cached-body: the location answers those bytes
+    local i
+    for i in $(seq 100); do
+        curl -sS -o "$DIR/same.body" "http://127.0.0.1:$HTTP_PORT$1" 2>/dev/null \
+            && cmp -s "$2" "$DIR/same.body" && return 0
+        sleep 0.05
+    done
+    return 1
+}
+same_as /static "$DIR/hit.body" || die "/static is not byte-identical to the cached answer"
+same_as /static_details "$DIR/dhit.body" || die "/static_details is not byte-identical to the cached details"
 sleep 0.5    # old workers leave
 OFF_BODY=$(curl -sS -D "$DIR/off.hdr" "http://127.0.0.1:$OFF_PORT$LIST_PATH")
 [ "$OFF_BODY" = "$BODY" ] || die "the cache-off server answers another body"
@@ -1001,36 +998,34 @@ group dstatic dhit
 # writes: in each round, in a rotated order, create, delete and the
 # refused create through nginx, each followed by rcall of the same script
 # as many times; and rcall against redis-benchmark on the list's EVALSHA
-write_step() {    # NAME ROUND
-    local n used
-    case "$1" in
-    create)
-        wrk_slice create "$2"
-        n=$LAST_REQS
+#
+# write_pair NAME BASELINE READY ROUND ARG...: NAME's wrk slice, then the
+# baseline's rcall of ARG... as many times (1000 at least); READY (not
+# timed: pool_finish, pool_restore, or : for nothing) readies the pool
+# instances the slice used, and those rcall used after it
+write_pair() {
+    local name=$1 base=$2 ready=$3 round=$4 n used
+    shift 4
+    wrk_slice "$name" "$round"
+    n=$LAST_REQS
+    if [ "$ready" != : ]; then
         # the instances used: wrk's count leaves out the requests in
         # flight when it stopped, Redis's count of script runs does not
         used=$(( (LAST_TRIPS > n ? LAST_TRIPS : n) + 2 * CONNS + THREADS ))
-        [ "$used" -lt "$WPOOL" ] || die "create: $used requests in a slice, the pool has $WPOOL instances: raise BENCH_WRITE_POOL"
+        [ "$used" -lt "$WPOOL" ] || die "$name: $used requests in a slice, the pool has $WPOOL instances: raise BENCH_WRITE_POOL"
         sleep 0.1
-        pool_finish "$used"
-        rcall_slice rcreate "$2" "$(( n > 1000 ? n : 1000 ))" "${CREATE_ARGS[@]}"
-        pool_finish $(( n > 1000 ? n : 1000 ))
-        ;;
-    delete)
-        wrk_slice delete "$2"
-        n=$LAST_REQS
-        used=$(( (LAST_TRIPS > n ? LAST_TRIPS : n) + 2 * CONNS + THREADS ))
-        [ "$used" -lt "$WPOOL" ] || die "delete: $used requests in a slice, the pool has $WPOOL instances: raise BENCH_WRITE_POOL"
-        sleep 0.1
-        pool_restore "$used"
-        rcall_slice rdelete "$2" "$(( n > 1000 ? n : 1000 ))" "${DELETE_ARGS[@]}"
-        pool_restore $(( n > 1000 ? n : 1000 ))
-        ;;
-    cbusy)
-        wrk_slice cbusy "$2"
-        n=$LAST_REQS
-        rcall_slice rbusy "$2" "$(( n > 1000 ? n : 1000 ))" "${BUSY_ARGS[@]}"
-        ;;
+        "$ready" "$used"
+    fi
+    rcall_slice "$base" "$round" "$(( n > 1000 ? n : 1000 ))" "$@"
+    "$ready" $(( n > 1000 ? n : 1000 ))
+    LAST_WRITE_N=$n
+}
+write_step() {    # NAME ROUND
+    local n
+    case "$1" in
+    create) write_pair create rcreate pool_finish "$2" "${CREATE_ARGS[@]}" ;;
+    delete) write_pair delete rdelete pool_restore "$2" "${DELETE_ARGS[@]}" ;;
+    cbusy)  write_pair cbusy rbusy : "$2" "${BUSY_ARGS[@]}" ;;
     rcl)
         n=${LAST_WRITE_N:-20000}
         [ "$n" -ge 2000 ] || n=2000
@@ -1038,7 +1033,6 @@ write_step() {    # NAME ROUND
         redis_slice rbl "$2" "$n"
         ;;
     esac
-    [ "$1" = rcl ] || LAST_WRITE_N=$n
 }
 echo "-- writes through nginx (cache on, auth off), each followed by rcall of the same $STORE_CMD_UC; rcall against redis-benchmark on the list's" >&2
 for r in $(seq 1 "$ROUNDS"); do

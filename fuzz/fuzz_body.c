@@ -27,6 +27,7 @@
 #include "hotkey_json.h"
 #include "hotkey_op.h"
 #include "hotkey_store.h"
+#include "fuzz_request.h"
 
 
 #define FUZZ_P  "a4d31cb6-3d72-4fdc-8ec9-6e3a41e47f71"
@@ -54,17 +55,40 @@ fuzz_check_times(const hotkey_autoscan_t *a)
 }
 
 
-/* the PUT's store command, as the module sends it, read back by hiredis */
+/* the PUT's store command: EVALSHA sha 2 instance autoscan project enable
+ * times now iid, with the body's times as written */
+
+typedef struct {
+    const hotkey_autoscan_t  *as;
+    const char               *times;
+    size_t                    n;
+} fuzz_put_t;
+
+
+static void
+fuzz_put_check(const char *buf, size_t len, const redisReply *r,
+    const void *data)
+{
+    const fuzz_put_t  *put = data;
+
+    (void) buf;
+    (void) len;
+
+    if (r->elements != 10
+        || r->element[7]->len != put->n
+        || memcmp(r->element[7]->str, put->times, put->n) != 0
+        || r->element[6]->len != 1
+        || r->element[6]->str[0] != (put->as->enable ? '1' : '0'))
+    {
+        abort();
+    }
+}
+
 
 static void
 fuzz_check_request(const hotkey_autoscan_t *as, const char *times, size_t n)
 {
-    int                 eval;
-    char               *buf;
-    size_t              len, size;
-    void               *reply;
-    redisReply         *r;
-    redisReader        *rd;
+    fuzz_put_t          put;
     hotkey_args_t       a;
     hotkey_route_t      rt;
     const hotkey_op_t  *op;
@@ -85,47 +109,11 @@ fuzz_check_request(const hotkey_autoscan_t *as, const char *times, size_t n)
     a.autoscan = *as;
     a.now = 1700000000123LL;
 
-    size = hotkey_store_request_size(op, rt.project_len);
+    put.as = as;
+    put.times = times;
+    put.n = n;
 
-    for (eval = 0; eval < 2; eval++) {
-        buf = malloc(size);
-        if (buf == NULL) {
-            abort();
-        }
-
-        len = hotkey_store_request(buf, op, &rt, &a, eval);
-        if (len > size) {
-            abort();
-        }
-
-        rd = redisReaderCreate();
-        if (rd == NULL || redisReaderFeed(rd, buf, len) != REDIS_OK
-            || redisReaderGetReply(rd, &reply) != REDIS_OK || reply == NULL)
-        {
-            abort();
-        }
-
-        /* EVALSHA sha 2 instance autoscan project enable times now iid */
-        r = reply;
-        if (r->type != REDIS_REPLY_ARRAY || r->elements != 10
-            || r->element[7]->len != n
-            || memcmp(r->element[7]->str, times, n) != 0
-            || r->element[6]->len != 1
-            || r->element[6]->str[0] != (as->enable ? '1' : '0'))
-        {
-            abort();
-        }
-
-        /* nothing after the one command */
-        freeReplyObject(reply);
-        reply = NULL;
-        if (redisReaderGetReply(rd, &reply) != REDIS_OK || reply != NULL) {
-            abort();
-        }
-
-        redisReaderFree(rd);
-        free(buf);
-    }
+    fuzz_request(op, &rt, &a, fuzz_put_check, &put);
 }
 
 

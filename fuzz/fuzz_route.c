@@ -15,11 +15,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <hiredis/hiredis.h>
-
 #include "hotkey_route.h"
 #include "hotkey_op.h"
 #include "hotkey_store.h"
+#include "fuzz_request.h"
 
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -30,15 +29,29 @@ static const unsigned  fuzz_methods[] = {
 };
 
 
+/* the path's ids are in the command */
+
 static void
-fuzz_request(const hotkey_op_t *op, const hotkey_route_t *rt)
+fuzz_ids_check(const char *buf, size_t len, const redisReply *r,
+    const void *data)
 {
-    int             eval;
-    char           *buf;
-    size_t          len, size;
-    void           *reply;
-    redisReader    *rd;
-    hotkey_args_t   a;
+    const hotkey_route_t  *rt = data;
+
+    (void) r;
+
+    if (memmem(buf, len, rt->instance, rt->instance_len) == NULL
+        || memmem(buf, len, rt->project, rt->project_len) == NULL
+        || (rt->task && memmem(buf, len, rt->task, rt->task_len) == NULL))
+    {
+        abort();
+    }
+}
+
+
+static void
+fuzz_op_request(const hotkey_op_t *op, const hotkey_route_t *rt)
+{
+    hotkey_args_t  a;
 
     memset(&a, 0, sizeof(a));
     a.list.limit = 10;
@@ -49,39 +62,7 @@ fuzz_request(const hotkey_op_t *op, const hotkey_route_t *rt)
     a.autoscan.times[0] = 0;
     a.autoscan.times[1] = 23 * 60 + 59;
 
-    size = hotkey_store_request_size(op, rt->project_len);
-
-    for (eval = 0; eval < 2; eval++) {
-        buf = malloc(size);
-        if (buf == NULL) {
-            abort();
-        }
-
-        len = hotkey_store_request(buf, op, rt, &a, eval);
-        rd = redisReaderCreate();
-        reply = NULL;
-
-        if (len > size || rd == NULL
-            || redisReaderFeed(rd, buf, len) != REDIS_OK
-            || redisReaderGetReply(rd, &reply) != REDIS_OK || reply == NULL
-            || ((redisReply *) reply)->type != REDIS_REPLY_ARRAY
-            || memmem(buf, len, rt->instance, rt->instance_len) == NULL
-            || memmem(buf, len, rt->project, rt->project_len) == NULL
-            || (rt->task && memmem(buf, len, rt->task, rt->task_len) == NULL))
-        {
-            abort();
-        }
-
-        freeReplyObject(reply);
-        reply = NULL;
-
-        if (redisReaderGetReply(rd, &reply) != REDIS_OK || reply != NULL) {
-            abort();
-        }
-
-        redisReaderFree(rd);
-        free(buf);
-    }
+    fuzz_request(op, rt, &a, fuzz_ids_check, rt);
 }
 
 
@@ -147,7 +128,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             op = hotkey_op_find(r, fuzz_methods[i]);
 
             if (op && fuzz_methods[i] != HOTKEY_M_HEAD) {
-                fuzz_request(op, &rt);
+                fuzz_op_request(op, &rt);
             }
         }
     }

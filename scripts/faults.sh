@@ -260,18 +260,8 @@ local reqs = {
     { "PUT", "$C/hotkey/autoscan", J, 'not json' },
     { "POST", "/v2/$PROJECT/instances/$(random_uuid)/hotkey-task" },
 }
-local i, n = 0, 0
-request = function()
-    i = i % #reqs + 1
-    local q = reqs[i]
-    local path = q[2]
-    if path:find("{n}", 1, true) then
-        path = path:gsub("{n}", string.format("%012x", n))
-        n = n + 1
-    end
-    return wrk.format(q[1], path, q[3], q[4])
-end
 LUA
+wrk_round_robin_lua >>"$DIR/writes.lua"
 cat "$DIR/check.lua" >>"$DIR/writes.lua"
 
 # the poller: one request every 20 ms on a new connection; logs

@@ -230,6 +230,26 @@ return n
 LUA
 }
 
+# wrk_round_robin_lua [first n]: prints the request() of a wrk script
+# that sends the rows of a Lua table `reqs` ({ method, path, headers,
+# body }) round robin; "{n}" in a path is this thread's n-th such request
+# (from first n, default 0) in 12 hex digits, e.g. the task a delete takes
+wrk_round_robin_lua() {
+    cat <<LUA
+local i, n = 0, ${1:-0}
+request = function()
+    i = i % #reqs + 1
+    local q = reqs[i]
+    local path = q[2]
+    if path:find("{n}", 1, true) then
+        path = path:gsub("{n}", string.format("%012x", n))
+        n = n + 1
+    end
+    return wrk.format(q[1], path, q[3], q[4])
+end
+LUA
+}
+
 # load_deletable_tasks <port> <iid> <n> [first]: n successful tasks with
 # ids d0000000-0000-4000-8000-<12 hex digits of first, first+1, ...>, each
 # with a keys list, into the instance <iid> (which must exist), through

@@ -217,28 +217,18 @@ wait_http "http://127.0.0.1:$port_b/" "$vg_pid" 1200 || { cat "$dir"/valgrind.*.
 # ---------------------------------------------------------------- load
 
 # wrk runs a list of requests round robin: kind "name" -> lua table rows
-# { method, path, headers{}, body }.  No HEAD: wrk would wait for the body
-# the Content-Length announces.
+# { method, path, headers{}, body } ("{n}" in a path: see
+# wrk_round_robin_lua; LUA_N0 sets its first n).  No HEAD: wrk would wait
+# for the body the Content-Length announces.
 lua_req() {    # file rows...
     local f=$1
     shift
     {
         echo 'local reqs = {'
         for row in "$@"; do echo "  $row,"; done
+        echo '}'
+        wrk_round_robin_lua "${LUA_N0:-0}"
         cat <<'LUA'
-}
--- "{n}" in a path: this thread's n-th such request (12 hex digits)
-local i, n = 0, 0
-request = function()
-    i = i % #reqs + 1
-    local q = reqs[i]
-    local path = q[2]
-    if path:find("{n}", 1, true) then
-        path = path:gsub("{n}", string.format("%012x", n))
-        n = n + 1
-    end
-    return wrk.format(q[1], path, q[3], q[4])
-end
 local threads = {}
 setup = function(thread)
     table.insert(threads, thread)
@@ -329,7 +319,8 @@ lua_req "$dir/writes.lua" \
 # one read from the temporary file, and one body that is not the one
 # signed: 401), details and lists from the cache between writes, a token
 # without the write actions (403)
-lua_req "$dir/authwrites.lua" \
+# (its deletes take other tasks than the writes' ones: from d...-2710 on)
+LUA_N0=10000 lua_req "$dir/authwrites.lua" \
     "{'POST', '$C', {[\"X-Auth-Token\"]='$tok_all'}}" \
     "{'GET', '$L', {[\"X-Auth-Token\"]='$tok_all'}}" \
     "{'GET', '$D3/$KEEP', {[\"X-Auth-Token\"]='$tok_all'}}" \
@@ -345,8 +336,6 @@ lua_req "$dir/authwrites.lua" \
     "{'POST', '$C', {[\"X-Auth-Token\"]='$tok'}}" \
     "{'PUT', '$A', {[\"X-Auth-Token\"]='$tok_noact'}, [[$PUT_OK]]}" \
     "{'GET', '$L?limit=5', {[\"X-Auth-Token\"]='$tok'}}"
-# (its deletes take other tasks than the writes' ones: from d...-2710 on)
-sed -i 's/^local i, n = 0, 0$/local i, n = 0, 10000/' "$dir/authwrites.lua"
 lua_req "$dir/metrics.lua" \
     "{'GET', '/metrics', $H}" \
     "{'POST', '/purge?instance_id=$I', $H}" \

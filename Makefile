@@ -76,7 +76,12 @@ run: build cli analyzer
 stop:
 	@scripts/stop.sh
 
-bench: build cli
+# the write baselines' Redis client (bench/rcall.c)
+$(BUILD)/rcall: bench/rcall.c
+	@mkdir -p $(BUILD)
+	@$(CC) -O2 -Wall -Wextra -Werror -o $@ $< -lhiredis
+
+bench: build cli $(BUILD)/rcall
 	bench/run.sh
 	perl bench/cluster.pl
 

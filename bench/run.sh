@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# bench/run.sh: throughput and latency of the list route, each scenario next
-# to a baseline measured in the same run, with the ratio.
+# bench/run.sh: throughput and latency of the list route, the details
+# route from the cache and the write routes (create, delete), each
+# scenario next to a baseline measured in the same run, with the ratio.
 #
 # Usage:   make build cli && bench/run.sh          (or: make bench)
 # Env:     BENCH_DURATION=10     seconds per wrk run (and, roughly, of the
@@ -30,6 +31,12 @@
 #          BENCH_KEEP=1          keep the temp dir (configs, logs, wrk output)
 #          BENCH_STORE_CMD=      eval or evalsha: the redis-benchmark baseline's
 #                                command (default: what the module sends)
+#          BENCH_WRITE_POOL=30000*BENCH_SLICE   instances registered for
+#                                the write scenarios (one per create or
+#                                delete of a slice: a slice must not need more)
+#          HOTKEY_RCALL=...      the write baselines' client (default
+#                                build/rcall, from bench/rcall.c: make bench
+#                                builds it)
 #
 # What it does: starts redis-server (on a loopback port and on a unix
 # socket, mode 700, in the temp dir) and one nginx (daemon off, children of
@@ -61,6 +68,43 @@
 #   failed  status=failed&offset=20000 (~25% of the tasks are failed)
 #                                                  baseline: big0
 #
+#   details, from the cache:
+#   dstatic location = /static_details { return 200 '<body>'; }: the
+#           byte-identical answer of the details route for a successful
+#           task of the small instance with 10 hot keys
+#   dhit    GET .../hotkey-task/{id}, hotkey_cache on, hotkey_auth off:
+#           every request a cache HIT                  baseline: dstatic
+#
+#   writes, through the cached server (auth off), each followed in the
+#   same round by the same script run directly on the same Redis, as many
+#   times, by bench/rcall (below):
+#   create  POST .../instances/{i}/hotkey-task, i the next of
+#           BENCH_WRITE_POOL registered instances (each request another
+#           instance: a create is refused while a task of its instance is
+#           waiting or running); after the slice (not timed) the tasks it
+#           created are ended (success), so that the next slice's creates
+#           succeed too                               baseline: rcreate
+#   delete  DELETE .../instances/{i}/hotkey-task/{d_i}: each pool instance
+#           holds one successful task d_i (with a keys list), put back after
+#           each slice (not timed)                    baseline: rdelete
+#   cbusy   POST .../hotkey-task on the small instance, which has waiting
+#           and running tasks: every answer is the conflict, 400 DCS.4026
+#           (the refusal's cost, measured apart)      baseline: rbusy
+#   rcl     rcall running the list EVALSHA of "off", against redis-benchmark
+#           of the same (rbl) in the same round: rcall's own calibration
+#
+# The write baselines' client: the create script checks that the task id
+# is a new lowercase UUID (a redis-benchmark __rand_int__ cannot make one
+# that is new every time) and each create needs an instance with no busy
+# task, each delete an existing finished task of its instance, in the
+# same command (redis-benchmark draws each __rand_int__ apart).  So
+# bench/rcall, a closed-loop client like redis-benchmark -P 1 (same
+# connections, one command in flight on each, one thread, pinned like
+# it), sends exactly the EVALSHA the module sends, KEYS and ARGV included,
+# with __n__ (the command's number), __uuid__ (a new random UUID) and
+# __now__ (ms) filled in per command.  Its rate against redis-benchmark on
+# the list's EVALSHA is in the table (rcl / rbl).
+#
 # static, hit, token, aksk, off and offunix run in one group of interleaved
 # rounds, so that every CPU ratio below compares slices of the same minutes.
 #
@@ -84,8 +128,11 @@
 # target <= 3 over loopback TCP; the unix-socket figure beside it; user and
 # system time per request apart.
 #
-# Every HTTP run is checked: no wrk errors (non-2xx included), and the
-# script runs Redis counted (~0 for cache hits, = requests for cache off).
+# Every HTTP run is checked: no wrk errors (non-2xx included; cbusy: every
+# answer a 400), and the script runs Redis counted (~0 for cache hits, =
+# requests for cache off and writes); every rcall run: no error reply, and
+# every reply the word expected (ok for creates and deletes, conflict for
+# rbusy).
 # Targets: hit >= 0.90 x static; token, aksk >= 0.85 x static (req/s and
 # CPU); off <= 3 x static worker CPU; deep and failed ~1.0 x big0 (the cost
 # must not grow with the offset or N).
@@ -120,6 +167,7 @@ REDIS=${HOTKEY_REDIS:-/usr/bin/redis-server}
 REDIS_CLI=$(command -v redis-cli)
 REDIS_BENCH=$(command -v redis-benchmark)
 WRK=$(command -v wrk)
+RCALL=${HOTKEY_RCALL:-$TOP/build/rcall}
 . "$TOP/scripts/lib.sh"
 
 die() { echo "bench: $*" >&2; exit 1; }
@@ -129,6 +177,7 @@ for b in "$NGINX" "$REDIS" "$REDIS_CLI" "$REDIS_BENCH" "$WRK" curl perl openssl;
 done
 [ -f "$MODULE" ] || die "module not built: $MODULE (run make build)"
 [ -x "$CLI" ] || die "hotkeyctl not built: $CLI (run make cli)"
+[ -x "$RCALL" ] || die "rcall not built: $RCALL (run make bench, or cc -O2 -o build/rcall bench/rcall.c -lhiredis)"
 case "$DURATION$CONNS$THREADS$WORKERS$RECORDS" in *[!0-9]*) die "BENCH_* must be integers";; esac
 [ "$CONNS" -ge "$THREADS" ] || die "BENCH_CONNECTIONS must be >= the wrk threads"
 [ "$RECORDS" -ge 21010 ] || die "BENCH_RECORDS must be >= 21010 (the status=failed offset is 20000)"
@@ -264,6 +313,81 @@ rm -f "$DIR/big.resp"
 NFAILED=$(rcli ZCARD "$BK:tasks:failed")
 LOAD_S=$(awk -v a="$T0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
 
+# details: a successful task of the small instance with 10 hot keys
+DTASK=$(rcli ZREVRANGE "$K:tasks:success" 0 0)
+[ -n "$DTASK" ] || die "no successful task in the small instance"
+for i in $(seq 0 9); do
+    rcli RPUSH "$K:task:$DTASK:keys" "$((250 - i * 20))|$((i % 3))|$(case $((i % 4)) in 0) echo string;; 1) echo hash;; 2) echo zset;; 3) echo list;; esac)|$((1000 + i * 37))|$([ $((i % 4)) = 0 ] && echo byte || echo count)|127.0.0.1:6379|user:session:$((1000 + i))" >/dev/null
+done
+DETAILS_PATH="/v2/$PROJECT/instances/$INSTANCE/hotkey-task/$DTASK"
+
+# the write pool: WPOOL instances b0000000-0000-4000-8000-<i, 12 hex>
+# (allkeys-lfu, of PROJECT), each with one successful task
+# d0000000-0000-4000-8000-<i> (and its keys list) for a delete
+WPOOL=${BENCH_WRITE_POOL:-$(( 30000 * ${BENCH_SLICE:-1} ))}
+case "$WPOOL" in *[!0-9]*|'') die "BENCH_WRITE_POOL must be an integer";; esac
+T0=$(date +%s.%N)
+perl -e '
+    my ($p, $n) = @ARGV;
+    sub cmd { my $s = "*" . scalar(@_) . "\r\n";
+              $s .= "\$" . length($_) . "\r\n$_\r\n" for @_; $s }
+    for my $i (0 .. $n - 1) {
+        my $k = sprintf("hotkey:{b0000000-0000-4000-8000-%012x}", $i);
+        my $d = sprintf("d0000000-0000-4000-8000-%012x", $i);
+        print cmd("HSET", "$k:instance", "project_id", $p, "eviction_policy", "allkeys-lfu");
+        print cmd("HSET", "$k:task:$d", "id", $d, "status", "success", "scan_type", "manual",
+                  "created_at", 1592187678669, "started_at", 1592187678700,
+                  "finished_at", 1592187678800, "num", 1);
+        print cmd("RPUSH", "$k:task:$d:keys", "7|0|list|3|count|127.0.0.1:6379|q");
+        print cmd("ZADD", "$k:tasks", 1592187678669, $d);
+        print cmd("ZADD", "$k:tasks:success", 1592187678669, $d);
+    }' "$PROJECT" "$WPOOL" >"$DIR/pool.resp" || die "generating the write pool failed"
+rcli --pipe <"$DIR/pool.resp" >"$DIR/logs/pipe-pool.out" 2>&1 || die "redis-cli --pipe failed: $(cat "$DIR/logs/pipe-pool.out")"
+grep -q 'errors: 0,' "$DIR/logs/pipe-pool.out" || die "redis-cli --pipe: $(cat "$DIR/logs/pipe-pool.out")"
+rm -f "$DIR/pool.resp"
+POOL_S=$(awk -v a="$T0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
+POOL_PATH="/v2/$PROJECT/instances/b0000000-0000-4000-8000-%012x"
+# (not timed) end the tasks creates made on pool instances 0..n-1, and
+# put back the deletes' tasks d_i of instances 0..n-1: one script each
+POOL_FINISH='
+local n = tonumber(ARGV[1])
+for i = 0, n - 1 do
+    local p = string.format("hotkey:{b0000000-0000-4000-8000-%012x}:", i)
+    for _, id in ipairs(redis.call("ZRANGE", p .. "tasks:waiting", 0, -1)) do
+        local c = redis.call("HGET", p .. "task:" .. id, "created_at")
+        redis.call("HSET", p .. "task:" .. id, "status", "success",
+                   "started_at", c, "finished_at", c, "num", 0)
+        redis.call("ZREM", p .. "tasks:waiting", id)
+        redis.call("ZADD", p .. "tasks:success", c, id)
+    end
+    redis.call("DEL", p .. "queue")
+end
+return n'
+POOL_RESTORE='
+local n = tonumber(ARGV[1])
+for i = 0, n - 1 do
+    local p = string.format("hotkey:{b0000000-0000-4000-8000-%012x}:", i)
+    local d = string.format("d0000000-0000-4000-8000-%012x", i)
+    redis.call("HSET", p .. "task:" .. d, "id", d, "status", "success",
+               "scan_type", "manual", "created_at", 1592187678669,
+               "started_at", 1592187678700, "finished_at", 1592187678800,
+               "num", 1)
+    redis.call("DEL", p .. "task:" .. d .. ":keys")
+    redis.call("RPUSH", p .. "task:" .. d .. ":keys",
+               "7|0|list|3|count|127.0.0.1:6379|q")
+    redis.call("ZADD", p .. "tasks", 1592187678669, d)
+    redis.call("ZADD", p .. "tasks:success", 1592187678669, d)
+end
+return n'
+pool_finish() {    # n
+    local n=$(( $1 < WPOOL ? $1 : WPOOL ))
+    rcli EVAL "$POOL_FINISH" 0 "$n" >/dev/null || die "ending the pool's tasks failed"
+}
+pool_restore() {    # n
+    local n=$(( $1 < WPOOL ? $1 : WPOOL ))
+    rcli EVAL "$POOL_RESTORE" 0 "$n" >/dev/null || die "putting back the pool's tasks failed"
+}
+
 LIST_PATH="/v2/$PROJECT/instances/$INSTANCE/hotkey-tasks"
 BIG_PATH="/v2/$PROJECT/instances/$BIG/hotkey-tasks"
 DEEP_OFFSET=$((RECORDS - 1000))
@@ -284,8 +408,8 @@ chmod 600 "$DIR/conf/credentials"
 # ------------------------------------------------------------ nginx
 cp "$MODULE" "$DIR/ngx_http_hotkey_module.so"
 
-write_conf() {    # static body ('' before we have it)
-    local static=$1
+write_conf() {    # static bodies of the list and the details ('' before we have them)
+    local static=$1 dstatic=$2
     cat >"$DIR/conf/nginx.conf" <<EOF
 $(nginx_conf_head "$DIR" warn)
 worker_processes $WORKERS;
@@ -320,6 +444,10 @@ $(nginx_temp_paths "$DIR")
         location = /static {
             default_type application/json;
             return 200 '$static';
+        }
+        location = /static_details {
+            default_type application/json;
+            return 200 '$dstatic';
         }
     }
     # cache HIT behind authentication (token or AK/SK), no rate limit
@@ -357,7 +485,7 @@ $(nginx_temp_paths "$DIR")
 EOF
 }
 
-write_conf ''
+write_conf '' ''
 "$NGINX" -t -p "$DIR/" -c "$DIR/conf/nginx.conf" -e "$DIR/logs/error.log" \
     >"$DIR/logs/nginx-t.out" 2>&1 || die "nginx -t failed: $(cat "$DIR/logs/nginx-t.out")"
 "$NGINX" -p "$DIR/" -c "$DIR/conf/nginx.conf" -e "$DIR/logs/error.log" \
@@ -372,22 +500,32 @@ BODY=$(curl -sS -o - "http://127.0.0.1:$HTTP_PORT$LIST_PATH") || die "curl faile
 HDRS=$(curl -sS -D - -o "$DIR/hit.body" "http://127.0.0.1:$HTTP_PORT$LIST_PATH" | tr -d '\r')
 echo "$HDRS" | grep -qi '^X-Cache-Status: HIT' || die "the second request is not a cache HIT: $HDRS"
 printf '%s' "$BODY" | grep -q "[\$'\\\\]" && die "the body has a quote, \$ or \\ that nginx's return would alter"
+# the same for the details of DTASK
+DBODY=$(curl -sS -o - "http://127.0.0.1:$HTTP_PORT$DETAILS_PATH") || die "curl failed"
+HDRS=$(curl -sS -D - -o "$DIR/dhit.body" "http://127.0.0.1:$HTTP_PORT$DETAILS_PATH" | tr -d '\r')
+echo "$HDRS" | grep -qi '^X-Cache-Status: HIT' || die "the second details request is not a cache HIT: $HDRS"
+grep -q '"num":10,"keys":\[' "$DIR/dhit.body" || die "the details answer has not 10 keys: $(head -c 300 "$DIR/dhit.body")"
+printf '%s' "$DBODY" | grep -q "[\$'\\\\]" && die "the details body has a quote, \$ or \\ that nginx's return would alter"
 
 # the static location with the byte-identical body: a reload (the zone,
 # and the cached entry, survive it)
-write_conf "$BODY"
+write_conf "$BODY" "$DBODY"
 "$NGINX" -t -p "$DIR/" -c "$DIR/conf/nginx.conf" -e "$DIR/logs/error.log" \
     >"$DIR/logs/nginx-t.out" 2>&1 || die "nginx -t failed: $(cat "$DIR/logs/nginx-t.out")"
 kill -HUP "$NGINX_PID"
 S=
 # (until the old workers are gone, a connection may still reach one)
-same=0
-for _ in $(seq 100); do
-    curl -sS -o "$DIR/static.body" "http://127.0.0.1:$HTTP_PORT/static" 2>/dev/null \
-        && cmp -s "$DIR/hit.body" "$DIR/static.body" && { same=1; break; }
-    sleep 0.05
-done
-[ "$same" = 1 ] || die "/static is not byte-identical to the cached answer"
+same_as() {    # location cached-body: the location answers those bytes
+    local i
+    for i in $(seq 100); do
+        curl -sS -o "$DIR/same.body" "http://127.0.0.1:$HTTP_PORT$1" 2>/dev/null \
+            && cmp -s "$2" "$DIR/same.body" && return 0
+        sleep 0.05
+    done
+    return 1
+}
+same_as /static "$DIR/hit.body" || die "/static is not byte-identical to the cached answer"
+same_as /static_details "$DIR/dhit.body" || die "/static_details is not byte-identical to the cached details"
 sleep 0.5    # old workers leave
 OFF_BODY=$(curl -sS -D "$DIR/off.hdr" "http://127.0.0.1:$OFF_PORT$LIST_PATH")
 [ "$OFF_BODY" = "$BODY" ] || die "the cache-off server answers another body"
@@ -440,6 +578,25 @@ bad_args=(); for h in "${BAD_H[@]}"; do bad_args+=(-H "$h"); done
 BAD_CODE=$(curl -sS -o /dev/null -w '%{http_code}' "${bad_args[@]}" "$AKSK_URL")
 [ "$BAD_CODE" = 401 ] || die "a tampered AK/SK signature got HTTP $BAD_CODE, not 401"
 
+# the write routes answer as the scenarios expect: a create on pool
+# instance 0 (200), then a conflict there (400 DCS.4026); a delete of
+# d_0 (204) and again (400 DCS.4941); a create on the busy small
+# instance (400 DCS.4026); then the pool is put back
+wcheck() {    # method path want-status want-body-part
+    local code
+    code=$(curl -sS -X "$1" -o "$DIR/wcheck.body" -w '%{http_code}' "http://127.0.0.1:$HTTP_PORT$2")
+    [ "$code" = "$3" ] && { [ -z "$4" ] || grep -q -- "$4" "$DIR/wcheck.body"; } \
+        || die "$1 $2: HTTP $code, not $3 with $4: $(head -c 300 "$DIR/wcheck.body")"
+}
+P0=$(printf "$POOL_PATH" 0)
+wcheck POST "$P0/hotkey-task" 200 '"status":"waiting"'
+wcheck POST "$P0/hotkey-task" 400 'DCS.4026'
+wcheck DELETE "$P0/hotkey-task/$(printf 'd0000000-0000-4000-8000-%012x' 0)" 204 ''
+wcheck DELETE "$P0/hotkey-task/$(printf 'd0000000-0000-4000-8000-%012x' 0)" 400 'DCS.4941'
+wcheck POST "/v2/$PROJECT/instances/$INSTANCE/hotkey-task" 400 'DCS.4026'
+pool_finish 1
+pool_restore 1
+
 # the large instance answers 10 records at each depth
 for q in "offset=0&limit=10" "offset=$DEEP_OFFSET&limit=10" "status=failed&offset=20000&limit=10"; do
     b=$(curl -sS "http://127.0.0.1:$OFF_PORT$BIG_PATH?$q")
@@ -488,7 +645,38 @@ EOF
     } >"$DIR/$name.lua"
 }
 
-declare -A URL RPS P50 P99 TRIPS ERRS REQS DUR P50S P99S RPSR CPU CPUU CPUS CPUR
+# wrk_lua_seq NAME METHOD PATH-FORMAT: NAME.lua, whose every request is
+# METHOD of PATH-FORMAT with its %012x (each) filled in by the request's
+# number i: thread k of T sends k, k+T, k+2T, ... (one pool instance per
+# request); the same done() as wrk_lua
+wrk_lua_seq() {
+    local name=$1 method=$2 fmt=$3
+    wrk_lua "$name"
+    {
+        cat <<EOF
+-- the requests: $method $fmt
+local nthreads, created = $THREADS, 0
+setup = function(thread)
+    thread:set("first", created)
+    created = created + 1
+end
+local i = nil
+request = function()
+    if i == nil then i = first end
+    local path = string.format("$fmt", i, i)
+    i = i + nthreads
+    return wrk.format("$method", path)
+end
+EOF
+    } >>"$DIR/$name.lua"
+}
+
+# Redis's own CPU time so far (used_cpu_sys + used_cpu_user), in us
+redis_cpu_us() {
+    rcli INFO cpu | tr -d '\r' | awk -F: '$1 == "used_cpu_sys" || $1 == "used_cpu_user" { t += $2 } END { printf "%.0f", t * 1e6 }'
+}
+
+declare -A URL RPS P50 P99 TRIPS ERRS REQS DUR P50S P99S RPSR CPU CPUU CPUS CPUR RCPU WORDS
 
 # CPU time (clock ticks) the nginx workers have used so far, "user system":
 # the cost of a request on the server, whatever the client's own limit is
@@ -509,7 +697,7 @@ scenario() {
     URL[$name]=$1; shift
     wrk_lua "$name" "$@"
     REQS[$name]=0 DUR[$name]=0 TRIPS[$name]=0 ERRS[$name]=0 P50S[$name]= P99S[$name]= RPSR[$name]= CPU[$name]=0
-    CPUU[$name]=0 CPUS[$name]=0 CPUR[$name]=
+    CPUU[$name]=0 CPUS[$name]=0 CPUR[$name]= RCPU[$name]=0 WORDS[$name]=
 }
 
 field() { sed -n "s/.*[ ]$1=\([0-9]*\).*/\1/p" <<<"$2"; }
@@ -520,12 +708,16 @@ wrk_slice() {
     local e0 e1 line c0 c1
     rcli CONFIG RESETSTAT >/dev/null
     e0=$(evals)
+    local r0 r1
+    r0=$(redis_cpu_us)
     c0=$(worker_ticks)
     [ "$round" = 1 ] && echo "== ($name) ${PIN_CLIENT[*]} wrk -t$THREADS -c$CONNS -d${SLICE}s --latency ${URL[$name]}" >&2
     run_child "${PIN_CLIENT[@]}" "$WRK" -t"$THREADS" -c"$CONNS" -d"${SLICE}s" --latency \
         -s "$DIR/$name.lua" "${URL[$name]}" >"$out" 2>&1 \
         || die "wrk failed: $(cat "$out")"
     c1=$(worker_ticks)
+    r1=$(redis_cpu_us)
+    RCPU[$name]=$(( RCPU[$name] + r1 - r0 ))
     local du ds
     du=$(( ${c1% *} - ${c0% *} )) ds=$(( ${c1#* } - ${c0#* } ))
     CPUU[$name]=$(( CPUU[$name] + du ))
@@ -545,6 +737,7 @@ wrk_slice() {
     P99S[$name]+=" $(field p99_us "$line")"
     RPSR[$name]+=" $(awk -v r="$req" -v d="$dur" 'BEGIN { printf "%.1f", r / (d / 1e6) }')"
     LAST_REQS=$req
+    LAST_TRIPS=$((e1 - e0))
     # this round's worker CPU per request (us), for the per-round CPU ratios
     CPUR[$name]+=" $(awk -v c=$((du + ds)) -v n="$req" -v hz="$HZ" 'BEGIN { if (n > 0) printf "%.3f", c * 1e6 / hz / n; else print 0 }')"
     printf '   round %s: %s requests/s, p50 %s us, p99 %s us, %s script runs, errors: connect %s read %s write %s status %s timeout %s\n' \
@@ -598,6 +791,34 @@ eval)    EVAL_ARGS=(EVAL "$SCRIPT" 2 "$K:instance" "$K:tasks" "$PROJECT" 0 9 "$K
 *)       die "BENCH_STORE_CMD must be eval or evalsha" ;;
 esac
 STORE_CMD_UC=$(tr a-z A-Z <<<"$STORE_CMD")
+# the create and delete scripts, SCRIPT LOADed the same way; the commands
+# the module sends for pool instance i (rcall fills __n__ with i):
+#   EVALSHA <create> 1 hotkey:{I}:instance <project> <new task id> manual <now ms>
+#   EVALSHA <delete> 4 hotkey:{I}:instance hotkey:{I}:task:T hotkey:{I}:task:T:keys
+#           hotkey:{I}:tasks <project> T hotkey:{I}: I
+CSCRIPT=$("$CLI" script create) || die "hotkeyctl script create failed"
+DSCRIPT=$("$CLI" script delete) || die "hotkeyctl script delete failed"
+CSHA=$(rcli SCRIPT LOAD "$CSCRIPT") || die "SCRIPT LOAD failed"
+DSHA=$(rcli SCRIPT LOAD "$DSCRIPT") || die "SCRIPT LOAD failed"
+[ "$CSHA" = "$(printf '%s' "$CSCRIPT" | sha1sum | cut -d' ' -f1)" ] || die "SCRIPT LOAD answered $CSHA, not the SHA1 of the create script"
+[ "$DSHA" = "$(printf '%s' "$DSCRIPT" | sha1sum | cut -d' ' -f1)" ] || die "SCRIPT LOAD answered $DSHA, not the SHA1 of the delete script"
+PI="b0000000-0000-4000-8000-__n__"
+PK="hotkey:{$PI}"
+PT="d0000000-0000-4000-8000-__n__"
+case "$STORE_CMD" in
+evalsha) C_HEAD=(EVALSHA "$CSHA") D_HEAD=(EVALSHA "$DSHA") L_HEAD=(EVALSHA "$SHA") ;;
+*)       C_HEAD=(EVAL "$CSCRIPT") D_HEAD=(EVAL "$DSCRIPT") L_HEAD=(EVAL "$SCRIPT") ;;
+esac
+CREATE_ARGS=("${C_HEAD[@]}" 1 "$PK:instance" "$PROJECT" __uuid__ manual __now__)
+DELETE_ARGS=("${D_HEAD[@]}" 4 "$PK:instance" "$PK:task:$PT" "$PK:task:$PT:keys" "$PK:tasks" "$PROJECT" "$PT" "$PK:" "$PI")
+BUSY_ARGS=("${C_HEAD[@]}" 1 "$K:instance" "$PROJECT" __uuid__ manual __now__)
+RLIST_ARGS=("${L_HEAD[@]}" 2 "$K:instance" "$K:tasks" "$PROJECT" 0 9 "$K:task:")
+# check: rcall's create and delete answer ok on pool instance 0 (then put back)
+"$RCALL" -h 127.0.0.1 -p "$REDIS_PORT" -c 1 -n 1 -- "${CREATE_ARGS[@]}" | grep -q 'errors=0 words=ok:1$' || die "rcall's create is not ok: $("$RCALL" -h 127.0.0.1 -p "$REDIS_PORT" -c 1 -n 1 -- "${CREATE_ARGS[@]}" 2>&1)"
+"$RCALL" -h 127.0.0.1 -p "$REDIS_PORT" -c 1 -n 1 -- "${DELETE_ARGS[@]}" | grep -q 'errors=0 words=ok:1$' || die "rcall's delete is not ok"
+"$RCALL" -h 127.0.0.1 -p "$REDIS_PORT" -c 1 -n 1 -- "${BUSY_ARGS[@]}" | grep -q 'errors=0 words=conflict:1$' || die "rcall's create on the busy instance is not a conflict"
+pool_finish 1
+pool_restore 1
 # check: the script answers (and counts) like the route's
 [ "$(rcli "${EVAL_ARGS[@]}" | head -1)" = "$PROJECT" ] || die "the $STORE_CMD_UC does not answer the project id"
 [ "$("$REDIS_CLI" -s "$SOCK" "${EVAL_ARGS[@]}" | head -1)" = "$PROJECT" ] || die "the $STORE_CMD_UC on the unix socket does not answer the project id"
@@ -608,6 +829,8 @@ redis_slice() {
     local name=$1 round=$2 n=$3 out="$DIR/$1.$2.out" where
     if [ "$name" = redisunix ]; then where=(-s "$SOCK"); else where=(-h 127.0.0.1 -p "$REDIS_PORT"); fi
     rcli CONFIG RESETSTAT >/dev/null
+    local rc0
+    rc0=$(redis_cpu_us)
     [ "$round" = 1 ] && echo "== ($name) ${PIN_CLIENT[*]} redis-benchmark ${where[*]} -c $CONNS --threads $THREADS -n <as many as the cache-off round> $EVAL_TXT 2 $K:instance $K:tasks $PROJECT 0 9 $K:task:" >&2
     run_child "${PIN_CLIENT[@]}" "$REDIS_BENCH" "${where[@]}" -c "$CONNS" --threads "$THREADS" \
         -n "$n" --csv "${EVAL_ARGS[@]}" >"$out" 2>&1 \
@@ -620,6 +843,7 @@ redis_slice() {
     rps=$(awk -F, '{ print $(NF-6) }' <<<"$row")
     p50=$(awk -F, '{ printf "%.0f", $(NF-3) * 1000 }' <<<"$row")
     p99=$(awk -F, '{ printf "%.0f", $(NF-1) * 1000 }' <<<"$row")
+    RCPU[$name]=$(( RCPU[$name] + $(redis_cpu_us) - rc0 ))
     trips=$(evals)
     errs=$(rcli INFO stats | tr -d '\r' | sed -n 's/^total_error_replies:\([0-9]*\)/\1/p')
     REQS[$name]=$(( REQS[$name] + n ))
@@ -630,6 +854,40 @@ redis_slice() {
     P99S[$name]+=" $p99"
     RPSR[$name]+=" $rps"
     printf '   round %s: %.0f requests/s, p50 %s us, p99 %s us, %s script runs\n' "$round" "$rps" "$p50" "$p99" "$trips" >&2
+}
+
+# rcall_slice NAME ROUND N ARG...: bench/rcall running ARG... N times
+# over TCP with the same connections and pinning as redis-benchmark
+rcall_slice() {
+    local name=$1 round=$2 n=$3 out="$DIR/$1.$2.out"
+    shift 3
+    local r0 r1 line rps p50 p99 trips errs
+    rcli CONFIG RESETSTAT >/dev/null
+    r0=$(redis_cpu_us)
+    [ "$round" = 1 ] && echo "== ($name) ${PIN_CLIENT[*]} rcall -h 127.0.0.1 -p $REDIS_PORT -c $CONNS -n <as many as the nginx round> -- $(printf '%s ' "$@" | head -c 400)" >&2
+    run_child "${PIN_CLIENT[@]}" "$RCALL" -h 127.0.0.1 -p "$REDIS_PORT" -c "$CONNS" -n "$n" -- "$@" >"$out" 2>&1 \
+        || die "rcall failed: $(cat "$out")"
+    r1=$(redis_cpu_us)
+    line=$(grep '^RCALL ' "$out") || die "no result from rcall: $(cat "$out")"
+    rps=$(sed -n 's/.* rps=\([0-9.]*\).*/\1/p' <<<"$line")
+    p50=$(field p50_us "$line"); p99=$(field p99_us "$line")
+    errs=$(field errors "$line")
+    trips=$(evals)
+    REQS[$name]=$(( REQS[$name] + n ))
+    DUR[$name]=$(( DUR[$name] + $(field duration_us "$line") ))
+    TRIPS[$name]=$(( TRIPS[$name] + trips ))
+    ERRS[$name]=$(( ERRS[$name] + errs ))
+    RCPU[$name]=$(( RCPU[$name] + r1 - r0 ))
+    P50S[$name]+=" $p50"
+    P99S[$name]+=" $p99"
+    RPSR[$name]+=" $rps"
+    WORDS[$name]+=" $(sed -n 's/.* words=//p' <<<"$line")"
+    printf '   round %s: %.0f requests/s, p50 %s us, p99 %s us, %s script runs, %s error replies, replies %s\n' \
+        "$round" "$rps" "$p50" "$p99" "$trips" "$errs" "$(sed -n 's/.* words=//p' <<<"$line")" >&2
+}
+# how many replies of NAME's rcall runs were WORD
+words_of() {    # NAME WORD
+    tr ' ,' '\n\n' <<<"${WORDS[$1]}" | awk -F: -v w="$2" '$1 == w { n += $2 } END { print n + 0 }'
 }
 
 # ratio NAME BASE: the median over the rounds of NAME's req/s / BASE's req/s
@@ -679,6 +937,7 @@ LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 echo "bench: $NCPU cores ($CPU_MODEL), nginx $NGINX_VERSION, redis $REDIS_VERSION; load average $LOAD_BEFORE" >&2
 echo "bench: layout $LAYOUT: $LAYOUT_TXT; wrk -c$CONNS, keepalive, ${DURATION}s per scenario in $ROUNDS interleaved rounds of ${SLICE}s" >&2
 echo "bench: small instance: 25 tasks, body ${#BODY} bytes (page of 10); large instance: $RECORDS tasks ($NFAILED failed), loaded in ${LOAD_S}s with redis-cli --pipe" >&2
+echo "bench: details body ${#DBODY} bytes (10 hot keys); write pool: $WPOOL instances with one finished task each, loaded in ${POOL_S}s" >&2
 echo "bench: the module sends $MODULE_CMD (redis-benchmark baseline: $EVAL_TXT)" >&2
 
 scenario static  "http://127.0.0.1:$HTTP_PORT/static"
@@ -693,6 +952,17 @@ for s in "${AKSK_SCHEMES[@]}"; do
 done
 for b in redis redisunix; do
     REQS[$b]=0 DUR[$b]=0 TRIPS[$b]=0 ERRS[$b]=0 P50S[$b]= P99S[$b]= RPSR[$b]=
+done
+scenario dstatic "http://127.0.0.1:$HTTP_PORT/static_details"
+scenario dhit    "http://127.0.0.1:$HTTP_PORT$DETAILS_PATH"
+scenario create "http://127.0.0.1:$HTTP_PORT/"
+wrk_lua_seq create POST "$POOL_PATH/hotkey-task"
+scenario delete "http://127.0.0.1:$HTTP_PORT/"
+wrk_lua_seq delete DELETE "$POOL_PATH/hotkey-task/d0000000-0000-4000-8000-%012x"
+scenario cbusy "http://127.0.0.1:$HTTP_PORT/v2/$PROJECT/instances/$INSTANCE/hotkey-task"
+echo 'wrk.method = "POST"' >>"$DIR/cbusy.lua"
+for b in rcreate rdelete rbusy rcl rbl; do
+    REQS[$b]=0 DUR[$b]=0 TRIPS[$b]=0 ERRS[$b]=0 P50S[$b]= P99S[$b]= RPSR[$b]= RCPU[$b]=0 WORDS[$b]=
 done
 scenario big0   "http://127.0.0.1:$OFF_PORT$BIG_PATH?offset=0&limit=10"
 scenario deep   "http://127.0.0.1:$OFF_PORT$BIG_PATH?offset=$DEEP_OFFSET&limit=10"
@@ -722,12 +992,77 @@ echo "-- cache HIT: each AK/SK scheme against SDK-HMAC-SHA256" >&2
 group aksk "${AKSK_SCHEMES[@]}"
 echo "-- $RECORDS tasks, cache off: deep offset and status filter against offset 0" >&2
 group big0 deep failed
+echo "-- details: cache HIT against return 200 of the same body" >&2
+group dstatic dhit
+
+# writes: in each round, in a rotated order, create, delete and the
+# refused create through nginx, each followed by rcall of the same script
+# as many times; and rcall against redis-benchmark on the list's EVALSHA
+#
+# write_pair NAME BASELINE READY ROUND ARG...: NAME's wrk slice, then the
+# baseline's rcall of ARG... as many times (1000 at least); READY (not
+# timed: pool_finish, pool_restore, or : for nothing) readies the pool
+# instances the slice used, and those rcall used after it
+write_pair() {
+    local name=$1 base=$2 ready=$3 round=$4 n used
+    shift 4
+    wrk_slice "$name" "$round"
+    n=$LAST_REQS
+    if [ "$ready" != : ]; then
+        # the instances used: wrk's count leaves out the requests in
+        # flight when it stopped, Redis's count of script runs does not
+        used=$(( (LAST_TRIPS > n ? LAST_TRIPS : n) + 2 * CONNS + THREADS ))
+        [ "$used" -lt "$WPOOL" ] || die "$name: $used requests in a slice, the pool has $WPOOL instances: raise BENCH_WRITE_POOL"
+        sleep 0.1
+        "$ready" "$used"
+    fi
+    rcall_slice "$base" "$round" "$(( n > 1000 ? n : 1000 ))" "$@"
+    "$ready" $(( n > 1000 ? n : 1000 ))
+    LAST_WRITE_N=$n
+}
+write_step() {    # NAME ROUND
+    local n
+    case "$1" in
+    create) write_pair create rcreate pool_finish "$2" "${CREATE_ARGS[@]}" ;;
+    delete) write_pair delete rdelete pool_restore "$2" "${DELETE_ARGS[@]}" ;;
+    cbusy)  write_pair cbusy rbusy : "$2" "${BUSY_ARGS[@]}" ;;
+    rcl)
+        n=${LAST_WRITE_N:-20000}
+        [ "$n" -ge 2000 ] || n=2000
+        rcall_slice rcl "$2" "$n" "${RLIST_ARGS[@]}"
+        redis_slice rbl "$2" "$n"
+        ;;
+    esac
+}
+echo "-- writes through nginx (cache on, auth off), each followed by rcall of the same $STORE_CMD_UC; rcall against redis-benchmark on the list's" >&2
+for r in $(seq 1 "$ROUNDS"); do
+    names=(create delete cbusy rcl)
+    for i in 0 1 2 3; do
+        write_step "${names[$(( (i + r - 1) % 4 ))]}" "$r"
+    done
+done
+for nm in dstatic dhit create delete cbusy rcreate rdelete rbusy rcl rbl; do finish "$nm"; done
 LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # ------------------------------------------------------------ report
 BAD=0
-for s in static hit token aksk "${AKSK_SCHEMES[@]}" off offunix big0 deep failed; do
+for s in static hit token aksk "${AKSK_SCHEMES[@]}" off offunix big0 deep failed dstatic dhit create delete; do
     [ "${ERRS[$s]}" = 0 ] || { echo "bench: $s: ${ERRS[$s]} wrk errors (non-2xx included)" >&2; BAD=1; }
+done
+# the refused creates: every answer a 400 (wrk counts them as status errors)
+[ "${ERRS[cbusy]}" = "${REQS[cbusy]}" ] || { echo "bench: cbusy: ${ERRS[cbusy]} non-2xx of ${REQS[cbusy]}, not all" >&2; BAD=1; }
+for s in create delete cbusy; do
+    [ "${TRIPS[$s]}" -ge "${REQS[$s]}" ] || { echo "bench: $s: ${TRIPS[$s]} script runs < ${REQS[$s]} requests" >&2; BAD=1; }
+done
+[ "${TRIPS[dhit]}" -le 1 ] || { echo "bench: dhit: ${TRIPS[dhit]} script runs, not cache hits" >&2; BAD=1; }
+for pair in "rcreate ok" "rdelete ok" "rbusy conflict"; do
+    set -- $pair
+    [ "${ERRS[$1]}" = 0 ] || { echo "bench: $1: ${ERRS[$1]} error replies" >&2; BAD=1; }
+    [ "$(words_of "$1" "$2")" = "${REQS[$1]}" ] || { echo "bench: $1: $(words_of "$1" "$2") of ${REQS[$1]} replies are $2 (${WORDS[$1]})" >&2; BAD=1; }
+    [ "${TRIPS[$1]}" -ge "${REQS[$1]}" ] || { echo "bench: $1: ${TRIPS[$1]} script runs < ${REQS[$1]} commands" >&2; BAD=1; }
+done
+for s in rcl rbl; do
+    [ "${ERRS[$s]}" = 0 ] || { echo "bench: $s: ${ERRS[$s]} error replies" >&2; BAD=1; }
 done
 for s in redis redisunix; do
     [ "${ERRS[$s]}" = 0 ] || { echo "bench: $s: ${ERRS[$s]} error replies" >&2; BAD=1; }
@@ -800,8 +1135,41 @@ cpu_us_us() {    # NAME: "user+system" us per request
     }
     mrow "loopback TCP (upstream keepalive 64)" off 3
     mrow "unix socket (upstream keepalive 64)" offunix ""
+    echo
+    echo "Details from the cache: a successful task of the small instance with 10 hot keys (a ${#DBODY}-byte answer), against \`return 200\` of the same body, in their own interleaved rounds."
+    echo
+    echo "| scenario | req/s | p50 ms | p99 ms | server CPU us/req | baseline | ratio | CPU ratio |"
+    echo "|---|---:|---:|---:|---:|---|---:|---:|"
+    drow() {    # label name baseline-label baseline-name
+        local r= cr=
+        [ -n "$4" ] && r=$(ratio "$2" "$4") && cr=$(awk -v a="$(cpu_us "$4")" -v b="$(cpu_us "$2")" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }')
+        printf '| %s | %s | %s | %s | %s | %s | %s | %s |\n' "$1" "${RPS[$2]}" "${P50[$2]}" "${P99[$2]}" "$(cpu_us "$2")" "$3" "$r" "$cr"
+    }
+    drow "nginx \`return 200\`, the same ${#DBODY}-byte body" dstatic "" ""
+    drow "details (GET .../hotkey-task/{id}), cache HIT, auth off" dhit "\`return 200\`" dstatic
+    echo
+    echo "Writes: through the cached server (auth off, upstream keepalive 64, TCP), each slice followed in the same round by bench/rcall running the same $STORE_CMD_UC, KEYS and ARGV on the same Redis (-c $CONNS, as many commands); us/req = 1,000,000 / (req/s) with $CONNS requests in flight; Redis CPU: used_cpu_user + used_cpu_sys per request; ratio: the median of the rounds' req/s ratios."
+    echo
+    echo "| scenario | req/s | us/req | p50 ms | p99 ms | nginx worker CPU us/req | Redis CPU us/req | baseline | ratio (req/s) |"
+    echo "|---|---:|---:|---:|---:|---:|---:|---|---:|"
+    wrow() {    # label name baseline-label baseline-name
+        local r= w c rc
+        [ -n "$4" ] && r=$(ratio "$2" "$4")
+        w=$(awk -v x="${RPS[$2]}" 'BEGIN { if (x > 0) printf "%.1f", 1e6 / x; else print "n/a" }')
+        c=-; [ "${2#r}" = "$2" ] && c=$(cpu_us "$2")
+        rc=$(awk -v c="${RCPU[$2]}" -v n="${REQS[$2]}" 'BEGIN { if (n > 0) printf "%.1f", c / n; else print "n/a" }')
+        printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' "$1" "${RPS[$2]}" "$w" "${P50[$2]}" "${P99[$2]}" "$c" "$rc" "$3" "$r"
+    }
+    wrow "rcall: create script, a new instance each (ok)" rcreate "" ""
+    wrow "create (POST .../hotkey-task), 200" create "rcall create" rcreate
+    wrow "rcall: delete script, a finished task each (ok)" rdelete "" ""
+    wrow "delete (DELETE .../hotkey-task/{id}), 204" delete "rcall delete" rdelete
+    wrow "rcall: create script on the busy instance (conflict)" rbusy "" ""
+    wrow "create refused (busy instance), 400 DCS.4026" cbusy "rcall conflict" rbusy
+    wrow "redis-benchmark: the list's $STORE_CMD_UC" rbl "" ""
+    wrow "rcall: the same" rcl "redis-benchmark" rbl
 } >"$DIR/table.md"
-for pair in "hit static" "token static" "aksk static" "aksk_sm3 aksk" "aksk_v11 aksk" "aksk_p256 aksk" "aksk_sm2 aksk" "off redis" "offunix redisunix" "deep big0" "failed big0"; do
+for pair in "hit static" "token static" "aksk static" "aksk_sm3 aksk" "aksk_v11 aksk" "aksk_p256 aksk" "aksk_sm2 aksk" "off redis" "offunix redisunix" "deep big0" "failed big0" "dhit dstatic" "create rcreate" "delete rdelete" "cbusy rbusy" "rcl rbl"; do
     set -- $pair
     echo "bench: $1 / $2 per round: $(ratios "$1" "$2")" >&2
 done

@@ -1,8 +1,12 @@
 /*
  * Fuzz target: RESP bytes -> hiredis reader (as the module builds it) ->
- * hotkey_store_reply (the list operation) -> JSON.  The first byte chooses how the rest
- * is fed: in 1, 2 or 3 chunks, cut at points taken from the next bytes.
- * Every complete reply is converted and freed.
+ * hotkey_store_reply (each operation's reply to JSON).  The first byte
+ * chooses how the rest is fed, byte % 3: in 1, 2 or 3 chunks, cut at
+ * points taken from the next two bytes; and the operation, byte / 3 % 6:
+ * list, create, details, delete, autoscan get, autoscan put (the order of
+ * hotkey_op_e; seeds whose first byte is 0 to 2 are list replies).  Every
+ * complete reply is converted and freed; an answer never outgrows
+ * hotkey_store_answer_size(), and a failure always says why.
  */
 
 #include <stddef.h>
@@ -15,6 +19,7 @@
 
 #define FUZZ_P  "a4d31cb6-3d72-4fdc-8ec9-6e3a41e47f71"
 #define FUZZ_I  "5560df16-cebf-4473-95c4-d1b573c16e79"
+#define FUZZ_T  "858ee14c-2271-4489-8b82-7bda7459a000"
 
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -24,16 +29,19 @@ static hotkey_route_t  fuzz_rt = {
     HOTKEY_ROUTE_LIST, FUZZ_P, sizeof(FUZZ_P) - 1, FUZZ_I, 36, NULL, 0
 };
 
+static hotkey_route_t  fuzz_task_rt = {
+    HOTKEY_ROUTE_TASK, FUZZ_P, sizeof(FUZZ_P) - 1, FUZZ_I, 36, FUZZ_T, 36
+};
+
 
 static void
-fuzz_drain(redisReader *rd, int *broken)
+fuzz_drain(redisReader *rd, const hotkey_op_t *op, int *broken)
 {
     int                     n;
     char                   *body;
     void                   *reply;
     size_t                  len, size;
     const char             *why;
-    const hotkey_op_t      *op;
     hotkey_answer_t         ans;
     hotkey_store_result_e   res;
 
@@ -49,7 +57,6 @@ fuzz_drain(redisReader *rd, int *broken)
             return;
         }
 
-        op = hotkey_op_find(HOTKEY_ROUTE_LIST, HOTKEY_M_GET);
         size = hotkey_store_answer_size(op, reply);
         body = malloc(size);
         why = NULL;
@@ -58,7 +65,11 @@ fuzz_drain(redisReader *rd, int *broken)
             abort();
         }
 
-        res = hotkey_store_reply(op, reply, &fuzz_rt, NULL, body, &ans, &why);
+        res = hotkey_store_reply(op, reply,
+                                 op->route == HOTKEY_ROUTE_TASK
+                                 ? &fuzz_task_rt : &fuzz_rt,
+                                 op->id == HOTKEY_OP_CREATE ? FUZZ_T : NULL,
+                                 body, &ans, &why);
         len = ans.len;
 
         if ((res == HOTKEY_STORE_OK && len > size)
@@ -76,16 +87,18 @@ fuzz_drain(redisReader *rd, int *broken)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    int           broken, chunks, i;
-    char         *copy;
-    size_t        cut[4], n;
-    redisReader  *rd;
+    int                 broken, chunks, i;
+    char               *copy;
+    size_t              cut[4], n;
+    redisReader        *rd;
+    const hotkey_op_t  *op;
 
     if (size < 3) {
         return 0;
     }
 
     chunks = data[0] % 3 + 1;
+    op = hotkey_op_get((hotkey_op_e) (data[0] / 3 % HOTKEY_OP_LAST));
     n = size - 3;
 
     cut[0] = 0;
@@ -121,7 +134,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
         free(copy);
 
-        fuzz_drain(rd, &broken);
+        fuzz_drain(rd, op, &broken);
     }
 
     hotkey_store_reader_put(rd);

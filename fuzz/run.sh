@@ -14,7 +14,8 @@ cd "$top"
 out=$top/build-fuzz
 secs=${FUZZ_SECONDS:-60}
 jobs=${FUZZ_JOBS:-1}
-targets=${*:-args aksk jwt store route}
+# every fuzz/fuzz_<target>.c unless named
+targets=${*:-$(ls fuzz/fuzz_*.c | sed 's|fuzz/fuzz_\(.*\)\.c|\1|' | tr '\n' ' ')}
 CC=${FUZZ_CC:-clang}
 
 # libFuzzer's runtime: Debian ships it in libclang-rt-<N>-dev

@@ -5,8 +5,13 @@
 # data back) and nginx with the module (2 workers, cache OFF so that every
 # request is a store round trip, hotkey_store_read_timeout 500ms, the
 # json-errors.conf snippet included), then, while wrk sends the list request
-# for the whole run and a poller sends one request every 20 ms (logging the
-# time and the status):
+# for the whole run, a second wrk sends writes to a cached server of the
+# same nginx (creates, deletes, autoscan PUTs with good and bad bodies,
+# beside lists, details and autoscan GETs from the cache, whose entries the
+# writes' hotkey:changes messages drop through each worker's subscription),
+# a loop ends the created tasks every 0.1 s as an analyzer would (so that
+# creates keep succeeding), and a poller sends one list request every 20 ms
+# (logging the time and the status):
 #
 #   1. kills Redis with SIGKILL and restarts it 2 s later;
 #   2. pauses Redis past the read timeout (CLIENT PAUSE 1500 ALL);
@@ -14,16 +19,20 @@
 #   4. keeps one client connection open that sent half a request line and
 #      then stalls, for the whole run.
 #
-# Then reports: answers per status, answers whose body is not the contract's
-# JSON (a 200 must start with {"instance_id", any other status with
-# {"error_code"; counted in wrk's response()), worker crashes (error log:
+# Then reports, for each wrk: answers per status, answers whose body is not
+# the contract's JSON (a 200 must start with {"instance_id": or {"id": (a
+# create's or a details'), a 204 has no body, any other status starts with
+# {"error_code":; counted in wrk's response()); the writes that succeeded;
+# the store's consistency after it all (every indexed task has its record
+# and exactly one status index, at most 100 records where creates ran); worker crashes (error log:
 # "exited on signal" or a worker exiting with a non-zero code), every
 # [alert]/[crit]/[emerg] line, wrk's socket errors, the stalled client's
 # fate, and how long after Redis came back (answered PING) the first 200
 # arrived (from the poller's log).
 #
 # Exit status: 1 if any answer is not the contract's JSON, a worker crashed,
-# or no 200 arrived after Redis came back; 0 otherwise.
+# no 200 arrived after Redis came back, no create succeeded, or the store's
+# records are inconsistent; 0 otherwise.
 #
 # Env: HOTKEY_MODULE (default build/ngx_http_hotkey_module.so),
 #      HOTKEY_NGINX, HOTKEY_REDIS (default /usr/sbin/nginx, /usr/bin/redis-server),
@@ -49,12 +58,13 @@ done
 [ -f "$MODULE" ] || die "module not built: $MODULE (run make build)"
 
 DIR=$(mktemp -d "${TMPDIR:-/tmp}/hotkey-faults-XXXXXX")
-NGINX_PID= REDIS_PID= WRK_PID= POLL_PID= STALL_PID=
+NGINX_PID= REDIS_PID= WRK_PID= POLL_PID= STALL_PID= WWRK_PID= FIN_PID=
 
 cleanup() {
     local rc=$?
     trap - EXIT INT TERM
     stop_pid "$WRK_PID"; stop_pid "$POLL_PID"; stop_pid "$STALL_PID"
+    stop_pid "$WWRK_PID"; stop_pid "$FIN_PID"
     stop_nginx_tree "$NGINX_PID"
     stop_pid "$REDIS_PID"
     if [ -n "${FAULTS_KEEP:-}" ]; then echo "faults: kept $DIR" >&2; else rm -rf "$DIR"; fi
@@ -67,6 +77,10 @@ trap 'exit 143' TERM
 REDIS_PORT=$(free_port)
 HTTP_PORT=$(free_port)
 while [ "$HTTP_PORT" = "$REDIS_PORT" ]; do HTTP_PORT=$(free_port); done
+WRITE_PORT=$(free_port)
+while [ "$WRITE_PORT" = "$REDIS_PORT" ] || [ "$WRITE_PORT" = "$HTTP_PORT" ]; do
+    WRITE_PORT=$(free_port)
+done
 
 now() { date +%s.%N | cut -c1-14; }    # seconds, 3 decimals
 rcli() { "$REDIS_CLI" -h 127.0.0.1 -p "$REDIS_PORT" "$@"; }
@@ -84,10 +98,27 @@ start_redis
 PROJECT=$(random_hex32)
 INSTANCE=$(random_uuid)
 K="hotkey:{$INSTANCE}"
+small_instance_cmds "$K" "$PROJECT" | rcli >/dev/null || die "loading the data failed"
+# the writes: WI holds 5,000 finished tasks for deletes to consume, one
+# running (a delete refused) and one kept for details; CI, 95 finished
+# tasks and no busy one, takes the creates (past 100 records each drops
+# the oldest)
+WI=$(random_uuid)
+WK="hotkey:{$WI}"
+CI=$(random_uuid)
+RUN=a0000000-0000-4000-8000-00000000beef
+KEEP=$(deletable_id 999999999)
 {
-    small_instance_cmds "$K" "$PROJECT"
-    echo "SAVE"
+    echo "HSET $WK:instance project_id $PROJECT eviction_policy allkeys-lfu"
+    echo "HSET hotkey:{$CI}:instance project_id $PROJECT eviction_policy volatile-lfu"
+    echo "HSET $WK:task:$RUN id $RUN status running scan_type auto created_at 1592187678669 started_at 1592187678700"
+    echo "ZADD $WK:tasks 1592187678669 $RUN"
+    echo "ZADD $WK:tasks:running 1592187678669 $RUN"
 } | rcli >/dev/null || die "loading the data failed"
+load_deletable_tasks "$REDIS_PORT" "$WI" 5000 || die "loading the deletable tasks failed"
+load_deletable_tasks "$REDIS_PORT" "$WI" 1 999999999 || die "loading the deletable tasks failed"
+load_fixed_tasks "$REDIS_PORT" "$CI" 95
+rcli SAVE >/dev/null || die "SAVE failed"
 [ -s "$DIR/redis/dump.rdb" ] || die "no dump.rdb after SAVE"
 
 LIST_PATH="/v2/$PROJECT/instances/$INSTANCE/hotkey-tasks"
@@ -109,6 +140,9 @@ $(nginx_temp_paths "$DIR")
         server 127.0.0.1:$REDIS_PORT;
         keepalive 16;
     }
+    hotkey_cache_zone faults:4m;
+    log_format faults '\$msec \$request_time \$status \$request_method \$uri '
+                      '\$hotkey_cache_status \$hotkey_error_code \$pid';
     server {
         listen 127.0.0.1:$HTTP_PORT;
         include json-errors.conf;
@@ -116,6 +150,23 @@ $(nginx_temp_paths "$DIR")
             hotkey_api on;
             hotkey_auth off;
             hotkey_store store;
+            hotkey_store_connect_timeout 500ms;
+            hotkey_store_send_timeout 500ms;
+            hotkey_store_read_timeout 500ms;
+        }
+    }
+    # the writes, beside reads from a cache that the writes invalidate
+    server {
+        listen 127.0.0.1:$WRITE_PORT;
+        include json-errors.conf;
+        client_body_buffer_size 1k;
+        access_log $DIR/logs/writes.log faults;
+        location /v2/ {
+            hotkey_api on;
+            hotkey_auth off;
+            hotkey_store store;
+            hotkey_cache faults;
+            hotkey_cache_valid 60s;
             hotkey_store_connect_timeout 500ms;
             hotkey_store_send_timeout 500ms;
             hotkey_store_read_timeout 500ms;
@@ -146,9 +197,18 @@ end
 function response(status, headers, body)
     local k = tostring(status)
     counts[k] = (counts[k] or 0) + 1
-    local want = (status == 200) and '{"instance_id"' or '{"error_code"'
     local ctype = headers["Content-Type"] or headers["content-type"] or ""
-    if body == nil or body:sub(1, #want) ~= want or not ctype:find("application/json", 1, true) then
+    local json = ctype:find("application/json", 1, true) ~= nil
+    local ok
+    if status == 204 then
+        ok = body == nil or body == ""
+    elseif status == 200 then
+        ok = json and body ~= nil and (body:sub(1, 15) == '{"instance_id":'
+                                       or body:sub(1, 6) == '{"id":')
+    else
+        ok = json and body ~= nil and body:sub(1, 14) == '{"error_code":'
+    end
+    if not ok then
         bad[k] = (bad[k] or 0) + 1
         nbad = nbad + 1
         if nbad <= 5 then
@@ -176,6 +236,33 @@ function done(summary, latency, requests)
     for _, v in ipairs(s) do io.write("FAULTS sample " .. v .. "\n") end
 end
 EOF
+
+# the writes: round robin over these requests ("{n}": the n-th delete's
+# task); a 2 KiB body goes to nginx's temporary file
+W="/v2/$PROJECT/instances/$WI"
+C="/v2/$PROJECT/instances/$CI"
+PAD=$(head -c 2000 /dev/zero | tr '\0' x)
+cat >"$DIR/writes.lua" <<LUA
+local J = { ["Content-Type"] = "application/json" }
+local reqs = {
+    { "POST", "$C/hotkey-task" },
+    { "GET", "$C/hotkey-tasks?limit=3" },
+    { "DELETE", "$W/hotkey-task/d0000000-0000-4000-8000-{n}" },
+    { "GET", "$W/hotkey-tasks" },
+    { "GET", "$W/hotkey-task/$KEEP" },
+    { "DELETE", "$W/hotkey-task/$RUN" },
+    { "GET", "$W/hotkey-task/$RUN" },
+    { "PUT", "$C/hotkey/autoscan", J, '{"enable_auto_scan":true,"schedule_at":["21:00","03:30"]}' },
+    { "GET", "$C/hotkey/autoscan" },
+    { "PUT", "$C/hotkey/autoscan", J, '{"enable_auto_scan":false,"schedule_at":[],"pad":"$PAD"}' },
+    { "PUT", "$C/hotkey/autoscan", J, '{"enable_auto_scan":true,"schedule_at":[]}' },
+    { "PUT", "$C/hotkey/autoscan", J, '' },
+    { "PUT", "$C/hotkey/autoscan", J, 'not json' },
+    { "POST", "/v2/$PROJECT/instances/$(random_uuid)/hotkey-task" },
+}
+LUA
+wrk_round_robin_lua >>"$DIR/writes.lua"
+cat "$DIR/check.lua" >>"$DIR/writes.lua"
 
 # the poller: one request every 20 ms on a new connection; logs
 # "<send time> <answer time> <status>" (epoch seconds; status 0 = no answer)
@@ -255,7 +342,18 @@ STALL_PID=$!
 WRK_PID=$!
 perl "$DIR/poll.pl" "$HTTP_PORT" "$LIST_PATH" "$TOTAL" >"$DIR/poll.log" 2>&1 &
 POLL_PID=$!
-say "wrk -t1 -c20 -d${TOTAL}s, poller every 20 ms, stalled half request line: started"
+"$WRK" -t1 -c8 -d"${TOTAL}s" --timeout 5s -s "$DIR/writes.lua" \
+    "http://127.0.0.1:$WRITE_PORT" >"$DIR/wrk-writes.out" 2>&1 &
+WWRK_PID=$!
+FINISH_LUA=$(finish_waiting_lua)
+(
+    while :; do
+        rcli EVAL "$FINISH_LUA" 0 "$(date +%s%3N)" "$CI" 2>/dev/null | grep -x '[0-9]*'
+        sleep 0.1
+    done
+) >"$DIR/finished.log" &
+FIN_PID=$!
+say "wrk -t1 -c20 -d${TOTAL}s (the list, cache off), wrk -t1 -c8 -d${TOTAL}s (writes and cached reads), poller every 20 ms, finisher every 0.1 s, stalled half request line: started"
 sleep 2
 
 # 1. SIGKILL Redis, restart after 2 s
@@ -292,7 +390,9 @@ done
 say "nginx reloaded 10 times"
 
 wait "$WRK_PID"; WRK_PID=
+wait "$WWRK_PID"; WWRK_PID=
 wait "$POLL_PID"; POLL_PID=
+stop_pid "$FIN_PID"; FIN_PID=
 say "load finished"
 STALL_ALIVE=no; kill -0 "$STALL_PID" 2>/dev/null && STALL_ALIVE=yes
 sleep 0.5
@@ -300,23 +400,74 @@ sleep 0.5
 # ------------------------------------------------------------ report
 FAIL=0
 echo
-echo "### Fault injection: nginx $("$NGINX" -v 2>&1 | sed 's/.*nginx\///'), $WORKERS workers, cache off, hotkey_store_read_timeout 500ms; $(nproc) cores"
+echo "### Fault injection: nginx $("$NGINX" -v 2>&1 | sed 's/.*nginx\///'), $WORKERS workers, hotkey_store_read_timeout 500ms; $(nproc) cores"
 echo
-grep -q '^FAULTS total=' "$DIR/wrk.out" || { cat "$DIR/wrk.out" >&2; die "no result from wrk"; }
-TOTAL_LINE=$(grep '^FAULTS total=' "$DIR/wrk.out")
 f() { sed -n "s/.*[ ]$1=\([0-9]*\).*/\1/p" <<<"$2"; }
-ANSWERS=$(f total "$TOTAL_LINE"); NOTJSON=$(f notjson "$TOTAL_LINE")
-echo "| status | answers (wrk) | not the contract's JSON |"
-echo "|---|---:|---:|"
-grep '^FAULTS status=' "$DIR/wrk.out" | sort | while read -r _ s a b; do
-    echo "| ${s#status=} | ${a#answers=} | ${b#notjson=} |"
-done
-echo "| **total** | $ANSWERS | $NOTJSON |"
+wrk_report() {    # file title
+    local out=$1 line answers notjson
+    grep -q '^FAULTS total=' "$out" || { cat "$out" >&2; die "no result from wrk ($2)"; }
+    line=$(grep '^FAULTS total=' "$out")
+    answers=$(f total "$line"); notjson=$(f notjson "$line")
+    echo "$2:"
+    echo
+    echo "| status | answers (wrk) | not the contract's JSON |"
+    echo "|---|---:|---:|"
+    grep '^FAULTS status=' "$out" | sort | while read -r _ s a b; do
+        echo "| ${s#status=} | ${a#answers=} | ${b#notjson=} |"
+    done
+    echo "| **total** | $answers | $notjson |"
+    echo
+    echo "wrk socket errors (not answers): connect $(f err_connect "$line"), read $(f err_read "$line"), write $(f err_write "$line"), timeout $(f err_timeout "$line"); p99 $(f p99_us "$line") us, max $(f max_us "$line") us"
+    grep '^FAULTS sample' "$out" | sed 's/^FAULTS sample /  not JSON: /'
+    [ "$answers" -gt 0 ] || { echo "FAIL: no answers"; FAIL=1; }
+    [ "$notjson" = 0 ] || { echo "FAIL: $notjson answers are not the contract's JSON"; FAIL=1; }
+    echo
+}
+wrk_report "$DIR/wrk.out" "The list, cache off (wrk -c20)"
+wrk_report "$DIR/wrk-writes.out" "Writes and cached reads (wrk -c8: creates, deletes, autoscan PUTs good and bad, lists, details, autoscan GETs)"
+CREATED=$(awk '{ n += $1 } END { print n + 0 }' "$DIR/finished.log")
+LEFT=$(rcli ZCOUNT "$WK:tasks" 1592187678669 $((1592187678669 + 4999)))
+echo "writes: $CREATED tasks created (and ended by the finisher); $((5000 - LEFT)) of the 5,000 deletable tasks gone at the end (Redis restarted from the dump.rdb made before the load: deletes before the kill were undone)"
+[ "$CREATED" -gt 0 ] || { echo "FAIL: no create succeeded"; FAIL=1; }
+echo "slowest answers of the writes' server (its access log: end time, seconds, status, method, uri, cache status, error code, worker pid):"
+sort -k2,2 -rn "$DIR/logs/writes.log" | head -5 | sed 's/^/  /'
+echo "answers of the writes' server over 1 s: $(awk '$2 > 1' "$DIR/logs/writes.log" | wc -l) of $(wc -l <"$DIR/logs/writes.log")"
+# every indexed task has its record and exactly one status index, the one
+# of its status; every status index entry is indexed; creates kept 100
+CONS=$(rcli EVAL "
+    local bad = {}
+    local sts = { 'waiting', 'running', 'success', 'failed' }
+    for a, iid in ipairs(ARGV) do
+        local p = 'hotkey:{' .. iid .. '}:'
+        local ids = redis.call('ZRANGE', p .. 'tasks', 0, -1)
+        for _, id in ipairs(ids) do
+            local st = redis.call('HGET', p .. 'task:' .. id, 'status')
+            local k = 0
+            for _, s in ipairs(sts) do
+                if redis.call('ZSCORE', p .. 'tasks:' .. s, id) then k = k + 1 end
+            end
+            if not st or k ~= 1 or not redis.call('ZSCORE', p .. 'tasks:' .. st, id) then
+                table.insert(bad, iid .. ' ' .. id .. ' ' .. tostring(st) .. ': in ' .. k .. ' status indexes')
+            end
+        end
+        for _, s in ipairs(sts) do
+            for _, id in ipairs(redis.call('ZRANGE', p .. 'tasks:' .. s, 0, -1)) do
+                if not redis.call('ZSCORE', p .. 'tasks', id) then
+                    table.insert(bad, iid .. ' ' .. id .. ': in tasks:' .. s .. ' only')
+                end
+            end
+        end
+        if a == 2 and #ids > 100 then
+            table.insert(bad, iid .. ': ' .. #ids .. ' records, over 100')
+        end
+    end
+    return bad" 0 "$WI" "$CI")
+if [ -n "$CONS" ]; then
+    echo "FAIL: the store is inconsistent:"; sed 's/^/  /' <<<"$CONS" | head -10; FAIL=1
+else
+    echo "store consistency: every indexed task has its record and one status index; the creates' instance keeps $(rcli ZCARD "hotkey:{$CI}:tasks") records (100 at most)"
+fi
 echo
-echo "wrk socket errors (not answers): connect $(f err_connect "$TOTAL_LINE"), read $(f err_read "$TOTAL_LINE"), write $(f err_write "$TOTAL_LINE"), timeout $(f err_timeout "$TOTAL_LINE"); p99 $(f p99_us "$TOTAL_LINE") us, max $(f max_us "$TOTAL_LINE") us"
-grep '^FAULTS sample' "$DIR/wrk.out" | sed 's/^FAULTS sample /  not JSON: /'
-[ "$ANSWERS" -gt 0 ] || { echo "FAIL: no answers"; FAIL=1; }
-[ "$NOTJSON" = 0 ] || { echo "FAIL: $NOTJSON answers are not the contract's JSON"; FAIL=1; }
 
 LOG="$DIR/logs/error.log"
 CRASH=$(grep -cE 'exited on signal|worker process [0-9]+ exited with code [1-9]' "$LOG")

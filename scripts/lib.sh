@@ -190,3 +190,85 @@ nginx_temp_paths() {
         client_body "$1" client_body proxy "$1" proxy fastcgi "$1" fastcgi \
         uwsgi "$1" uwsgi scgi "$1" scgi
 }
+
+# ------------------------------------------------------------ writes
+
+# finish_waiting_lua: prints a Lua script, for
+#   EVAL <script> 0 <now_ms> <instance_id>...
+# that ends every waiting task of the instances named as an analyzer
+# would (finish.lua): status success, started_at and finished_at now,
+# num 2 and a keys list of two entries, out of the waiting index into the
+# success one, the queue emptied, hotkey:changes published.  It answers
+# the number of tasks it finished.  Its keys are not declared: for a
+# standalone test Redis only (make valgrind, make faults, make bench), so
+# that creates on those instances keep succeeding.
+finish_waiting_lua() {
+    cat <<'LUA'
+local now, n = ARGV[1], 0
+for a = 2, #ARGV do
+    local iid = ARGV[a]
+    local p = 'hotkey:{' .. iid .. '}:'
+    local ids = redis.call('ZRANGE', p .. 'tasks:waiting', 0, -1)
+    for _, id in ipairs(ids) do
+        local t = p .. 'task:' .. id
+        local c = redis.call('HGET', t, 'created_at') or now
+        redis.call('HSET', t, 'status', 'success', 'started_at', now,
+                   'finished_at', now, 'num', 2)
+        redis.call('ZREM', p .. 'tasks:waiting', id)
+        redis.call('ZADD', p .. 'tasks:success', c, id)
+        redis.call('DEL', t .. ':keys')
+        redis.call('RPUSH', t .. ':keys', '9|0|string|5|byte|127.0.0.1:6379|k:1',
+                   '3|1|hash|2|count|127.0.0.1:6379|k|2')
+    end
+    redis.call('DEL', p .. 'queue')
+    if #ids > 0 then
+        redis.call('PUBLISH', 'hotkey:changes', iid)
+    end
+    n = n + #ids
+end
+return n
+LUA
+}
+
+# wrk_round_robin_lua [first n]: prints the request() of a wrk script
+# that sends the rows of a Lua table `reqs` ({ method, path, headers,
+# body }) round robin; "{n}" in a path is this thread's n-th such request
+# (from first n, default 0) in 12 hex digits, e.g. the task a delete takes
+wrk_round_robin_lua() {
+    cat <<LUA
+local i, n = 0, ${1:-0}
+request = function()
+    i = i % #reqs + 1
+    local q = reqs[i]
+    local path = q[2]
+    if path:find("{n}", 1, true) then
+        path = path:gsub("{n}", string.format("%012x", n))
+        n = n + 1
+    end
+    return wrk.format(q[1], path, q[3], q[4])
+end
+LUA
+}
+
+# load_deletable_tasks <port> <iid> <n> [first]: n successful tasks with
+# ids d0000000-0000-4000-8000-<12 hex digits of first, first+1, ...>, each
+# with a keys list, into the instance <iid> (which must exist), through
+# redis-cli --pipe: for deletes (the route's 204) to consume
+deletable_id() { printf 'd0000000-0000-4000-8000-%012x' "$1"; }
+load_deletable_tasks() {
+    perl -e '
+        my ($k, $n, $first) = @ARGV;
+        sub cmd { my $s = "*" . scalar(@_) . "\r\n";
+                  $s .= "\$" . length($_) . "\r\n$_\r\n" for @_; $s }
+        for my $i ($first .. $first + $n - 1) {
+            my $id = sprintf("d0000000-0000-4000-8000-%012x", $i);
+            my $c = 1592187678669 + $i;
+            print cmd("HSET", "$k:task:$id", "id", $id, "status", "success",
+                      "scan_type", "manual", "created_at", $c,
+                      "started_at", $c + 5, "finished_at", $c + 9, "num", 1);
+            print cmd("RPUSH", "$k:task:$id:keys", "7|0|list|3|count|127.0.0.1:6379|q");
+            print cmd("ZADD", "$k:tasks", $c, $id);
+            print cmd("ZADD", "$k:tasks:success", $c, $id);
+        }' "hotkey:{$2}" "$3" "${4:-0}" \
+    | redis-cli -h 127.0.0.1 -p "$1" --pipe >/dev/null
+}

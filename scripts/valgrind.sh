@@ -11,7 +11,12 @@
 #
 # with a config like the harness's (cache, AK/SK + token auth, rate limit,
 # metrics), sends VG_SECONDS (default 5) of requests of each kind with wrk
-# (hit, miss, errors, auth failures, AK/SK, metrics, purge), stops nginx
+# (hit, miss, errors, auth failures, AK/SK, metrics, purge, and the write
+# routes: creates, deletes, autoscan PUTs with good and bad bodies, some
+# bodies in nginx's temporary file, beside lists and details, without and
+# with auth), while a loop ends the created tasks every 0.1 s as an
+# analyzer would (so that creates keep succeeding, and every end is a
+# hotkey:changes message to the worker's subscription), stops nginx
 # with SIGQUIT and checks valgrind's report: it fails on any "Invalid
 # read/write/free", use of uninitialised values, or a "definitely lost"
 # block allocated from the module (hotkey_* / ngx_http_hotkey_*).  Losses
@@ -41,7 +46,9 @@ done
 dir=$(mktemp -d /tmp/hotkey-vg-XXXXXX)
 REDIS_PID=
 vg_pid=
+fin_pid=
 cleanup() {
+    [ -n "$fin_pid" ] && stop_pid "$fin_pid"
     [ -n "$vg_pid" ] && kill -TERM "$vg_pid" 2>/dev/null && wait "$vg_pid" 2>/dev/null
     stop_pid "$REDIS_PID"
 }
@@ -69,7 +76,19 @@ start_temp_redis "$dir/redis" "$rport" || die "redis-server did not start"
 r() { redis-cli -p "$rport" "$@" >/dev/null; }
 r HSET "hotkey:{$I}:instance" project_id $P eviction_policy allkeys-lfu
 r HSET "hotkey:{$I2}:instance" project_id $P eviction_policy noeviction
-load_fixed_tasks "$rport" "$I" 12
+# 100 records: every create past them drops the oldest (retention)
+load_fixed_tasks "$rport" "$I" 100
+# I3: tasks for deletes to consume (d0000000-...-<n>), one running (a
+# delete refused), one kept for details with keys
+I3=3c2b1a09-8765-4321-8fed-cba987654321
+r HSET "hotkey:{$I3}:instance" project_id $P eviction_policy volatile-lfu
+load_deletable_tasks "$rport" "$I3" 20000
+load_deletable_tasks "$rport" "$I3" 1 999999999
+KEEP=$(deletable_id 999999999)
+RUN=a0000000-0000-4000-8000-00000000beef
+r HSET "hotkey:{$I3}:task:$RUN" id $RUN status running scan_type auto created_at 1592187678669 started_at 1592187678700
+r ZADD "hotkey:{$I3}:tasks" 1592187678669 $RUN
+r ZADD "hotkey:{$I3}:tasks:running" 1592187678669 $RUN
 
 # ---------------------------------------------------------------- auth
 
@@ -85,12 +104,45 @@ tok=$("$ctl" token --key "$secret" --project $P --ttl 7200) || die "token"
 tok_other=$("$ctl" token --key "$secret" --project $P2 --ttl 7200) || die "token"
 tok_noact=$("$ctl" token --key "$secret" --project $P --actions dcs:instance:analyze --ttl 7200) || die "token"
 tok_old=$("$ctl" token --key "$secret" --project $P --ttl 10 --now 1600000000) || die "token"
+tok_all=$("$ctl" token --key "$secret" --project $P --actions '*' --ttl 7200) || die "token"
 
 L=/v2/$P/instances/$I/hotkey-tasks
 sig=$("$ctl" sign --ak $AK --sk $SK --url "http://127.0.0.1:$port_a$L?limit=5") || die "sign"
 sdk_date=$(printf '%s\n' "$sig" | sed -n 's/^X-Sdk-Date: //p')
 sdk_auth=$(printf '%s\n' "$sig" | sed -n 's/^Authorization: //p')
 sdk_host=$(printf '%s\n' "$sig" | sed -n 's/^Host: //p')
+
+# write routes
+C=/v2/$P/instances/$I/hotkey-task
+A=/v2/$P/instances/$I/hotkey/autoscan
+D3=/v2/$P/instances/$I3/hotkey-task
+PUT_OK='{"enable_auto_scan":true,"schedule_at":["21:00","03:30","00:00"]}'
+PUT_OFF='{"enable_auto_scan":false,"schedule_at":[]}'
+# a valid body of about 3 KiB (the unknown field is ignored): with
+# client_body_buffer_size 1k on server A it is read from nginx's
+# temporary file, for the AK/SK body hash and for the parser
+PUT_BIG="{\"enable_auto_scan\":true,\"schedule_at\":[\"12:00\"],\"pad\":\"$(head -c 3000 /dev/zero | tr '\0' x)\"}"
+# over the module's 8 KiB limit: DCS.4005
+PUT_HUGE="{\"enable_auto_scan\":true,\"schedule_at\":[\"12:00\"],\"pad\":\"$(head -c 9000 /dev/zero | tr '\0' x)\"}"
+# "Name: value" lines -> a Lua table of headers
+lua_hdrs() {
+    printf '{'
+    printf '%s\n' "$1" | while IFS= read -r h; do
+        [ -n "$h" ] && printf '["%s"]=[[%s]], ' "${h%%: *}" "${h#*: }"
+    done
+    printf '}'
+}
+signed() {    # method url body: the signed headers, as a Lua table
+    local h
+    h=$("$ctl" sign --ak $AK --sk $SK --method "$1" --url "$2" \
+        --header 'Content-Type: application/json' --data "$3") || die "sign"
+    lua_hdrs "$h
+Content-Type: application/json"
+}
+S_PUT=$(signed PUT "http://127.0.0.1:$port_a$A" "$PUT_OK")
+S_PUTBIG=$(signed PUT "http://127.0.0.1:$port_a$A" "$PUT_BIG")
+S_CREATE=$(signed POST "http://127.0.0.1:$port_a$C" "")
+S_DETAILS=$(signed GET "http://127.0.0.1:$port_a$D3/$KEEP" "")
 
 # ---------------------------------------------------------------- nginx
 
@@ -115,9 +167,11 @@ $(nginx_temp_paths "$dir")
         keepalive 8;
     }
 
-    # A: cache, authentication, rate limit (hits, auth failures)
+    # A: cache, authentication, rate limit (hits, auth failures); bodies
+    # over 1 KiB go to a temporary file
     server {
         listen 127.0.0.1:$port_a;
+        client_body_buffer_size 1k;
         location /v2/ {
             hotkey_api on;
             hotkey_store hk_store;
@@ -163,42 +217,40 @@ wait_http "http://127.0.0.1:$port_b/" "$vg_pid" 1200 || { cat "$dir"/valgrind.*.
 # ---------------------------------------------------------------- load
 
 # wrk runs a list of requests round robin: kind "name" -> lua table rows
-# { method, path, headers{}, body }.  No HEAD: wrk would wait for the body
-# the Content-Length announces.
+# { method, path, headers{}, body } ("{n}" in a path: see
+# wrk_round_robin_lua; LUA_N0 sets its first n).  No HEAD: wrk would wait
+# for the body the Content-Length announces.
 lua_req() {    # file rows...
     local f=$1
     shift
     {
         echo 'local reqs = {'
         for row in "$@"; do echo "  $row,"; done
+        echo '}'
+        wrk_round_robin_lua "${LUA_N0:-0}"
         cat <<'LUA'
-}
-local i = 0
-request = function()
-    i = i % #reqs + 1
-    local q = reqs[i]
-    return wrk.format(q[1], q[2], q[3], q[4])
-end
 local threads = {}
 setup = function(thread)
     table.insert(threads, thread)
 end
 init = function()
-    n2, n4, n5 = 0, 0, 0
+    st = {}
 end
 response = function(status)
-    if status < 300 then n2 = n2 + 1
-    elseif status < 500 then n4 = n4 + 1
-    else n5 = n5 + 1 end
+    st[status] = (st[status] or 0) + 1
 end
 done = function(summary)
-    local a, b, c = 0, 0, 0
+    local all, keys = {}, {}
     for _, t in ipairs(threads) do
-        a = a + t:get("n2"); b = b + t:get("n4"); c = c + t:get("n5")
+        for k, v in pairs(t:get("st")) do all[k] = (all[k] or 0) + v end
     end
-    io.write(string.format("    %d requests: %d 2xx, %d 4xx, %d 5xx, %d socket errors\n",
-        summary.requests, a, b, c, summary.errors.connect + summary.errors.read
-        + summary.errors.write + summary.errors.timeout))
+    for k in pairs(all) do table.insert(keys, k) end
+    table.sort(keys)
+    local parts = {}
+    for _, k in ipairs(keys) do table.insert(parts, k .. ": " .. all[k]) end
+    io.write(string.format("    %d requests: %s; %d socket errors\n",
+        summary.requests, table.concat(parts, ", "), summary.errors.connect
+        + summary.errors.read + summary.errors.write + summary.errors.timeout))
 end
 LUA
     } >"$f"
@@ -236,24 +288,88 @@ lua_req "$dir/authfail.lua" \
     "{'GET', '$L?limit=6', {[\"X-Sdk-Date\"]='$sdk_date', [\"Authorization\"]='$sdk_auth'}}" \
     "{'GET', '$L', {[\"X-Sdk-Date\"]='20200101T000000Z', [\"Authorization\"]='SDK-HMAC-SHA256 Access=$AK, SignedHeaders=x-sdk-date, Signature=$(printf '%064d' 0)'}}" \
     "{'GET', '$L', {[\"Authorization\"]='SDK-HMAC-SHA256 Access=nobody'}}"
+# writes without auth or cache (server B), beside a list and details
+JS='{["Host"]="localhost", ["Content-Type"]="application/json"}'
+lua_req "$dir/writes.lua" \
+    "{'POST', '$C', $H}" \
+    "{'POST', '/v2/$P/instances/$I2/hotkey-task', $H}" \
+    "{'POST', '/v2/$P/instances/99999999-1111-4222-8333-444455556666/hotkey-task', $H, 'ignored'}" \
+    "{'DELETE', '$D3/d0000000-0000-4000-8000-{n}', $H}" \
+    "{'DELETE', '$D3/$RUN', $H}" \
+    "{'DELETE', '$D3/$(deletable_id 999999998)', $H}" \
+    "{'GET', '$D3/$KEEP', $H}" \
+    "{'GET', '$D3/$RUN', $H}" \
+    "{'GET', '$C/$(deletable_id 5)', $H}" \
+    "{'PUT', '$A', $JS, [[$PUT_OK]]}" \
+    "{'PUT', '$A', $JS, [[$PUT_OFF]]}" \
+    "{'PUT', '/v2/$P/instances/$I2/hotkey/autoscan', $JS, [[$PUT_OK]]}" \
+    "{'PUT', '$A', $JS, [[$PUT_BIG]]}" \
+    "{'PUT', '$A', $JS, [[$PUT_HUGE]]}" \
+    "{'PUT', '$A', $JS, ''}" \
+    "{'PUT', '$A', $JS, [[{\"enable_auto_scan\":true,\"schedule_at\":[\"24:00\"]}]]}" \
+    "{'PUT', '$A', $JS, [[{\"enable_auto_scan\":1,\"schedule_at\":[]}]]}" \
+    "{'PUT', '$A', $JS, [[{\"enable_auto_scan\":true,\"schedule_at\":[\"01:00\",\"01:00\"]}]]}" \
+    "{'PUT', '$A', $JS, [[{\"a\":\"\\u0000\",\"enable_auto_scan\":false,\"schedule_at\":[]}x]]}" \
+    "{'PUT', '$A', $JS, [[not json]]}" \
+    "{'GET', '$A', $H}" \
+    "{'GET', '$L?limit=3', $H}" \
+    "{'POST', '$A', $H}" \
+    "{'PATCH', '$D3/$KEEP', $H}"
+# writes with auth and cache (server A): token and AK/SK (signed bodies,
+# one read from the temporary file, and one body that is not the one
+# signed: 401), details and lists from the cache between writes, a token
+# without the write actions (403)
+# (its deletes take other tasks than the writes' ones: from d...-2710 on)
+LUA_N0=10000 lua_req "$dir/authwrites.lua" \
+    "{'POST', '$C', {[\"X-Auth-Token\"]='$tok_all'}}" \
+    "{'GET', '$L', {[\"X-Auth-Token\"]='$tok_all'}}" \
+    "{'GET', '$D3/$KEEP', {[\"X-Auth-Token\"]='$tok_all'}}" \
+    "{'GET', '$D3/$RUN', {[\"X-Auth-Token\"]='$tok_all'}}" \
+    "{'DELETE', '$D3/d0000000-0000-4000-8000-{n}', {[\"X-Auth-Token\"]='$tok_all'}}" \
+    "{'PUT', '$A', {[\"X-Auth-Token\"]='$tok_all', [\"Content-Type\"]='application/json'}, [[$PUT_OFF]]}" \
+    "{'GET', '$A', {[\"X-Auth-Token\"]='$tok_all'}}" \
+    "{'PUT', '$A', $S_PUT, [[$PUT_OK]]}" \
+    "{'PUT', '$A', $S_PUTBIG, [[$PUT_BIG]]}" \
+    "{'PUT', '$A', $S_PUT, [[$PUT_OFF]]}" \
+    "{'POST', '$C', $S_CREATE}" \
+    "{'GET', '$D3/$KEEP', $S_DETAILS}" \
+    "{'POST', '$C', {[\"X-Auth-Token\"]='$tok'}}" \
+    "{'PUT', '$A', {[\"X-Auth-Token\"]='$tok_noact'}, [[$PUT_OK]]}" \
+    "{'GET', '$L?limit=5', {[\"X-Auth-Token\"]='$tok'}}"
 lua_req "$dir/metrics.lua" \
     "{'GET', '/metrics', $H}" \
     "{'POST', '/purge?instance_id=$I', $H}" \
     "{'GET', '$L', {[\"X-Auth-Token\"]='$tok'}}"
 
-say "HEAD: 50 requests with curl"
+say "HEAD: 100 requests with curl (lists, details, autoscan)"
 for _ in $(seq 25); do
     curl -s -o /dev/null -I -H "X-Auth-Token: $tok" "http://127.0.0.1:$port_a$L?limit=2"
     curl -s -o /dev/null -I "http://127.0.0.1:$port_b$L?offset=1"
+    curl -s -o /dev/null -I -H "X-Auth-Token: $tok_all" "http://127.0.0.1:$port_a$D3/$KEEP"
+    curl -s -o /dev/null -I "http://127.0.0.1:$port_b$A"
 done
 
-for kind in hit aksk miss errors authfail metrics; do
-    case $kind in miss|errors) port=$port_b ;; *) port=$port_a ;; esac
+# ends the created tasks (waiting) of I every 0.1 s, as an analyzer would
+finish_lua=$(finish_waiting_lua)
+(
+    while :; do
+        redis-cli -p "$rport" EVAL "$finish_lua" 0 "$(date +%s%3N)" "$I" 2>/dev/null
+        sleep 0.1
+    done
+) >"$dir/finished.log" &
+fin_pid=$!
+
+for kind in hit aksk miss errors authfail writes authwrites metrics; do
+    case $kind in miss|errors|writes) port=$port_b ;; *) port=$port_a ;; esac
     say "$kind: wrk -t1 -c4 -d${secs}s"
     wrk -t1 -c4 -d"${secs}s" --timeout 10s -s "$dir/$kind.lua" \
         "http://127.0.0.1:$port" 2>&1 | grep -E '^ +[0-9]+ requests:' \
         || say "wrk printed no summary for $kind"
 done
+
+stop_pid "$fin_pid"
+fin_pid=
+say "writes: $(awk '{ n += $1 } END { print n + 0 }' "$dir/finished.log") tasks created and ended; $I keeps $(redis-cli -p "$rport" ZCARD "hotkey:{$I}:tasks") records (retention: 100 at most); $(redis-cli -p "$rport" ZCARD "hotkey:{$I3}:tasks") of the 20002 of $I3 left after the deletes"
 
 # ---------------------------------------------------------------- stop
 
@@ -283,7 +399,7 @@ fi
 
 # definitely lost records, each with its stack, split on blank lines
 perl -e '
-    my ($ours, $other, $ob, $xb) = (0, 0, 0, 0);
+    my ($ours, $other, $ob, $xb, $conf, $cb) = (0, 0, 0, 0, 0, 0);
     local $/ = "";
     for my $f (@ARGV) {
         open my $fh, "<", $f or next;
@@ -297,6 +413,14 @@ perl -e '
             if ($rec =~ /\b(hotkey_\w+|ngx_http_hotkey_\w+|ngx_http_core_content_phase)/) {
                 $ours++; $ob += $b;
                 print "--- ours:\n$rec\n\n";
+            } elsif ($rec =~ /by 0x[0-9A-Fa-f]+: \?\?\?\n/ && $rec =~ /ngx_conf_parse/) {
+                # frames of no object (the unloaded module) under a
+                # directive: what the module keeps for the process from
+                # its configuration (the digests hotkey_digest.c fetches
+                # once), unreachable only because nginx dlclose()s the
+                # module at exit; counted, not failed on
+                $conf++; $cb += $b;
+                print STDERR "--- the module, at configuration:\n$rec\n\n" if $ENV{VG_VERBOSE};
             } else {
                 $other++; $xb += $b;
                 print STDERR "--- elsewhere:\n$rec\n\n" if $ENV{VG_VERBOSE};
@@ -304,6 +428,7 @@ perl -e '
         }
     }
     print "definitely lost from the module: $ours records, $ob bytes\n";
+    print "kept by the module from its configuration, once per process (not per request): $conf records, $cb bytes\n";
     print "definitely lost elsewhere (nginx, libraries): $other records, $xb bytes\n";
     exit($ours ? 1 : 0);
 ' $logs || fail=1

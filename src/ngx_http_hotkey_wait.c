@@ -68,12 +68,17 @@ static ngx_uint_t          ngx_http_hotkey_nwake;
 static ngx_uint_t          ngx_http_hotkey_wakeable;
 
 
-/* 1 when this process can be woken: a worker with its own eventfd */
+/*
+ * 1 when this process can be woken: a worker with its own eventfd, not
+ * retired by a reload.  A retiring worker's slot is the new worker's: a
+ * request of another worker cannot wake it, so a wait there would last
+ * the holder's whole lock; it asks the store itself.
+ */
 
 ngx_int_t
 ngx_http_hotkey_can_wait(void)
 {
-    return ngx_http_hotkey_wakeable;
+    return ngx_http_hotkey_wakeable && !ngx_exiting && !ngx_terminate;
 }
 
 

@@ -30,6 +30,10 @@
 #          BENCH_KEEP=1          keep the temp dir (configs, logs, wrk output)
 #          BENCH_STORE_CMD=      eval or evalsha: the redis-benchmark baseline's
 #                                command (default: what the module sends)
+#          BENCH_ONLY=auth       only static, hit, token and aksk, in one group
+#                                of interleaved rounds (no large instance, no
+#                                cache-off or redis-benchmark runs): a quick
+#                                check of the authenticated hit ratios
 #
 # What it does: starts redis-server (on a loopback port and on a unix
 # socket, mode 700, in the temp dir) and one nginx (daemon off, children of
@@ -100,6 +104,8 @@ DURATION=${BENCH_DURATION:-10}
 CONNS=${BENCH_CONNECTIONS:-50}
 LAYOUT=${BENCH_LAYOUT:-pinned}
 RECORDS=${BENCH_RECORDS:-100000}
+ONLY=${BENCH_ONLY:-all}
+case "$ONLY" in all|auth) ;; *) echo "bench: BENCH_ONLY must be all or auth" >&2; exit 1 ;; esac
 NCPU=$(nproc 2>/dev/null || echo 2)
 case "$LAYOUT" in
 pinned)
@@ -228,6 +234,8 @@ INSTANCE=$(random_uuid)
 K="hotkey:{$INSTANCE}"
 small_instance_cmds "$K" "$PROJECT" | rcli >/dev/null || die "loading the data failed"
 
+BIG= BK= NFAILED=0 LOAD_S=0
+if [ "$ONLY" = all ]; then
 # the large instance: RECORDS tasks as raw RESP through redis-cli --pipe;
 # statuses cycle waiting, running, success, failed (25% failed); every 7th
 # created_at repeats the previous one (ties: id descending)
@@ -263,6 +271,7 @@ rm -f "$DIR/big.resp"
 [ "$(rcli ZCARD "$BK:tasks")" = "$RECORDS" ] || die "the large instance has $(rcli ZCARD "$BK:tasks") tasks, not $RECORDS"
 NFAILED=$(rcli ZCARD "$BK:tasks:failed")
 LOAD_S=$(awk -v a="$T0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
+fi
 
 LIST_PATH="/v2/$PROJECT/instances/$INSTANCE/hotkey-tasks"
 BIG_PATH="/v2/$PROJECT/instances/$BIG/hotkey-tasks"
@@ -442,6 +451,7 @@ BAD_CODE=$(curl -sS -o /dev/null -w '%{http_code}' "${bad_args[@]}" "$AKSK_URL")
 
 # the large instance answers 10 records at each depth
 for q in "offset=0&limit=10" "offset=$DEEP_OFFSET&limit=10" "status=failed&offset=20000&limit=10"; do
+    [ "$ONLY" = all ] || break
     b=$(curl -sS "http://127.0.0.1:$OFF_PORT$BIG_PATH?$q")
     n=$(perl -ne 'print scalar(() = /"id":/g)' <<<"$b")
     [ "$n" = 10 ] || die "large instance, $q: $n records: ${b:0:300}"
@@ -697,6 +707,32 @@ done
 scenario big0   "http://127.0.0.1:$OFF_PORT$BIG_PATH?offset=0&limit=10"
 scenario deep   "http://127.0.0.1:$OFF_PORT$BIG_PATH?offset=$DEEP_OFFSET&limit=10"
 scenario failed "http://127.0.0.1:$OFF_PORT$BIG_PATH?status=failed&offset=20000&limit=10"
+
+# BENCH_ONLY=auth: the authenticated hits against return 200 and the plain
+# hit, in one group of interleaved rounds, and nothing else
+if [ "$ONLY" = auth ]; then
+    echo "-- return 200; cache HIT: auth off, token, AK/SK (BENCH_ONLY=auth)" >&2
+    group static hit token aksk
+    BAD=0
+    for s in static hit token aksk; do
+        [ "${ERRS[$s]}" = 0 ] || { echo "bench: $s: ${ERRS[$s]} wrk errors" >&2; BAD=1; }
+    done
+    for s in hit token aksk; do
+        [ "${TRIPS[$s]}" -le 1 ] || { echo "bench: $s: ${TRIPS[$s]} script runs, not cache hits" >&2; BAD=1; }
+    done
+    for pair in "hit static" "token static" "aksk static" "token hit" "aksk hit"; do
+        set -- $pair
+        echo "bench: $1 / $2 req/s median $(ratio "$1" "$2") per round: $(ratios "$1" "$2")" >&2
+    done
+    for s in hit token aksk; do
+        c=$(cratio static "$s"); c=${c%% *}
+        echo "bench: static / $s worker CPU per request: median $c per round: $(cratios static "$s")" >&2
+    done
+    for s in static hit token aksk; do
+        echo "bench: $s: ${RPS[$s]} req/s, worker CPU $(awk -v c="${CPU[$s]}" -v n="${REQS[$s]}" -v hz="$HZ" 'BEGIN { if (n > 0) printf "%.2f", c * 1e6 / hz / n }') us/req" >&2
+    done
+    exit "$BAD"
+fi
 
 # after a cache-off slice, redis-benchmark of the same script runs as many
 # times as that slice's requests (so that it runs about as long), on the

@@ -40,6 +40,12 @@ typedef struct {
     size_t       len;
 } hotkey_aksk_span_t;
 
+typedef struct {
+    const char  *p;                 /* X-Sdk-Date, trimmed */
+    size_t       len;
+    time_t       t;
+} hotkey_aksk_date_t;
+
 
 static int hotkey_aksk_ieq(const char *a, size_t alen, const char *b,
     size_t blen);
@@ -73,6 +79,11 @@ static hotkey_aksk_rc_e hotkey_aksk_check_sig(const hotkey_aksk_auth_t *a,
 static hotkey_aksk_rc_e hotkey_aksk_check_asym(EVP_PKEY *pkey,
     const unsigned char *za, const unsigned char *sig, size_t sig_len,
     const char *sts, size_t sts_len);
+static hotkey_aksk_rc_e hotkey_aksk_check_request(
+    const hotkey_aksk_request_t *r, const char *auth, size_t auth_len,
+    const hotkey_creds_t *creds, time_t now, time_t skew,
+    hotkey_aksk_auth_t *a, hotkey_aksk_date_t *d,
+    const hotkey_cred_t **cred);
 
 
 static const char *const  hotkey_aksk_reasons[] = {
@@ -322,8 +333,7 @@ static int
 hotkey_aksk_auth_param(hotkey_aksk_auth_t *auth, const char *name,
     size_t name_len, const char *v, size_t vlen)
 {
-    int            v11;
-    unsigned char  der[HOTKEY_AKSK_DER_MAX];
+    int  v11;
 
     if (vlen == 0) {
         return -1;
@@ -365,13 +375,14 @@ hotkey_aksk_auth_param(hotkey_aksk_auth_t *auth, const char *name,
         if (auth->signature || vlen % 2 || vlen > 2 * HOTKEY_AKSK_DER_MAX
             || (auth->scheme < HOTKEY_AKSK_ECDSA_P256_SHA256
                 && vlen != HOTKEY_AKSK_SIG_LEN)
-            || hotkey_codec_unhex(v, vlen, der, vlen / 2) != 0)
+            || hotkey_codec_unhex(v, vlen, auth->sig, vlen / 2) != 0)
         {
             return -1;
         }
 
         auth->signature = v;
         auth->signature_len = vlen;
+        auth->sig_len = vlen / 2;
         return 0;
     }
 
@@ -938,12 +949,9 @@ hotkey_aksk_check_sig(const hotkey_aksk_auth_t *a, const hotkey_cred_t *c,
     int                rc;
     char               key[HOTKEY_AKSK_V11_KEY_LEN + 1];
     size_t             i;
-    unsigned char      mac[HOTKEY_MD_LEN], got[HOTKEY_AKSK_DER_MAX];
+    unsigned char      mac[HOTKEY_MD_LEN];
     hotkey_aksk_rc_e   res;
     hotkey_hmac_key_t  k;
-
-    (void) hotkey_codec_unhex(a->signature, a->signature_len, got,
-                              a->signature_len / 2);
 
     switch (a->scheme) {
 
@@ -970,15 +978,15 @@ hotkey_aksk_check_sig(const hotkey_aksk_auth_t *a, const hotkey_cred_t *c,
         break;
 
     case HOTKEY_AKSK_ECDSA_P256_SHA256:
-        return hotkey_aksk_check_asym(c->keys.p256, NULL, got,
-                                      a->signature_len / 2, sts, sts_len);
+        return hotkey_aksk_check_asym(c->keys.p256, NULL, a->sig,
+                                      a->sig_len, sts, sts_len);
 
     default:
         res = HOTKEY_AKSK_MISMATCH;
 
         for (i = 0; i < c->keys.nza && res == HOTKEY_AKSK_MISMATCH; i++) {
-            res = hotkey_aksk_check_asym(c->keys.sm2, c->keys.za[i], got,
-                                         a->signature_len / 2, sts, sts_len);
+            res = hotkey_aksk_check_asym(c->keys.sm2, c->keys.za[i], a->sig,
+                                         a->sig_len, sts, sts_len);
         }
 
         return res;
@@ -988,8 +996,8 @@ hotkey_aksk_check_sig(const hotkey_aksk_auth_t *a, const hotkey_cred_t *c,
         return HOTKEY_AKSK_INTERNAL;
     }
 
-    return CRYPTO_memcmp(got, mac, sizeof(mac)) == 0 ? HOTKEY_AKSK_OK
-                                                     : HOTKEY_AKSK_MISMATCH;
+    return CRYPTO_memcmp(a->sig, mac, sizeof(mac)) == 0
+           ? HOTKEY_AKSK_OK : HOTKEY_AKSK_MISMATCH;
 }
 
 
@@ -1039,30 +1047,29 @@ hotkey_aksk_check_asym(EVP_PKEY *pkey, const unsigned char *za,
 }
 
 
-hotkey_aksk_rc_e
-hotkey_aksk_verify(const hotkey_aksk_request_t *r, const char *auth,
+/*
+ * The checks before the signature: the Authorization value into a,
+ * x-sdk-date signed, sent once, well formed (*t) and fresh, the access
+ * key known (*cred), its scheme allowed, V11's scope.
+ */
+
+static hotkey_aksk_rc_e
+hotkey_aksk_check_request(const hotkey_aksk_request_t *r, const char *auth,
     size_t auth_len, const hotkey_creds_t *creds, time_t now, time_t skew,
-    const hotkey_cred_t **cred)
+    hotkey_aksk_auth_t *a, hotkey_aksk_date_t *d, const hotkey_cred_t **cred)
 {
     int                   count;
-    char                  canon[HOTKEY_AKSK_CANON_MAX];
-    char                  sts[HOTKEY_AKSK_STS_MAX + 1];
-    size_t                i, n, dlen, clen;
-    time_t                t;
-    const char           *date;
+    size_t                i, n;
     hotkey_aksk_rc_e      rc;
-    hotkey_aksk_auth_t    a;
     hotkey_aksk_span_t    names[HOTKEY_AKSK_SIGNED_MAX];
     const hotkey_cred_t  *c;
 
-    *cred = NULL;
-
-    rc = hotkey_aksk_parse_auth(auth, auth_len, &a);
+    rc = hotkey_aksk_parse_auth(auth, auth_len, a);
     if (rc != HOTKEY_AKSK_OK) {
         return rc;
     }
 
-    if (hotkey_aksk_split_signed(a.signed_headers, a.signed_headers_len,
+    if (hotkey_aksk_split_signed(a->signed_headers, a->signed_headers_len,
                                  names, &n) != HOTKEY_AKSK_OK)
     {
         return HOTKEY_AKSK_MALFORMED;
@@ -1078,29 +1085,53 @@ hotkey_aksk_verify(const hotkey_aksk_request_t *r, const char *auth,
         return HOTKEY_AKSK_DATE_UNSIGNED;
     }
 
-    count = hotkey_aksk_find(r, "x-sdk-date", 10, &date, &dlen);
+    count = hotkey_aksk_find(r, "x-sdk-date", 10, &d->p, &d->len);
     if (count != 1) {
         return count ? HOTKEY_AKSK_HEADER_REPEATED : HOTKEY_AKSK_HEADER_MISSING;
     }
 
-    if (hotkey_aksk_parse_date(date, dlen, &t) != 0) {
+    if (hotkey_aksk_parse_date(d->p, d->len, &d->t) != 0) {
         return HOTKEY_AKSK_BAD_DATE;
     }
 
-    if (!hotkey_aksk_date_fresh(t, now, skew)) {
+    if (!hotkey_aksk_date_fresh(d->t, now, skew)) {
         return HOTKEY_AKSK_EXPIRED;
     }
 
-    c = hotkey_creds_find(creds, a.access, a.access_len);
+    c = hotkey_creds_find(creds, a->access, a->access_len);
     if (c == NULL) {
         return HOTKEY_AKSK_UNKNOWN_AK;
     }
 
-    if (!(c->schemes & (1u << a.scheme))) {
+    if (!(c->schemes & (1u << a->scheme))) {
         return HOTKEY_AKSK_NOT_ALLOWED;
     }
 
-    rc = hotkey_aksk_check_scope(&a, c, date);
+    *cred = c;
+
+    return hotkey_aksk_check_scope(a, c, d->p);
+}
+
+
+hotkey_aksk_rc_e
+hotkey_aksk_verify(const hotkey_aksk_request_t *r, const char *auth,
+    size_t auth_len, const hotkey_creds_t *creds, time_t now, time_t skew,
+    hotkey_vcache_t *cache, const hotkey_cred_t **cred)
+{
+    char                  canon[HOTKEY_AKSK_CANON_MAX];
+    char                  sts[HOTKEY_AKSK_STS_MAX + 1];
+    size_t                n, clen;
+    hotkey_vkey_t         key;
+    hotkey_aksk_rc_e      rc;
+    hotkey_aksk_auth_t    a;
+    hotkey_aksk_date_t    d;
+    const hotkey_cred_t  *c;
+
+    *cred = NULL;
+    c = NULL;
+
+    rc = hotkey_aksk_check_request(r, auth, auth_len, creds, now, skew, &a,
+                                   &d, &c);
     if (rc != HOTKEY_AKSK_OK) {
         return rc;
     }
@@ -1113,7 +1144,19 @@ hotkey_aksk_verify(const hotkey_aksk_request_t *r, const char *auth,
         return rc;
     }
 
-    n = hotkey_aksk_string_to_sign(a.scheme, date, dlen, a.scope,
+    /* the exact bytes the signature covers, and the signature itself */
+
+    key.a = auth;
+    key.alen = auth_len;
+    key.b = canon;
+    key.blen = clen;
+
+    if (cache && hotkey_vcache_get(cache, &key, now, NULL)) {
+        *cred = c;
+        return HOTKEY_AKSK_OK;
+    }
+
+    n = hotkey_aksk_string_to_sign(a.scheme, d.p, d.len, a.scope,
                                    a.scope_len, canon, clen, sts);
     if (n == 0) {
         return HOTKEY_AKSK_INTERNAL;
@@ -1124,7 +1167,23 @@ hotkey_aksk_verify(const hotkey_aksk_request_t *r, const char *auth,
         return rc;
     }
 
+    /* kept while the date could still be fresh for this skew */
+
+    if (cache) {
+        (void) hotkey_vcache_put(cache, &key, now, d.t - skew,
+                                 d.t + skew + 1, NULL);
+    }
+
     *cred = c;
 
     return HOTKEY_AKSK_OK;
+}
+
+
+hotkey_vcache_t *
+hotkey_aksk_cache_create(size_t capacity)
+{
+    return hotkey_vcache_create(capacity ? capacity
+                                         : HOTKEY_AKSK_CACHE_DEFAULT,
+                                0, HOTKEY_AKSK_CACHE_KEY_MAX);
 }

@@ -2,7 +2,8 @@
  * Authentication and permission: an X-Auth-Token JWT, verified with the
  * keys of hotkey_auth_token_keys (and remembered per worker), or an
  * AK/SK signature (any scheme of hotkey_akscheme.h) checked against the
- * credentials of hotkey_auth_credentials.  Key and credential files are read at
+ * credentials of hotkey_auth_credentials (verified requests remembered
+ * per worker and credentials file, see hotkey_aksk_verify).  Key and credential files are read at
  * configuration time; the checks themselves are in hotkey_jwt.c and
  * hotkey_aksk.c.
  */
@@ -30,6 +31,7 @@ struct ngx_http_hotkey_keys_s {
 
 struct ngx_http_hotkey_creds_s {
     hotkey_creds_t             *creds;
+    hotkey_vcache_t            *cache;      /* per worker, made on use */
 };
 
 
@@ -190,6 +192,7 @@ ngx_http_hotkey_creds_cleanup(void *data)
 {
     ngx_http_hotkey_creds_t  *creds = data;
 
+    hotkey_vcache_free(creds->cache);
     hotkey_creds_free(creds->creds);
 }
 
@@ -411,6 +414,7 @@ ngx_http_hotkey_auth_aksk(ngx_http_request_t *r, ngx_http_hotkey_ctx_t *ctx,
     hotkey_aksk_rc_e              arc;
     const hotkey_cred_t          *cred;
     hotkey_aksk_request_t         req;
+    ngx_http_hotkey_creds_t      *creds;
     ngx_http_hotkey_auth_reason_e  why;
 
     ngx_memzero(&req, sizeof(hotkey_aksk_request_t));
@@ -437,9 +441,16 @@ ngx_http_hotkey_auth_aksk(ngx_http_request_t *r, ngx_http_hotkey_ctx_t *ctx,
 
     req.body_hash = ctx->auth.body_sha256[0] ? ctx->auth.body_sha256 : NULL;
 
+    creds = hlcf->creds;
+
+    if (creds->cache == NULL) {
+        creds->cache = hotkey_aksk_cache_create(0);
+    }
+
     arc = hotkey_aksk_verify(&req, (char *) auth->value.data,
-                             auth->value.len, hlcf->creds->creds, ngx_time(),
-                             (time_t) (hlcf->date_skew / 1000), &cred);
+                             auth->value.len, creds->creds, ngx_time(),
+                             (time_t) (hlcf->date_skew / 1000), creds->cache,
+                             &cred);
 
     if (arc != HOTKEY_AKSK_OK) {
         why = (arc == HOTKEY_AKSK_MISMATCH)

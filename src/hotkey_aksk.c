@@ -3,6 +3,7 @@
  * request and the signature check of every scheme.
  */
 
+#include <stdint.h>
 #include <string.h>
 
 #include <openssl/crypto.h>
@@ -487,12 +488,19 @@ hotkey_aksk_put(hotkey_aksk_out_t *o, const char *p, size_t n)
 }
 
 
+/* A-Z a-z 0-9 - _ . ~ as a bit set of the 256 bytes: one test a byte */
+
 static int
 hotkey_aksk_unreserved(int c)
 {
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z')
-           || (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.'
-           || c == '~';
+    static const uint64_t  set[4] = {
+        0x03ff600000000000ULL,          /* - . 0-9 */
+        0x47fffffe87fffffeULL,          /* A-Z _ a-z ~ */
+        0, 0
+    };
+
+    return (int) (set[(unsigned char) c >> 6] >> ((unsigned char) c & 63)
+                  & 1);
 }
 
 

@@ -11,6 +11,7 @@
 #include "hotkey_codec.h"
 
 
+static int hotkey_codec_xdigit(unsigned char c);
 static int hotkey_codec_b64val(unsigned char c);
 
 
@@ -33,8 +34,13 @@ hotkey_codec_hex(const unsigned char *in, size_t len, char *out)
 }
 
 
-int
-hotkey_codec_hexval(unsigned char c)
+/*
+ * static, so that the decoders below inline it: the exported name is
+ * reached through the PLT in the module's .so, a call per digit
+ */
+
+static int
+hotkey_codec_xdigit(unsigned char c)
 {
     if (c >= '0' && c <= '9') {
         return c - '0';
@@ -51,6 +57,13 @@ hotkey_codec_hexval(unsigned char c)
 
 
 int
+hotkey_codec_hexval(unsigned char c)
+{
+    return hotkey_codec_xdigit(c);
+}
+
+
+int
 hotkey_codec_unhex(const char *in, size_t len, unsigned char *out,
     size_t size)
 {
@@ -62,8 +75,8 @@ hotkey_codec_unhex(const char *in, size_t len, unsigned char *out,
     }
 
     for (i = 0; i < size; i++) {
-        hi = hotkey_codec_hexval((unsigned char) in[2 * i]);
-        lo = hotkey_codec_hexval((unsigned char) in[2 * i + 1]);
+        hi = hotkey_codec_xdigit((unsigned char) in[2 * i]);
+        lo = hotkey_codec_xdigit((unsigned char) in[2 * i + 1]);
 
         if (hi < 0 || lo < 0) {
             return -1;
@@ -191,8 +204,8 @@ hotkey_codec_pct_next(const char **p, const char *end, int plus)
         return HOTKEY_PCT_BAD;
     }
 
-    hi = hotkey_codec_hexval((unsigned char) (*p)[0]);
-    lo = hotkey_codec_hexval((unsigned char) (*p)[1]);
+    hi = hotkey_codec_xdigit((unsigned char) (*p)[0]);
+    lo = hotkey_codec_xdigit((unsigned char) (*p)[1]);
 
     if (hi < 0 || lo < 0) {
         return HOTKEY_PCT_BAD;

@@ -40,6 +40,7 @@ typedef struct {
     ngx_table_elt_t            *project;
     hotkey_aksk_header_t       *headers;
     size_t                      nheaders;
+    int                         scheme;     /* AK/SK: its scheme, or -1 */
 } ngx_http_hotkey_auth_in_t;
 
 
@@ -207,6 +208,7 @@ ngx_int_t
 ngx_http_hotkey_authenticate(ngx_http_request_t *r,
     ngx_http_hotkey_ctx_t *ctx)
 {
+    int                          scheme;
     ngx_str_t                    token;
     ngx_uint_t                   aksk, i;
     ngx_table_elt_t             *auth;
@@ -220,13 +222,16 @@ ngx_http_hotkey_authenticate(ngx_http_request_t *r,
     }
 
     auth = r->headers_in.authorization;
-    aksk = auth && hlcf->creds
-           && hotkey_aksk_scheme((char *) auth->value.data,
-                                 auth->value.len) >= 0;
+    scheme = (auth && hlcf->creds)
+             ? hotkey_aksk_scheme((char *) auth->value.data, auth->value.len)
+             : -1;
+    aksk = scheme >= 0;
 
     if (ngx_http_hotkey_auth_headers(r, &in, aksk) != NGX_OK) {
         return NGX_ERROR;
     }
+
+    in.scheme = scheme;
 
     if (in.token && hlcf->keys) {
         token = in.token->value;
@@ -408,7 +413,6 @@ static ngx_int_t
 ngx_http_hotkey_auth_aksk(ngx_http_request_t *r, ngx_http_hotkey_ctx_t *ctx,
     ngx_http_hotkey_loc_conf_t *hlcf, ngx_http_hotkey_auth_in_t *in)
 {
-    int                           scheme;
     ngx_int_t                     rc;
     ngx_table_elt_t              *auth;
     hotkey_aksk_rc_e              arc;
@@ -432,9 +436,7 @@ ngx_http_hotkey_auth_aksk(ngx_http_request_t *r, ngx_http_hotkey_ctx_t *ctx,
 
     auth = r->headers_in.authorization;
 
-    scheme = hotkey_aksk_scheme((char *) auth->value.data, auth->value.len);
-
-    rc = ngx_http_hotkey_body_hash(r, ctx, hotkey_akscheme_md(scheme));
+    rc = ngx_http_hotkey_body_hash(r, ctx, hotkey_akscheme_md(in->scheme));
     if (rc != NGX_OK) {
         return rc;
     }

@@ -42,7 +42,7 @@
     (32 + HOTKEY_AKSK_DATE_LEN + HOTKEY_AKSK_SCOPE_MAX + 2 * HOTKEY_MD_LEN)
 #define HOTKEY_AKSK_SKEW_DEFAULT    (15 * 60)
 #define HOTKEY_AKSK_CACHE_DEFAULT   1024    /* verified requests kept */
-#define HOTKEY_AKSK_CACHE_KEY_MAX   4096    /* Authorization + canonical */
+#define HOTKEY_AKSK_CACHE_KEY_MAX   4096    /* of the request's parts */
 #define HOTKEY_AKSK_EMPTY_SHA256                                            \
     "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 #define HOTKEY_AKSK_EMPTY_SM3                                               \
@@ -176,14 +176,15 @@ int hotkey_aksk_sign(hotkey_aksk_scheme_e s, const char *ak, size_t ak_len,
  * scheme's public-key check).  On HOTKEY_AKSK_OK *cred is the caller's
  * credential (its name, projects, actions and rate overrides).
  *
- * cache (NULL: none; see hotkey_aksk_cache_create) spares the last
- * step, and only it, to a request whose Authorization value and
- * canonical request are byte for byte those of a request whose
- * signature verified with the same credentials (keep one cache per
- * creds): together they hold everything the signature covers (the
- * scheme, access key, scope and signature; the method, path, query,
- * signed headers, x-sdk-date and body hash).  Every other step runs on
- * every request, the date's freshness included.
+ * cache (NULL: none; see hotkey_aksk_cache_create) spares the last two
+ * steps, and only them, to a request that repeats byte for byte one
+ * whose signature verified with the same credentials (keep one cache
+ * per creds): the same Authorization value (scheme, access key, scope,
+ * signed header names, signature) and the same parts of the canonical
+ * request as sent (method, raw path, raw query, the value of each signed
+ * header, x-sdk-date included, and the body hash), which make the same
+ * canonical request.  Every other step runs on every request, the
+ * date's freshness included, and only verified requests are kept.
  */
 hotkey_aksk_rc_e hotkey_aksk_verify(const hotkey_aksk_request_t *r,
     const char *auth, size_t auth_len, const hotkey_creds_t *creds,

@@ -295,12 +295,14 @@ sub is_iam {
     is($n, 8, 'cache: one signed request sent 8 times (kept by both workers) -> 200 each time');
     my $sig = sig_of($h);
     (my $sig2 = $sig) =~ s/^(.)/$1 eq '0' ? '1' : '0'/e;
+    my ($Y, $M, $D, $hh, $mm, $ss) = hdr($h, 'X-Sdk-Date') =~ /^(\d{4})(\d\d)(\d\d)T(\d\d)(\d\d)(\d\d)Z$/;
+    my $d1 = sdk_date(POSIX::mktime($ss, $mm, $hh, $D, $M - 1, $Y - 1900) - POSIX::mktime(0, 0, 0, 1, 0, 70) - 1);
     my @cases = (
         ['its signature one digit off', headers => set_hdr($h, 'Authorization', hdr($h, 'Authorization') =~ s/\Q$sig\E/$sig2/r)],
         ['its signature on another query', path => "$path?limit=3&offset=0"],
         ['its signature on another path', path => $t->list_path($pid, $iid2) . '?limit=2&offset=0'],
         ['its signature with another signed header value', headers => set_hdr($h, 'X-Custom', 'cachee')],
-        ['its signature with another X-Sdk-Date', headers => set_hdr($h, 'X-Sdk-Date', sdk_date(time))],
+        ['its signature with X-Sdk-Date a second earlier', headers => set_hdr($h, 'X-Sdk-Date', $d1)],
         ['its signature on another body', body => 'cached bodY'],
         ['its signature with no body', body => undef],
     );

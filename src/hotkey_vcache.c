@@ -1,6 +1,6 @@
 /*
  * Verification results by their exact key, 8-way set associative, in
- * fixed slots with a copy of each key.
+ * fixed slots, each with its copy of the key.
  */
 
 #include <stdlib.h>
@@ -23,6 +23,7 @@ typedef struct {
     time_t          until;
     size_t          alen;
     size_t          len;            /* alen + blen */
+    size_t          size;           /* of key, kept for the next key */
     unsigned char  *key;            /* the pieces, one after the other */
 } hotkey_vcache_entry_t;
 
@@ -47,7 +48,9 @@ static uint64_t hotkey_vcache_diff(const unsigned char *x,
     const unsigned char *y, size_t n);
 static int hotkey_vcache_same(const hotkey_vcache_entry_t *e,
     const hotkey_vkey_t *k, uint64_t hash);
+static void hotkey_vcache_clear(hotkey_vcache_entry_t *e);
 static void hotkey_vcache_drop(hotkey_vcache_entry_t *e);
+static int hotkey_vcache_grow(hotkey_vcache_entry_t *e, size_t len);
 static hotkey_vcache_entry_t *hotkey_vcache_victim(
     hotkey_vcache_entry_t *e, const hotkey_vkey_t *k, uint64_t hash,
     time_t now);
@@ -232,14 +235,27 @@ hotkey_vcache_same(const hotkey_vcache_entry_t *e, const hotkey_vkey_t *k,
 }
 
 
+/* wipes the key, keeps its memory for the next key of the slot */
+
 static void
-hotkey_vcache_drop(hotkey_vcache_entry_t *e)
+hotkey_vcache_clear(hotkey_vcache_entry_t *e)
 {
     if (e->key) {
         OPENSSL_cleanse(e->key, e->len);
-        free(e->key);
     }
 
+    e->stamp = 0;
+    e->hash = 0;
+    e->len = 0;
+    e->alen = 0;
+}
+
+
+static void
+hotkey_vcache_drop(hotkey_vcache_entry_t *e)
+{
+    hotkey_vcache_clear(e);
+    free(e->key);
     memset(e, 0, sizeof(hotkey_vcache_entry_t));
 }
 
@@ -262,7 +278,7 @@ hotkey_vcache_get(hotkey_vcache_t *vc, const hotkey_vkey_t *k, time_t now,
         }
 
         if (now >= e->until) {
-            hotkey_vcache_drop(e);
+            hotkey_vcache_clear(e);
             return 0;
         }
 
@@ -299,7 +315,7 @@ hotkey_vcache_victim(hotkey_vcache_entry_t *e, const hotkey_vkey_t *k,
         }
 
         if (e->stamp && now >= e->until) {
-            hotkey_vcache_drop(e);
+            hotkey_vcache_clear(e);
         }
 
         if (e->stamp < victim->stamp) {
@@ -317,28 +333,29 @@ hotkey_vcache_put(hotkey_vcache_t *vc, const hotkey_vkey_t *k, time_t now,
 {
     size_t                  len;
     uint64_t                h;
-    unsigned char          *key;
     hotkey_vcache_entry_t  *e;
 
     len = k->alen + k->blen;
 
-    if (len > vc->key_max || len < k->alen
-        || (key = malloc(len ? len : 1)) == NULL)
-    {
+    if (len > vc->key_max || len < k->alen) {
         return -1;
-    }
-
-    memcpy(key, k->a, k->alen);
-
-    if (k->blen) {
-        memcpy(key + k->alen, k->b, k->blen);
     }
 
     h = hotkey_vcache_hash(vc, k);
     e = &vc->entries[(h % vc->sets) * HOTKEY_VCACHE_WAYS];
     e = hotkey_vcache_victim(e, k, h, now);
 
-    hotkey_vcache_drop(e);
+    hotkey_vcache_clear(e);
+
+    if (e->size < len && hotkey_vcache_grow(e, len) != 0) {
+        return -1;
+    }
+
+    memcpy(e->key, k->a, k->alen);
+
+    if (k->blen) {
+        memcpy(e->key + k->alen, k->b, k->blen);
+    }
 
     e->hash = h;
     e->stamp = ++vc->clock;
@@ -346,12 +363,34 @@ hotkey_vcache_put(hotkey_vcache_t *vc, const hotkey_vkey_t *k, time_t now,
     e->until = until;
     e->alen = k->alen;
     e->len = len;
-    e->key = key;
 
     if (vc->value_size) {
         memcpy(vc->values + (e - vc->entries) * vc->value_size, value,
                vc->value_size);
     }
+
+    return 0;
+}
+
+
+/* a slot's key memory, for len bytes at least (a free slot: none) */
+
+static int
+hotkey_vcache_grow(hotkey_vcache_entry_t *e, size_t len)
+{
+    size_t          size;
+    unsigned char  *key;
+
+    size = len < 256 ? 256 : len;
+
+    key = malloc(size);
+    if (key == NULL) {
+        return -1;
+    }
+
+    free(e->key);
+    e->key = key;
+    e->size = size;
 
     return 0;
 }

@@ -12,9 +12,10 @@
  * it only spreads the entries), then compares the stored key with the
  * one asked for: lengths, and every byte in constant time (no early
  * exit, no branch on the bytes).  Entries hold a copy of the key (keys
- * can be bearer tokens: wiped when dropped), a value of a fixed size,
- * and the window [from, until) in which they may be served; a full set
- * evicts a free or dead entry first, else its oldest.
+ * can be bearer tokens: wiped when replaced or dropped; a slot keeps its
+ * memory for the next key), a value of a fixed size, and the window
+ * [from, until) in which they may be served; a full set evicts a free or
+ * dead entry first, else its oldest.
  *
  * Each nginx worker makes its own on first use: not shared, not locked.
  */

@@ -7,7 +7,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <openssl/crypto.h>
 #include <openssl/rand.h>
 
 #include "hotkey_vcache.h"
@@ -103,8 +102,8 @@ hotkey_vcache_free(hotkey_vcache_t *vc)
     }
 
     if (vc->values) {
-        OPENSSL_cleanse(vc->values,
-                        vc->sets * HOTKEY_VCACHE_WAYS * vc->value_size);
+        explicit_bzero(vc->values,
+                       vc->sets * HOTKEY_VCACHE_WAYS * vc->value_size);
     }
 
     free(vc->entries);
@@ -235,13 +234,16 @@ hotkey_vcache_same(const hotkey_vcache_entry_t *e, const hotkey_vkey_t *k,
 }
 
 
-/* wipes the key, keeps its memory for the next key of the slot */
+/*
+ * wipes the key (explicit_bzero: a memset the compiler keeps, at
+ * memset speed), keeps its memory for the next key of the slot
+ */
 
 static void
 hotkey_vcache_clear(hotkey_vcache_entry_t *e)
 {
     if (e->key) {
-        OPENSSL_cleanse(e->key, e->len);
+        explicit_bzero(e->key, e->len);
     }
 
     e->stamp = 0;

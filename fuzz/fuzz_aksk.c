@@ -40,7 +40,8 @@ static const char  fuzz_creds_text[] =
     "AKASYM asym-secret projects=* actions=*"
     " schemes=SDK-ECDSA-P256-SHA256,SDK-SM2-SM3\n";
 
-static hotkey_creds_t  *fuzz_creds;
+static hotkey_creds_t   *fuzz_creds;
+static hotkey_vcache_t  *fuzz_cache;
 
 
 static char *
@@ -71,7 +72,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     hotkey_aksk_auth_t      auth;
     hotkey_aksk_request_t   r;
     hotkey_aksk_header_t    h[FUZZ_HEADERS];
-    const hotkey_cred_t    *cred;
+    const hotkey_cred_t    *cred, *cred2;
     char                    err[256];
 
     if (fuzz_creds == NULL) {
@@ -82,6 +83,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             fprintf(stderr, "fuzz_aksk: credentials: %s\n", err);
             abort();
         }
+
+        fuzz_cache = hotkey_aksk_cache_create(64);
     }
 
     p = (const char *) data;
@@ -192,10 +195,21 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     cred = NULL;
     rc = hotkey_aksk_verify(&r, field[0], flen[0], fuzz_creds, now,
-                            HOTKEY_AKSK_SKEW_DEFAULT, &cred);
+                            HOTKEY_AKSK_SKEW_DEFAULT, NULL, &cred);
 
     if ((rc == HOTKEY_AKSK_OK) != (cred != NULL)) {
         abort();
+    }
+
+    /* through the cache of verified requests: the same answer, twice */
+
+    for (i = 0; i < 2; i++) {
+        if (hotkey_aksk_verify(&r, field[0], flen[0], fuzz_creds, now,
+                               HOTKEY_AKSK_SKEW_DEFAULT, fuzz_cache, &cred2)
+            != rc || cred2 != cred)
+        {
+            abort();
+        }
     }
 
     (void) strlen(hotkey_aksk_reason(rc));

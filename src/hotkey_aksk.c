@@ -3,6 +3,7 @@
  * request and the signature check of every scheme.
  */
 
+#include <stdint.h>
 #include <string.h>
 
 #include <openssl/crypto.h>
@@ -40,6 +41,17 @@ typedef struct {
     size_t       len;
 } hotkey_aksk_span_t;
 
+/* what the checks before the signature found */
+typedef struct {
+    hotkey_aksk_auth_t    a;
+    hotkey_aksk_span_t    names[HOTKEY_AKSK_SIGNED_MAX];  /* signed */
+    size_t                n;
+    const char           *date;         /* X-Sdk-Date, trimmed */
+    size_t                date_len;
+    time_t                t;
+    const hotkey_cred_t  *cred;
+} hotkey_aksk_check_t;
+
 
 static int hotkey_aksk_ieq(const char *a, size_t alen, const char *b,
     size_t blen);
@@ -73,6 +85,16 @@ static hotkey_aksk_rc_e hotkey_aksk_check_sig(const hotkey_aksk_auth_t *a,
 static hotkey_aksk_rc_e hotkey_aksk_check_asym(EVP_PKEY *pkey,
     const unsigned char *za, const unsigned char *sig, size_t sig_len,
     const char *sts, size_t sts_len);
+static hotkey_aksk_rc_e hotkey_aksk_check_request(
+    const hotkey_aksk_request_t *r, const char *auth, size_t auth_len,
+    const hotkey_creds_t *creds, time_t now, time_t skew,
+    hotkey_aksk_check_t *ck);
+static void hotkey_aksk_field(hotkey_aksk_out_t *o, const char *p,
+    size_t n);
+static int hotkey_aksk_material(const hotkey_aksk_request_t *r,
+    const hotkey_aksk_check_t *ck, char *buf, size_t size, size_t *len);
+static hotkey_aksk_rc_e hotkey_aksk_check_signed(
+    const hotkey_aksk_request_t *r, const hotkey_aksk_check_t *ck);
 
 
 static const char *const  hotkey_aksk_reasons[] = {
@@ -322,8 +344,7 @@ static int
 hotkey_aksk_auth_param(hotkey_aksk_auth_t *auth, const char *name,
     size_t name_len, const char *v, size_t vlen)
 {
-    int            v11;
-    unsigned char  der[HOTKEY_AKSK_DER_MAX];
+    int  v11;
 
     if (vlen == 0) {
         return -1;
@@ -365,13 +386,14 @@ hotkey_aksk_auth_param(hotkey_aksk_auth_t *auth, const char *name,
         if (auth->signature || vlen % 2 || vlen > 2 * HOTKEY_AKSK_DER_MAX
             || (auth->scheme < HOTKEY_AKSK_ECDSA_P256_SHA256
                 && vlen != HOTKEY_AKSK_SIG_LEN)
-            || hotkey_codec_unhex(v, vlen, der, vlen / 2) != 0)
+            || hotkey_codec_unhex(v, vlen, auth->sig, vlen / 2) != 0)
         {
             return -1;
         }
 
         auth->signature = v;
         auth->signature_len = vlen;
+        auth->sig_len = vlen / 2;
         return 0;
     }
 
@@ -476,12 +498,19 @@ hotkey_aksk_put(hotkey_aksk_out_t *o, const char *p, size_t n)
 }
 
 
+/* A-Z a-z 0-9 - _ . ~ as a bit set of the 256 bytes: one test a byte */
+
 static int
 hotkey_aksk_unreserved(int c)
 {
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z')
-           || (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.'
-           || c == '~';
+    static const uint64_t  set[4] = {
+        0x03ff600000000000ULL,          /* - . 0-9 */
+        0x47fffffe87fffffeULL,          /* A-Z _ a-z ~ */
+        0, 0
+    };
+
+    return (int) (set[(unsigned char) c >> 6] >> ((unsigned char) c & 63)
+                  & 1);
 }
 
 
@@ -938,12 +967,9 @@ hotkey_aksk_check_sig(const hotkey_aksk_auth_t *a, const hotkey_cred_t *c,
     int                rc;
     char               key[HOTKEY_AKSK_V11_KEY_LEN + 1];
     size_t             i;
-    unsigned char      mac[HOTKEY_MD_LEN], got[HOTKEY_AKSK_DER_MAX];
+    unsigned char      mac[HOTKEY_MD_LEN];
     hotkey_aksk_rc_e   res;
     hotkey_hmac_key_t  k;
-
-    (void) hotkey_codec_unhex(a->signature, a->signature_len, got,
-                              a->signature_len / 2);
 
     switch (a->scheme) {
 
@@ -970,15 +996,15 @@ hotkey_aksk_check_sig(const hotkey_aksk_auth_t *a, const hotkey_cred_t *c,
         break;
 
     case HOTKEY_AKSK_ECDSA_P256_SHA256:
-        return hotkey_aksk_check_asym(c->keys.p256, NULL, got,
-                                      a->signature_len / 2, sts, sts_len);
+        return hotkey_aksk_check_asym(c->keys.p256, NULL, a->sig,
+                                      a->sig_len, sts, sts_len);
 
     default:
         res = HOTKEY_AKSK_MISMATCH;
 
         for (i = 0; i < c->keys.nza && res == HOTKEY_AKSK_MISMATCH; i++) {
-            res = hotkey_aksk_check_asym(c->keys.sm2, c->keys.za[i], got,
-                                         a->signature_len / 2, sts, sts_len);
+            res = hotkey_aksk_check_asym(c->keys.sm2, c->keys.za[i], a->sig,
+                                         a->sig_len, sts, sts_len);
         }
 
         return res;
@@ -988,8 +1014,8 @@ hotkey_aksk_check_sig(const hotkey_aksk_auth_t *a, const hotkey_cred_t *c,
         return HOTKEY_AKSK_INTERNAL;
     }
 
-    return CRYPTO_memcmp(got, mac, sizeof(mac)) == 0 ? HOTKEY_AKSK_OK
-                                                     : HOTKEY_AKSK_MISMATCH;
+    return CRYPTO_memcmp(a->sig, mac, sizeof(mac)) == 0
+           ? HOTKEY_AKSK_OK : HOTKEY_AKSK_MISMATCH;
 }
 
 
@@ -1039,92 +1065,209 @@ hotkey_aksk_check_asym(EVP_PKEY *pkey, const unsigned char *za,
 }
 
 
-hotkey_aksk_rc_e
-hotkey_aksk_verify(const hotkey_aksk_request_t *r, const char *auth,
+/*
+ * The checks before the signature: the Authorization value, x-sdk-date
+ * signed, sent once, well formed and fresh, the access key known, its
+ * scheme allowed, V11's scope.  ck gets what they found.
+ */
+
+static hotkey_aksk_rc_e
+hotkey_aksk_check_request(const hotkey_aksk_request_t *r, const char *auth,
     size_t auth_len, const hotkey_creds_t *creds, time_t now, time_t skew,
-    const hotkey_cred_t **cred)
+    hotkey_aksk_check_t *ck)
 {
-    int                   count;
-    char                  canon[HOTKEY_AKSK_CANON_MAX];
-    char                  sts[HOTKEY_AKSK_STS_MAX + 1];
-    size_t                i, n, dlen, clen;
-    time_t                t;
-    const char           *date;
-    hotkey_aksk_rc_e      rc;
-    hotkey_aksk_auth_t    a;
-    hotkey_aksk_span_t    names[HOTKEY_AKSK_SIGNED_MAX];
-    const hotkey_cred_t  *c;
+    int               count;
+    size_t            i;
+    hotkey_aksk_rc_e  rc;
 
-    *cred = NULL;
-
-    rc = hotkey_aksk_parse_auth(auth, auth_len, &a);
+    rc = hotkey_aksk_parse_auth(auth, auth_len, &ck->a);
     if (rc != HOTKEY_AKSK_OK) {
         return rc;
     }
 
-    if (hotkey_aksk_split_signed(a.signed_headers, a.signed_headers_len,
-                                 names, &n) != HOTKEY_AKSK_OK)
+    if (hotkey_aksk_split_signed(ck->a.signed_headers,
+                                 ck->a.signed_headers_len, ck->names, &ck->n)
+        != HOTKEY_AKSK_OK)
     {
         return HOTKEY_AKSK_MALFORMED;
     }
 
-    for (i = 0; i < n; i++) {
-        if (hotkey_aksk_ieq(names[i].p, names[i].len, "x-sdk-date", 10)) {
+    for (i = 0; i < ck->n; i++) {
+        if (hotkey_aksk_ieq(ck->names[i].p, ck->names[i].len, "x-sdk-date",
+                            10))
+        {
             break;
         }
     }
 
-    if (i == n) {
+    if (i == ck->n) {
         return HOTKEY_AKSK_DATE_UNSIGNED;
     }
 
-    count = hotkey_aksk_find(r, "x-sdk-date", 10, &date, &dlen);
+    count = hotkey_aksk_find(r, "x-sdk-date", 10, &ck->date, &ck->date_len);
     if (count != 1) {
         return count ? HOTKEY_AKSK_HEADER_REPEATED : HOTKEY_AKSK_HEADER_MISSING;
     }
 
-    if (hotkey_aksk_parse_date(date, dlen, &t) != 0) {
+    if (hotkey_aksk_parse_date(ck->date, ck->date_len, &ck->t) != 0) {
         return HOTKEY_AKSK_BAD_DATE;
     }
 
-    if (!hotkey_aksk_date_fresh(t, now, skew)) {
+    if (!hotkey_aksk_date_fresh(ck->t, now, skew)) {
         return HOTKEY_AKSK_EXPIRED;
     }
 
-    c = hotkey_creds_find(creds, a.access, a.access_len);
-    if (c == NULL) {
+    ck->cred = hotkey_creds_find(creds, ck->a.access, ck->a.access_len);
+    if (ck->cred == NULL) {
         return HOTKEY_AKSK_UNKNOWN_AK;
     }
 
-    if (!(c->schemes & (1u << a.scheme))) {
+    if (!(ck->cred->schemes & (1u << ck->a.scheme))) {
         return HOTKEY_AKSK_NOT_ALLOWED;
     }
 
-    rc = hotkey_aksk_check_scope(&a, c, date);
-    if (rc != HOTKEY_AKSK_OK) {
-        return rc;
+    return hotkey_aksk_check_scope(&ck->a, ck->cred, ck->date);
+}
+
+
+/* a part of the cache key: its length, then its bytes */
+
+static void
+hotkey_aksk_field(hotkey_aksk_out_t *o, const char *p, size_t n)
+{
+    uint32_t  len;
+
+    len = (uint32_t) n;
+    hotkey_aksk_put(o, (const char *) &len, sizeof(len));
+    hotkey_aksk_put(o, p, n);
+}
+
+
+/*
+ * The cache key's second part: what the canonical request is made of,
+ * as sent (the Authorization value, the first part, holds the signed
+ * header names and the scheme): the method, the path, the query (or
+ * none), the value of each signed header in the order signed, the body
+ * hash (or none), each with its length.  The same parts make the same
+ * canonical request.  -1 when a signed header is missing or repeated,
+ * or it is too long: then the request is checked without the cache.
+ */
+
+static int
+hotkey_aksk_material(const hotkey_aksk_request_t *r,
+    const hotkey_aksk_check_t *ck, char *buf, size_t size, size_t *len)
+{
+    size_t              i, vlen;
+    const char         *v;
+    hotkey_aksk_out_t   o = { buf, size, 0, 0 };
+
+    hotkey_aksk_field(&o, r->method, r->method_len);
+    hotkey_aksk_field(&o, r->path, r->path_len);
+    hotkey_aksk_put(&o, r->query ? "q" : "-", 1);
+    hotkey_aksk_field(&o, r->query ? r->query : "", r->query_len);
+
+    for (i = 0; i < ck->n; i++) {
+        if (hotkey_aksk_find(r, ck->names[i].p, ck->names[i].len, &v, &vlen)
+            != 1)
+        {
+            return -1;
+        }
+
+        hotkey_aksk_field(&o, v, vlen);
     }
 
-    rc = hotkey_aksk_canonical_request(r, hotkey_akscheme_md(a.scheme),
-                                       a.signed_headers,
-                                       a.signed_headers_len, canon,
+    hotkey_aksk_put(&o, r->body_hash ? "b" : "-", 1);
+    hotkey_aksk_field(&o, r->body_hash ? r->body_hash : "",
+                      r->body_hash ? strlen(r->body_hash) : 0);
+
+    *len = o.len;
+
+    return o.len <= size ? 0 : -1;
+}
+
+
+/* the signature over the canonical request */
+
+static hotkey_aksk_rc_e
+hotkey_aksk_check_signed(const hotkey_aksk_request_t *r,
+    const hotkey_aksk_check_t *ck)
+{
+    char              canon[HOTKEY_AKSK_CANON_MAX];
+    char              sts[HOTKEY_AKSK_STS_MAX + 1];
+    size_t            n, clen;
+    hotkey_aksk_rc_e  rc;
+
+    rc = hotkey_aksk_canonical_request(r, hotkey_akscheme_md(ck->a.scheme),
+                                       ck->a.signed_headers,
+                                       ck->a.signed_headers_len, canon,
                                        sizeof(canon), &clen);
     if (rc != HOTKEY_AKSK_OK) {
         return rc;
     }
 
-    n = hotkey_aksk_string_to_sign(a.scheme, date, dlen, a.scope,
-                                   a.scope_len, canon, clen, sts);
+    n = hotkey_aksk_string_to_sign(ck->a.scheme, ck->date, ck->date_len,
+                                   ck->a.scope, ck->a.scope_len, canon, clen,
+                                   sts);
     if (n == 0) {
         return HOTKEY_AKSK_INTERNAL;
     }
 
-    rc = hotkey_aksk_check_sig(&a, c, sts, n);
+    return hotkey_aksk_check_sig(&ck->a, ck->cred, sts, n);
+}
+
+
+hotkey_aksk_rc_e
+hotkey_aksk_verify(const hotkey_aksk_request_t *r, const char *auth,
+    size_t auth_len, const hotkey_creds_t *creds, time_t now, time_t skew,
+    hotkey_vcache_t *cache, const hotkey_cred_t **cred)
+{
+    char                 mat[HOTKEY_AKSK_CACHE_KEY_MAX];
+    size_t               mlen = 0;
+    hotkey_vkey_t        key;
+    hotkey_aksk_rc_e     rc;
+    hotkey_aksk_check_t  ck;
+
+    *cred = NULL;
+
+    rc = hotkey_aksk_check_request(r, auth, auth_len, creds, now, skew, &ck);
     if (rc != HOTKEY_AKSK_OK) {
         return rc;
     }
 
-    *cred = c;
+    if (cache && hotkey_aksk_material(r, &ck, mat, sizeof(mat), &mlen) != 0)
+    {
+        cache = NULL;
+    }
+
+    key.a = auth;
+    key.alen = auth_len;
+    key.b = mat;
+    key.blen = mlen;
+
+    if (cache == NULL || !hotkey_vcache_get(cache, &key, now, NULL)) {
+        rc = hotkey_aksk_check_signed(r, &ck);
+        if (rc != HOTKEY_AKSK_OK) {
+            return rc;
+        }
+
+        /* kept while the date could still be fresh for this skew */
+
+        if (cache) {
+            (void) hotkey_vcache_put(cache, &key, now, ck.t - skew,
+                                     ck.t + skew + 1, NULL);
+        }
+    }
+
+    *cred = ck.cred;
 
     return HOTKEY_AKSK_OK;
+}
+
+
+hotkey_vcache_t *
+hotkey_aksk_cache_create(size_t capacity)
+{
+    return hotkey_vcache_create(capacity ? capacity
+                                         : HOTKEY_AKSK_CACHE_DEFAULT,
+                                0, HOTKEY_AKSK_CACHE_KEY_MAX);
 }

@@ -29,6 +29,7 @@
 #include "hotkey_akscheme.h"
 #include "hotkey_creds.h"
 #include "hotkey_digest.h"
+#include "hotkey_vcache.h"
 
 #define HOTKEY_AKSK_SIGNED_MAX      32      /* signed header names */
 #define HOTKEY_AKSK_QUERY_MAX       64      /* query parameters */
@@ -40,6 +41,8 @@
 #define HOTKEY_AKSK_STS_MAX                                                 \
     (32 + HOTKEY_AKSK_DATE_LEN + HOTKEY_AKSK_SCOPE_MAX + 2 * HOTKEY_MD_LEN)
 #define HOTKEY_AKSK_SKEW_DEFAULT    (15 * 60)
+#define HOTKEY_AKSK_CACHE_DEFAULT   1024    /* verified requests kept */
+#define HOTKEY_AKSK_CACHE_KEY_MAX   4096    /* of the request's parts */
 #define HOTKEY_AKSK_EMPTY_SHA256                                            \
     "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 #define HOTKEY_AKSK_EMPTY_SM3                                               \
@@ -86,6 +89,8 @@ typedef struct {
     size_t                signed_headers_len;
     const char           *signature;    /* hex digits */
     size_t                signature_len;
+    unsigned char         sig[HOTKEY_AKSK_DER_MAX];    /* their bytes */
+    size_t                sig_len;
 } hotkey_aksk_auth_t;
 
 typedef struct {
@@ -170,9 +175,28 @@ int hotkey_aksk_sign(hotkey_aksk_scheme_e s, const char *ak, size_t ak_len,
  * hash), the signature (an HMAC compared in constant time, or the
  * scheme's public-key check).  On HOTKEY_AKSK_OK *cred is the caller's
  * credential (its name, projects, actions and rate overrides).
+ *
+ * cache (NULL: none; see hotkey_aksk_cache_create) spares the last two
+ * steps, and only them, to a request that repeats byte for byte one
+ * whose signature verified with the same credentials (keep one cache
+ * per creds): the same Authorization value (scheme, access key, scope,
+ * signed header names, signature) and the same parts of the canonical
+ * request as sent (method, raw path, raw query, the value of each signed
+ * header, x-sdk-date included, and the body hash), which make the same
+ * canonical request.  Every other step runs on every request, the
+ * date's freshness included, and only verified requests are kept.
  */
 hotkey_aksk_rc_e hotkey_aksk_verify(const hotkey_aksk_request_t *r,
     const char *auth, size_t auth_len, const hotkey_creds_t *creds,
-    time_t now, time_t skew, const hotkey_cred_t **cred);
+    time_t now, time_t skew, hotkey_vcache_t *cache,
+    const hotkey_cred_t **cred);
+
+/*
+ * A cache of verified requests for hotkey_aksk_verify: capacity entries
+ * (0: HOTKEY_AKSK_CACHE_DEFAULT), keys up to HOTKEY_AKSK_CACHE_KEY_MAX
+ * bytes (a longer request is verified each time).  Free it with
+ * hotkey_vcache_free().
+ */
+hotkey_vcache_t *hotkey_aksk_cache_create(size_t capacity);
 
 #endif

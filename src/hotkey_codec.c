@@ -11,6 +11,7 @@
 #include "hotkey_codec.h"
 
 
+static int hotkey_codec_xdigit(unsigned char c);
 static int hotkey_codec_b64val(unsigned char c);
 
 
@@ -33,20 +34,32 @@ hotkey_codec_hex(const unsigned char *in, size_t len, char *out)
 }
 
 
+/*
+ * A hex digit's value plus one, 0 for any other byte: a lookup, with no
+ * branch for random digits to mispredict; static, so that the decoders
+ * below inline it (the exported name is reached through the PLT in the
+ * module's .so, a call per digit).
+ */
+
+static const unsigned char  hotkey_codec_xdigits[256] = {
+    ['0'] = 1, ['1'] = 2, ['2'] = 3, ['3'] = 4, ['4'] = 5,
+    ['5'] = 6, ['6'] = 7, ['7'] = 8, ['8'] = 9, ['9'] = 10,
+    ['a'] = 11, ['b'] = 12, ['c'] = 13, ['d'] = 14, ['e'] = 15, ['f'] = 16,
+    ['A'] = 11, ['B'] = 12, ['C'] = 13, ['D'] = 14, ['E'] = 15, ['F'] = 16
+};
+
+
+static int
+hotkey_codec_xdigit(unsigned char c)
+{
+    return (int) hotkey_codec_xdigits[c] - 1;
+}
+
+
 int
 hotkey_codec_hexval(unsigned char c)
 {
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-
-    c |= 0x20;
-
-    if (c >= 'a' && c <= 'f') {
-        return c - 'a' + 10;
-    }
-
-    return -1;
+    return hotkey_codec_xdigit(c);
 }
 
 
@@ -54,25 +67,24 @@ int
 hotkey_codec_unhex(const char *in, size_t len, unsigned char *out,
     size_t size)
 {
-    int     hi, lo;
+    int     hi, lo, bad;
     size_t  i;
 
     if (len != size * 2) {
         return -1;
     }
 
-    for (i = 0; i < size; i++) {
-        hi = hotkey_codec_hexval((unsigned char) in[2 * i]);
-        lo = hotkey_codec_hexval((unsigned char) in[2 * i + 1]);
+    /* every digit decoded, one test at the end */
 
-        if (hi < 0 || lo < 0) {
-            return -1;
-        }
+    for (bad = 0, i = 0; i < size; i++) {
+        hi = hotkey_codec_xdigit((unsigned char) in[2 * i]);
+        lo = hotkey_codec_xdigit((unsigned char) in[2 * i + 1]);
 
-        out[i] = (unsigned char) (hi << 4 | lo);
+        bad |= hi | lo;
+        out[i] = (unsigned char) ((unsigned) hi << 4 | (unsigned) lo);
     }
 
-    return 0;
+    return bad < 0 ? -1 : 0;
 }
 
 
@@ -191,8 +203,8 @@ hotkey_codec_pct_next(const char **p, const char *end, int plus)
         return HOTKEY_PCT_BAD;
     }
 
-    hi = hotkey_codec_hexval((unsigned char) (*p)[0]);
-    lo = hotkey_codec_hexval((unsigned char) (*p)[1]);
+    hi = hotkey_codec_xdigit((unsigned char) (*p)[0]);
+    lo = hotkey_codec_xdigit((unsigned char) (*p)[1]);
 
     if (hi < 0 || lo < 0) {
         return HOTKEY_PCT_BAD;

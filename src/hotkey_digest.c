@@ -36,20 +36,42 @@ hotkey_md(hotkey_md_e md)
 }
 
 
+/*
+ * The context of one-shot digests and HMACs, one per thread, made once
+ * and reset per use: EVP_MD_CTX_new/free cost a pair of allocations of
+ * the provider's state per call, more than hashing a short message.
+ */
+
+static EVP_MD_CTX *
+hotkey_digest_scratch(void)
+{
+    static _Thread_local EVP_MD_CTX  *c;
+
+    if (c == NULL) {
+        c = EVP_MD_CTX_new();
+    }
+
+    return c;
+}
+
+
 int
 hotkey_digest(hotkey_md_e md, const void *data, size_t len,
     unsigned char *out)
 {
-    EVP_MD_CTX  *c;
+    EVP_MD_CTX    *c;
+    const EVP_MD  *m;
 
-    c = hotkey_digest_begin(md);
+    m = hotkey_md(md);
+    c = hotkey_digest_scratch();
 
-    if (hotkey_digest_update(c, data, len) != 0) {
-        EVP_MD_CTX_free(c);
+    if (m == NULL || c == NULL) {
         return -1;
     }
 
-    return hotkey_digest_end(c, out);
+    return EVP_DigestInit_ex2(c, m, NULL) == 1
+           && EVP_DigestUpdate(c, data, len) == 1
+           && EVP_DigestFinal_ex(c, out, NULL) == 1 ? 0 : -1;
 }
 
 
@@ -159,7 +181,7 @@ hotkey_hmac_with(const hotkey_hmac_key_t *k, const void *msg, size_t len,
     EVP_MD_CTX    *c;
     unsigned char  inner[HOTKEY_MD_LEN];
 
-    if (k->inner == NULL || (c = EVP_MD_CTX_new()) == NULL) {
+    if (k->inner == NULL || (c = hotkey_digest_scratch()) == NULL) {
         return -1;
     }
 
@@ -170,7 +192,9 @@ hotkey_hmac_with(const hotkey_hmac_key_t *k, const void *msg, size_t len,
          && EVP_DigestUpdate(c, inner, sizeof(inner)) == 1
          && EVP_DigestFinal_ex(c, mac, NULL) == 1 ? 0 : -1;
 
-    EVP_MD_CTX_free(c);
+    /* nothing of the key's states left in the context */
+
+    (void) EVP_DigestInit_ex2(c, NULL, NULL);
     OPENSSL_cleanse(inner, sizeof(inner));
 
     return rc;

@@ -1,14 +1,15 @@
 /*
  * A bounded per-process cache of verified tokens, so that a client that
  * sends the same X-Auth-Token on every request costs one signature
- * check, not one per request.  Each nginx worker owns one (create it in
- * init_process); it is not shared and not locked.
+ * check, not one per request.  Each nginx worker owns one (made on its
+ * first token); it is not shared and not locked.
  *
- * Entries are keyed by the SHA-256 of the whole token, compared in
- * constant time, and served only while nbf <= now < exp (and
+ * It is a hotkey_vcache.h cache: entries are keyed by the whole token
+ * (a copy, compared in constant time, wiped when dropped; tokens up to
+ * HOTKEY_JWT_TOKEN_MAX) and served only while nbf <= now < exp (and
  * iat <= now): never past the token's own exp, whatever leeway the
- * verifier allowed.  The cache is 8-way set associative; a full set
- * evicts a dead entry, else its oldest.
+ * verifier allowed.  8-way set associative; a full set evicts a dead
+ * entry, else its oldest.
  */
 
 #ifndef HOTKEY_TOKCACHE_H
@@ -18,10 +19,12 @@
 #include <time.h>
 
 #include "hotkey_jwt.h"
+#include "hotkey_vcache.h"
 
 #define HOTKEY_TOKCACHE_DEFAULT  1024
 
-typedef struct hotkey_tokcache_s  hotkey_tokcache_t;
+/* a hotkey_vcache_t whose values are the claims */
+typedef hotkey_vcache_t  hotkey_tokcache_t;
 
 /* capacity in entries (rounded up to a multiple of 8); 0: the default */
 hotkey_tokcache_t *hotkey_tokcache_create(size_t capacity);

@@ -2,7 +2,8 @@
  * Authentication and permission: an X-Auth-Token JWT, verified with the
  * keys of hotkey_auth_token_keys (and remembered per worker), or an
  * AK/SK signature (any scheme of hotkey_akscheme.h) checked against the
- * credentials of hotkey_auth_credentials.  Key and credential files are read at
+ * credentials of hotkey_auth_credentials (verified requests remembered
+ * per worker and credentials file, see hotkey_aksk_verify).  Key and credential files are read at
  * configuration time; the checks themselves are in hotkey_jwt.c and
  * hotkey_aksk.c.
  */
@@ -30,6 +31,7 @@ struct ngx_http_hotkey_keys_s {
 
 struct ngx_http_hotkey_creds_s {
     hotkey_creds_t             *creds;
+    hotkey_vcache_t            *cache;      /* per worker, made on use */
 };
 
 
@@ -38,6 +40,7 @@ typedef struct {
     ngx_table_elt_t            *project;
     hotkey_aksk_header_t       *headers;
     size_t                      nheaders;
+    int                         scheme;     /* AK/SK: its scheme, or -1 */
 } ngx_http_hotkey_auth_in_t;
 
 
@@ -190,6 +193,7 @@ ngx_http_hotkey_creds_cleanup(void *data)
 {
     ngx_http_hotkey_creds_t  *creds = data;
 
+    hotkey_vcache_free(creds->cache);
     hotkey_creds_free(creds->creds);
 }
 
@@ -204,6 +208,7 @@ ngx_int_t
 ngx_http_hotkey_authenticate(ngx_http_request_t *r,
     ngx_http_hotkey_ctx_t *ctx)
 {
+    int                          scheme;
     ngx_str_t                    token;
     ngx_uint_t                   aksk, i;
     ngx_table_elt_t             *auth;
@@ -217,13 +222,16 @@ ngx_http_hotkey_authenticate(ngx_http_request_t *r,
     }
 
     auth = r->headers_in.authorization;
-    aksk = auth && hlcf->creds
-           && hotkey_aksk_scheme((char *) auth->value.data,
-                                 auth->value.len) >= 0;
+    scheme = (auth && hlcf->creds)
+             ? hotkey_aksk_scheme((char *) auth->value.data, auth->value.len)
+             : -1;
+    aksk = scheme >= 0;
 
     if (ngx_http_hotkey_auth_headers(r, &in, aksk) != NGX_OK) {
         return NGX_ERROR;
     }
+
+    in.scheme = scheme;
 
     if (in.token && hlcf->keys) {
         token = in.token->value;
@@ -405,12 +413,12 @@ static ngx_int_t
 ngx_http_hotkey_auth_aksk(ngx_http_request_t *r, ngx_http_hotkey_ctx_t *ctx,
     ngx_http_hotkey_loc_conf_t *hlcf, ngx_http_hotkey_auth_in_t *in)
 {
-    int                           scheme;
     ngx_int_t                     rc;
     ngx_table_elt_t              *auth;
     hotkey_aksk_rc_e              arc;
     const hotkey_cred_t          *cred;
     hotkey_aksk_request_t         req;
+    ngx_http_hotkey_creds_t      *creds;
     ngx_http_hotkey_auth_reason_e  why;
 
     ngx_memzero(&req, sizeof(hotkey_aksk_request_t));
@@ -428,18 +436,23 @@ ngx_http_hotkey_auth_aksk(ngx_http_request_t *r, ngx_http_hotkey_ctx_t *ctx,
 
     auth = r->headers_in.authorization;
 
-    scheme = hotkey_aksk_scheme((char *) auth->value.data, auth->value.len);
-
-    rc = ngx_http_hotkey_body_hash(r, ctx, hotkey_akscheme_md(scheme));
+    rc = ngx_http_hotkey_body_hash(r, ctx, hotkey_akscheme_md(in->scheme));
     if (rc != NGX_OK) {
         return rc;
     }
 
     req.body_hash = ctx->auth.body_sha256[0] ? ctx->auth.body_sha256 : NULL;
 
+    creds = hlcf->creds;
+
+    if (creds->cache == NULL) {
+        creds->cache = hotkey_aksk_cache_create(0);
+    }
+
     arc = hotkey_aksk_verify(&req, (char *) auth->value.data,
-                             auth->value.len, hlcf->creds->creds, ngx_time(),
-                             (time_t) (hlcf->date_skew / 1000), &cred);
+                             auth->value.len, creds->creds, ngx_time(),
+                             (time_t) (hlcf->date_skew / 1000), creds->cache,
+                             &cred);
 
     if (arc != HOTKEY_AKSK_OK) {
         why = (arc == HOTKEY_AKSK_MISMATCH)

@@ -393,6 +393,30 @@ hs_ok(craft_jwt(\%hs_hdr, { %claims, actions => ['foo:bar:baz', 'dcs:instance:li
                   '... again, after the low-S one was cached -> 401 DCS.1001');
 }
 
+# The cache of verified tokens keys on the whole token: once a token is
+# kept by both workers, a token one byte off anywhere (header, payload,
+# signature), one byte shorter or one longer is verified, and refused.
+{
+    my $tok = token($t, %mint, key => "$K/es.pem", sub => 'cached');
+    my $n = grep { $_->{status} == 200 } map { send_token($tok, port => $port{es}) } 1 .. 8;
+    is($n, 8, 'token cache: one token sent 8 times (kept by both workers) -> 200 each time');
+    my ($h64, $p64, $s64) = split /\./, $tok;
+    my $flip = sub { my ($s, $i) = @_; substr($s, $i, 1) = substr($s, $i, 1) eq 'A' ? 'B' : 'A'; $s };
+    my %bad = (
+        'one byte off in the header'         => $flip->($h64, 5) . ".$p64.$s64",
+        'one byte off in the payload'        => "$h64." . $flip->($p64, length($p64) - 3) . ".$s64",
+        'one byte off in the signature'      => "$h64.$p64." . $flip->($s64, 10),
+        'the last signature byte off'        => "$h64.$p64." . $flip->($s64, length($s64) - 2),
+        'one byte shorter'                   => substr($tok, 0, -1),
+        'one byte longer'                    => $tok . 'A',
+    );
+    for my $what (sort keys %bad) {
+        my @r = map { send_token($bad{$what}, port => $port{es}) } 1 .. 4;
+        is(scalar(grep { $_->{status} == 401 } @r), 4, "token cache: $what -> 401, 4 times");
+    }
+    is_json_ok(send_token($tok, port => $port{es}), $LIST, 'token cache: the kept token still -> 200');
+}
+
 # ---------------------------------------------------------------- nothing, garbage
 
 is_json_error(send_token(undef), 401, 'DCS.1003', $NO_TOKEN, 'no token -> 401 DCS.1003');

@@ -280,6 +280,54 @@ sub is_iam {
     }
 }
 
+# ---------------------------------------------------------------- the cache of verified requests
+
+# Each worker keeps the requests whose signature it verified, by their
+# Authorization value and canonical request, and does not verify them
+# again.  Once a valid request is kept in both workers, whatever its
+# signature covers, changed with the signature reused, is still refused,
+# and the kept request still expires at the second its date goes stale.
+{
+    my $q = "$path?limit=2&offset=0";
+    my %base = (path => $q, body => 'cached body');
+    my $h = sign(path => $q, headers => ['X-Custom: cached'], data => $base{body});
+    my $n = grep { $_->{status} == 200 } map { send_signed($h, %base) } 1 .. 8;
+    is($n, 8, 'cache: one signed request sent 8 times (kept by both workers) -> 200 each time');
+    my $sig = sig_of($h);
+    (my $sig2 = $sig) =~ s/^(.)/$1 eq '0' ? '1' : '0'/e;
+    my ($Y, $M, $D, $hh, $mm, $ss) = hdr($h, 'X-Sdk-Date') =~ /^(\d{4})(\d\d)(\d\d)T(\d\d)(\d\d)(\d\d)Z$/;
+    my $d1 = sdk_date(POSIX::mktime($ss, $mm, $hh, $D, $M - 1, $Y - 1900) - POSIX::mktime(0, 0, 0, 1, 0, 70) - 1);
+    my @cases = (
+        ['its signature one digit off', headers => set_hdr($h, 'Authorization', hdr($h, 'Authorization') =~ s/\Q$sig\E/$sig2/r)],
+        ['its signature on another query', path => "$path?limit=3&offset=0"],
+        ['its signature on another path', path => $t->list_path($pid, $iid2) . '?limit=2&offset=0'],
+        ['its signature with another signed header value', headers => set_hdr($h, 'X-Custom', 'cachee')],
+        ['its signature with X-Sdk-Date a second earlier', headers => set_hdr($h, 'X-Sdk-Date', $d1)],
+        ['its signature on another body', body => 'cached bodY'],
+        ['its signature with no body', body => undef],
+    );
+    for my $c (@cases) {
+        my ($what, %chg) = @$c;
+        my %req = (headers => $h, %base, %chg);
+        my @r = map { send_signed($req{headers}, path => $req{path}, body => $req{body}) } 1 .. 4;
+        is(scalar(grep { $_->{status} == 401 && ($_->{body} // '') =~ /verify aksk signature fail/ } @r), 4,
+           "cache: $what -> 401 verify aksk signature fail, 4 times");
+    }
+    is_json_ok(send_signed($h, %base), expected_list($iid, \@tasks, limit => 2), 'cache: the kept request still -> 200');
+
+    # kept, then stale: refused from the first second past the skew
+    my $S = int(time) + 2;
+    my $hd = sign(date => sdk_date($S - 900));
+    $n = grep { $_->{status} == 200 } map { send_signed($hd) } 1 .. 6;
+    my $late = time >= $S + 1;
+    is($n, 6, 'cache: X-Sdk-Date 15 min before second S, sent 6 times before S + 1 -> 200')
+        or diag($late ? 'the machine was too slow: past S + 1' : '');
+    at_second($S + 1);
+    my @r = map { send_signed($hd) } 1 .. 6;
+    is(scalar(grep { $_->{status} == 401 && ($_->{body} // '') =~ /request expired/ } @r), 6,
+       'cache: the same request at S + 1 -> 401 request expired, 6 times');
+}
+
 # ---------------------------------------------------------------- keys and headers
 
 {

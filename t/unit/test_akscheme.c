@@ -32,7 +32,8 @@ typedef struct {
 } vec_t;
 
 
-static hotkey_creds_t  *creds;
+static hotkey_creds_t   *creds;
+static hotkey_vcache_t  *cache;     /* one per creds, as the module keeps */
 
 /*
  * Made with the Python SDK core's signers, request headers
@@ -144,14 +145,29 @@ request_of(const req_t *q, int s, hotkey_aksk_request_t *r, char *hash)
 static hotkey_aksk_rc_e
 verify_at(const req_t *q, time_t now)
 {
+    int                    i;
     char                   hash[2 * HOTKEY_MD_LEN + 1];
+    hotkey_aksk_rc_e       rc;
     hotkey_aksk_request_t  r;
     const hotkey_cred_t   *c;
 
     request_of(q, hotkey_aksk_scheme(q->auth, strlen(q->auth)), &r, hash);
 
-    return hotkey_aksk_verify(&r, q->auth, strlen(q->auth), creds, now,
-                              HOTKEY_AKSK_SKEW_DEFAULT, &c);
+    rc = hotkey_aksk_verify(&r, q->auth, strlen(q->auth), creds, now,
+                            HOTKEY_AKSK_SKEW_DEFAULT, NULL, &c);
+
+    /* the same answer through the shared cache, stored then found */
+
+    for (i = 0; i < 2; i++) {
+        if (hotkey_aksk_verify(&r, q->auth, strlen(q->auth), creds, now,
+                               HOTKEY_AKSK_SKEW_DEFAULT, cache, &c)
+            != rc)
+        {
+            return (hotkey_aksk_rc_e) -1;
+        }
+    }
+
+    return rc;
 }
 
 
@@ -303,9 +319,10 @@ test_v11_scope(void)
 static void
 test_restrictions(void)
 {
-    req_t           q;
-    hotkey_creds_t *all;
-    char            err[256];
+    req_t            q;
+    hotkey_creds_t  *all;
+    hotkey_vcache_t *all_cache;
+    char             err[256];
 
     static const char  text[] =
         AK " " SK " projects=* actions=* schemes=SDK-HMAC-SM3"
@@ -314,8 +331,10 @@ test_restrictions(void)
         AK " " SK " projects=* actions=* region=cn-south-1\n";
 
     all = creds;
+    all_cache = cache;
 
     creds = hotkey_creds_parse(S(text), "restricted", err, sizeof(err));
+    cache = hotkey_aksk_cache_create(8);
     ok(creds != NULL, "credentials with schemes=SDK-HMAC-SM3: %s",
        creds ? "read" : err);
     ok(creds->creds[0].keys.p256 == NULL && creds->creds[0].keys.sm2 == NULL,
@@ -328,14 +347,18 @@ test_restrictions(void)
     req_init(&q, &vectors[6]);
     is_int(verify_at(&q, NOW), HOTKEY_AKSK_NOT_ALLOWED, "SM2 not allowed");
     hotkey_creds_free(creds);
+    hotkey_vcache_free(cache);
 
     creds = hotkey_creds_parse(S(text2), "region", err, sizeof(err));
+    cache = hotkey_aksk_cache_create(8);
     req_init(&q, &vectors[2]);
     is_int(verify_at(&q, NOW), HOTKEY_AKSK_BAD_SCOPE,
            "V11 for cn-north-4 with region=cn-south-1: invalid scope");
     hotkey_creds_free(creds);
+    hotkey_vcache_free(cache);
 
     creds = all;
+    cache = all_cache;
 }
 
 
@@ -387,6 +410,7 @@ main(void)
 
     creds = hotkey_creds_parse(S(text), "creds", err, sizeof(err));
     ok(creds != NULL, "credentials: %s", creds ? "read" : err);
+    cache = hotkey_aksk_cache_create(0);
 
     test_vectors();
     test_asym_forms();
@@ -395,6 +419,7 @@ main(void)
     test_signers();
 
     hotkey_creds_free(creds);
+    hotkey_vcache_free(cache);
 
     return done_testing();
 }

@@ -26,7 +26,8 @@ typedef struct {
 } vec_t;
 
 
-static hotkey_creds_t  *creds;
+static hotkey_creds_t   *creds;
+static hotkey_vcache_t  *cache;
 
 
 static void
@@ -52,16 +53,36 @@ request(const vec_t *v, hotkey_aksk_request_t *r, char *hash)
 }
 
 
+/*
+ * Every check runs three times: without a cache, then twice through the
+ * one cache every test shares (stored, then found): all three must give
+ * the same answer, or the result is -1, which no test expects.  So each
+ * refusal below is also checked after its valid twin was cached.
+ */
+
 static hotkey_aksk_rc_e
 verify(const vec_t *v, time_t now)
 {
+    int                    i;
     char                   hash[65];
+    hotkey_aksk_rc_e       rc;
     hotkey_aksk_request_t  r;
     const hotkey_cred_t   *c;
 
     request(v, &r, hash);
-    return hotkey_aksk_verify(&r, v->auth, strlen(v->auth), creds, now,
-                              HOTKEY_AKSK_SKEW_DEFAULT, &c);
+    rc = hotkey_aksk_verify(&r, v->auth, strlen(v->auth), creds, now,
+                            HOTKEY_AKSK_SKEW_DEFAULT, NULL, &c);
+
+    for (i = 0; i < 2; i++) {
+        if (hotkey_aksk_verify(&r, v->auth, strlen(v->auth), creds, now,
+                               HOTKEY_AKSK_SKEW_DEFAULT, cache, &c)
+            != rc)
+        {
+            return (hotkey_aksk_rc_e) -1;
+        }
+    }
+
+    return rc;
 }
 
 
@@ -392,6 +413,105 @@ test_tamper(void)
 }
 
 
+/* a check through one given cache (not the shared one) */
+
+static hotkey_aksk_rc_e
+through(const vec_t *v, hotkey_vcache_t *vc, time_t now)
+{
+    char                   hash[65];
+    hotkey_aksk_request_t  r;
+    const hotkey_cred_t   *c;
+
+    request(v, &r, hash);
+
+    return hotkey_aksk_verify(&r, v->auth, strlen(v->auth), creds, now,
+                              HOTKEY_AKSK_SKEW_DEFAULT, vc, &c);
+}
+
+
+/*
+ * The cache of verified requests, attacked once a valid request is in
+ * it: whatever the signature covers, changed by one byte with the
+ * signature reused, and a signature one digit off, are refused; the
+ * date is still checked to the second.
+ */
+
+static void
+test_cache(void)
+{
+    char              auth[256], query[128], host[32], body[16], *d;
+    vec_t             v = sdk[1], w = sdk[2];
+    hotkey_vcache_t  *vc;
+
+    vc = hotkey_aksk_cache_create(8);
+
+    is_int(through(&v, vc, NOW), HOTKEY_AKSK_OK, "cache: valid, verified");
+    is_int(hotkey_vcache_count(vc, NOW), 1, "... and kept");
+    is_int(through(&v, vc, NOW), HOTKEY_AKSK_OK, "... and found again");
+    is_int(hotkey_vcache_count(vc, NOW), 1, "... not kept twice");
+    is_int(through(&w, vc, NOW), HOTKEY_AKSK_OK, "a POST with a body too");
+    is_int(hotkey_vcache_count(vc, NOW), 2, "two entries");
+
+    strcpy(auth, v.auth);
+    v.auth = auth;
+    d = auth + strlen(auth) - 1;
+    *d = *d == '0' ? '1' : '0';
+    is_int(through(&v, vc, NOW), HOTKEY_AKSK_MISMATCH,
+           "the signature's last digit off");
+    strcpy(auth, sdk[1].auth);
+    d = strstr(auth, "Signature=") + 10;
+    *d = *d == '0' ? '1' : '0';
+    is_int(through(&v, vc, NOW), HOTKEY_AKSK_MISMATCH,
+           "the signature's first digit off");
+    strcpy(auth, sdk[1].auth);
+    is_int(through(&v, vc, NOW), HOTKEY_AKSK_OK, "restored: found");
+
+    snprintf(query, sizeof(query), "%s&c=1", v.query);
+    v.query = query;
+    is_int(through(&v, vc, NOW), HOTKEY_AKSK_MISMATCH,
+           "the same signature on another query");
+    v.query = sdk[1].query;
+    v.path = "/Path";
+    is_int(through(&v, vc, NOW), HOTKEY_AKSK_MISMATCH,
+           "... on another path");
+    v.path = sdk[1].path;
+    v.method = "HEAD";
+    is_int(through(&v, vc, NOW), HOTKEY_AKSK_MISMATCH,
+           "... with another method");
+    v.method = sdk[1].method;
+    strcpy(host, "127.0.0.1:8081");
+    v.h[3].value = host;
+    is_int(through(&v, vc, NOW), HOTKEY_AKSK_MISMATCH,
+           "... with another signed header value");
+    v.h[3] = sdk[1].h[3];
+    v.h[0].value = "20191115T033656Z";
+    is_int(through(&v, vc, NOW), HOTKEY_AKSK_MISMATCH,
+           "... with another X-Sdk-Date");
+    v.h[0] = sdk[1].h[0];
+
+    strcpy(body, w.body);
+    body[0] = '[';
+    w.body = body;
+    is_int(through(&w, vc, NOW), HOTKEY_AKSK_MISMATCH,
+           "... on another body");
+    w.body = NULL;
+    is_int(through(&w, vc, NOW), HOTKEY_AKSK_MISMATCH, "... with no body");
+    w.body = sdk[2].body;
+
+    is_int(through(&v, vc, NOW + HOTKEY_AKSK_SKEW_DEFAULT), HOTKEY_AKSK_OK,
+           "cached and 15 minutes late: ok");
+    is_int(through(&v, vc, NOW + HOTKEY_AKSK_SKEW_DEFAULT + 1),
+           HOTKEY_AKSK_EXPIRED, "cached and one second more: expired");
+    is_int(through(&v, vc, NOW - HOTKEY_AKSK_SKEW_DEFAULT - 1),
+           HOTKEY_AKSK_EXPIRED, "cached, one second too early: expired");
+    is_int(hotkey_vcache_count(vc, NOW), 2, "no refusal was kept");
+    is_int(hotkey_vcache_count(vc, NOW + HOTKEY_AKSK_SKEW_DEFAULT + 1), 0,
+           "entries live no longer than their date could be fresh");
+
+    hotkey_vcache_free(vc);
+}
+
+
 static void
 test_verify_errors(void)
 {
@@ -589,17 +709,20 @@ main(void)
     creds = hotkey_creds_parse("AccessKey SecretKey projects=* actions=*\n",
                                41, "creds", err, sizeof(err));
     ok(creds != NULL, "credentials");
+    cache = hotkey_aksk_cache_create(0);
 
     test_api_vectors();
     test_sdk();
     test_canonical();
     test_limits();
     test_tamper();
+    test_cache();
     test_verify_errors();
     test_auth_parse();
     test_dates();
 
     hotkey_creds_free(creds);
+    hotkey_vcache_free(cache);
 
     return done_testing();
 }

@@ -41,10 +41,11 @@ hit(hotkey_tokcache_t *tc, const char *token, time_t now)
 
 
 /*
- * In a child whose OpenSSL has only the null provider (no SHA-256): a
- * token that cannot be hashed is never stored nor found, so one token's
- * claims are not served for another (they once shared an all-zero key).
- * The exit status is the number of failures.
+ * In a child whose OpenSSL has only the null provider (no SHA-256, no
+ * random bytes): the cache keys on the token itself and seeds its hash
+ * without OpenSSL, so it still tells tokens apart exactly (they once
+ * shared an all-zero key when SHA-256 failed).  The exit status is the
+ * number of failures.
  */
 
 static int
@@ -70,11 +71,49 @@ no_hash_child(void)
     hotkey_tokcache_put(tc, "token-a", 7, NOW, &c);
 
     bad = hotkey_tokcache_get(tc, "token-b", 7, NOW, &got);
-    bad += hotkey_tokcache_get(tc, "token-a", 7, NOW, &got);
-    bad += hotkey_tokcache_count(tc, NOW) != 0;
+    bad += !hotkey_tokcache_get(tc, "token-a", 7, NOW, &got);
+    bad += strcmp(got.project_id, "victim") != 0;
+    bad += hotkey_tokcache_count(tc, NOW) != 1;
 
     hotkey_tokcache_free(tc);
     unlink(conf);
+
+    return bad;
+}
+
+
+static int
+long_tokens(void)
+{
+    int                   bad;
+    char                 *t;
+    hotkey_tokcache_t    *tc;
+    hotkey_jwt_claims_t   c, got;
+
+    t = malloc(HOTKEY_JWT_TOKEN_MAX + 1);
+    tc = hotkey_tokcache_create(8);
+    if (t == NULL || tc == NULL) {
+        return 1;
+    }
+
+    memset(t, 'x', HOTKEY_JWT_TOKEN_MAX + 1);
+    c = claims(NOW + 60, 0, "long");
+    hotkey_tokcache_put(tc, t, HOTKEY_JWT_TOKEN_MAX, NOW, &c);
+
+    bad = !hotkey_tokcache_get(tc, t, HOTKEY_JWT_TOKEN_MAX, NOW, &got);
+    t[HOTKEY_JWT_TOKEN_MAX - 1] = 'y';
+    bad += hotkey_tokcache_get(tc, t, HOTKEY_JWT_TOKEN_MAX, NOW, &got);
+    t[HOTKEY_JWT_TOKEN_MAX - 1] = 'x';
+    t[3] = 'y';
+    bad += hotkey_tokcache_get(tc, t, HOTKEY_JWT_TOKEN_MAX, NOW, &got);
+    bad += hotkey_tokcache_get(tc, t, HOTKEY_JWT_TOKEN_MAX - 1, NOW, &got);
+
+    hotkey_tokcache_put(tc, t, HOTKEY_JWT_TOKEN_MAX + 1, NOW, &c);
+    bad += hotkey_tokcache_get(tc, t, HOTKEY_JWT_TOKEN_MAX + 1, NOW, &got);
+    bad += hotkey_tokcache_count(tc, NOW) != 1;
+
+    hotkey_tokcache_free(tc);
+    free(t);
 
     return bad;
 }
@@ -98,8 +137,8 @@ main(void)
     }
 
     ok(pid > 0 && waitpid(pid, &status, 0) == pid && WIFEXITED(status)
-       && WEXITSTATUS(status) == 0, "without SHA-256: nothing stored,"
-       " another token's claims never served");
+       && WEXITSTATUS(status) == 0, "without SHA-256 nor random bytes:"
+       " found by its own bytes, another token's claims never served");
 
     tc = hotkey_tokcache_create(0);
     ok(tc != NULL, "default capacity");
@@ -161,6 +200,8 @@ main(void)
     }
 
     ok(!hit(tc, "t0", NOW), "one set of 8: the oldest evicted");
+    ok(!hit(tc, "t9", NOW) && !hit(tc, "t1 ", NOW) && !hit(tc, "T1", NOW),
+       "one set: a byte off, a byte more, another case all miss");
     ok(hit(tc, "t1", NOW) && hit(tc, "t8", NOW), "the others kept");
 
     c = claims(NOW + 1, 0, "short");
@@ -170,6 +211,9 @@ main(void)
     ok(hit(tc, "late", NOW + 2) && hit(tc, "t2", NOW + 2),
        "a dead entry is evicted before the oldest live one");
     hotkey_tokcache_free(tc);
+
+    ok(long_tokens() == 0, "a whole HOTKEY_JWT_TOKEN_MAX token is compared"
+       " to its last byte; a longer one is not kept");
 
     return done_testing();
 }

@@ -3,9 +3,9 @@
  * keys of hotkey_auth_token_keys (and remembered per worker), or an
  * AK/SK signature (any scheme of hotkey_akscheme.h) checked against the
  * credentials of hotkey_auth_credentials (verified requests remembered
- * per worker and credentials file, see hotkey_aksk_verify).  Key and credential files are read at
- * configuration time; the checks themselves are in hotkey_jwt.c and
- * hotkey_aksk.c.
+ * per worker and credentials file, see hotkey_aksk_verify).  Key and
+ * credential files are read at configuration time; the checks
+ * themselves are in hotkey_jwt.c and hotkey_aksk.c.
  */
 
 #include "ngx_http_hotkey_module.h"

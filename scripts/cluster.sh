@@ -64,6 +64,8 @@ cluster-config-file nodes.conf
 cluster-node-timeout $NODE_TIMEOUT
 # a demo: a replica takes over however long it was cut off from its master
 cluster-replica-validity-factor 0
+# the other shards answer while one has no master
+cluster-require-full-coverage no
 appendonly yes
 appendfsync everysec
 save 3600 1 300 100 60 10000

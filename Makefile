@@ -35,7 +35,7 @@ build: deps
 	@scripts/build.sh $(BUILD)
 
 $(BUILD)/unit/%: t/unit/%.c $(PLAIN_SRCS) $(TOOL_SRCS) $(wildcard src/*.h) \
-                 $(wildcard tools/*.h) t/unit/tap.h
+                 $(wildcard tools/*.h) $(wildcard t/unit/*.h)
 	@mkdir -p $(BUILD)/unit
 	@$(CC) $(UNIT_CFLAGS) -o $@ $< $(PLAIN_SRCS) $(TOOL_SRCS) $(LIBS)
 

@@ -57,6 +57,7 @@ typedef struct {
     ngx_str_t                   cmd;        /* [AUTH] CLUSTER SLOTS */
     size_t                      sent;
     size_t                      received;
+    unsigned                    auth:1;     /* AUTH first */
     unsigned                    skip:1;
     unsigned                    busy:1;
 } ngx_http_hotkey_cluster_refresh_t;
@@ -862,17 +863,16 @@ ngx_http_hotkey_cluster_init_process(ngx_cycle_t *cycle)
 
         auth = ngx_http_hotkey_password_cmd(hmcf, cl[i]->uscf);
 
-        rf->cmd.len = (auth ? auth->len : 0)
-                      + sizeof(ngx_http_hotkey_cluster_cmd) - 1;
-        rf->cmd.data = ngx_pnalloc(cycle->pool, rf->cmd.len);
-        if (rf->cmd.data == NULL) {
+        rf->auth = auth != NULL;
+
+        if (ngx_http_hotkey_password_prefix(cycle->pool, auth,
+                                   ngx_http_hotkey_cluster_cmd,
+                                   sizeof(ngx_http_hotkey_cluster_cmd) - 1,
+                                   &rf->cmd)
+            != NGX_OK)
+        {
             return NGX_ERROR;
         }
-
-        ngx_memcpy(auth ? ngx_cpymem(rf->cmd.data, auth->data, auth->len)
-                        : rf->cmd.data,
-                   ngx_http_hotkey_cluster_cmd,
-                   sizeof(ngx_http_hotkey_cluster_cmd) - 1);
 
         rf->pc.log = cycle->log;
         rf->pc.log_error = NGX_ERROR_ERR;
@@ -987,7 +987,7 @@ ngx_http_hotkey_cluster_ask_next(ngx_http_hotkey_cluster_t *cl)
 
     rf->sent = 0;
     rf->received = 0;
-    rf->skip = rf->cmd.len != sizeof(ngx_http_hotkey_cluster_cmd) - 1;
+    rf->skip = rf->auth;
 
     rc = ngx_event_connect_peer(&rf->pc);
 

@@ -163,6 +163,7 @@ typedef struct {
     unsigned                    asking:1;   /* this attempt asks */
     unsigned                    eval:1;     /* this attempt sends EVAL */
     unsigned                    fresh:1;    /* on a new connection */
+    unsigned                    with_auth:1; /* the command says AUTH */
 } ngx_http_hotkey_store_ctx_t;
 
 
@@ -254,6 +255,8 @@ char *ngx_http_hotkey_store_password(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 ngx_str_t *ngx_http_hotkey_password_cmd(ngx_http_hotkey_main_conf_t *hmcf,
     ngx_http_upstream_srv_conf_t *uscf);
+ngx_int_t ngx_http_hotkey_password_prefix(ngx_pool_t *pool, ngx_str_t *auth,
+    const char *cmd, size_t len, ngx_str_t *out);
 ngx_int_t ngx_http_hotkey_password_init(ngx_conf_t *cf);
 ngx_int_t ngx_http_hotkey_store_fresh(ngx_http_request_t *r,
     ngx_uint_t fresh);

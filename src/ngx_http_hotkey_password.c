@@ -111,6 +111,27 @@ ngx_http_hotkey_password_cmd(ngx_http_hotkey_main_conf_t *hmcf,
 }
 
 
+/* "[AUTH] cmd" into out, for a connection of the module's own */
+
+ngx_int_t
+ngx_http_hotkey_password_prefix(ngx_pool_t *pool, ngx_str_t *auth,
+    const char *cmd, size_t len, ngx_str_t *out)
+{
+    u_char  *p;
+
+    out->len = (auth ? auth->len : 0) + len;
+    out->data = ngx_pnalloc(pool, out->len);
+    if (out->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    p = auth ? ngx_cpymem(out->data, auth->data, auth->len) : out->data;
+    ngx_memcpy(p, cmd, len);
+
+    return NGX_OK;
+}
+
+
 /* postconfiguration: the balancers are final, and are wrapped */
 
 ngx_int_t

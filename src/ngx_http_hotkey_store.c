@@ -164,6 +164,7 @@ ngx_http_hotkey_store_bufs(ngx_http_request_t *r, ngx_http_hotkey_ctx_t *ctx)
 
     ctx->store.eval = !(ngx_http_hotkey_scripts_loaded & (1 << ctx->op->id));
     ctx->store.skip = ctx->store.asking + (auth != NULL);
+    ctx->store.with_auth = auth != NULL;
 
     if (ngx_http_hotkey_store_command(r, ctx, &cmd, auth) != NGX_OK) {
         return NGX_ERROR;
@@ -227,7 +228,9 @@ ngx_http_hotkey_store_fresh(ngx_http_request_t *r, ngx_uint_t fresh)
 
     ctx->store.fresh = fresh;
 
-    if (r->upstream->request_sent) {
+    /* built already as it must be (a kept connection: without AUTH) */
+
+    if (r->upstream->request_sent || ctx->store.with_auth == fresh) {
         return NGX_OK;
     }
 

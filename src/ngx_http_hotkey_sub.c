@@ -41,6 +41,7 @@ typedef struct {
     ngx_str_t                   out;
     ngx_str_t                   hello;      /* [AUTH] SUBSCRIBE */
     unsigned                    up:1;
+    unsigned                    auth:1;     /* AUTH first */
     unsigned                    skip:1;     /* AUTH's +OK to come */
     unsigned                    ever:1;
     unsigned                    pinged:1;
@@ -153,17 +154,16 @@ ngx_http_hotkey_sub_peer(ngx_cycle_t *cycle, ngx_http_upstream_rr_peer_t *p,
     sub->backoff = NGX_HTTP_HOTKEY_SUB_RETRY;
     sub->group = group;
 
-    sub->hello.len = (auth ? auth->len : 0)
-                     + sizeof(ngx_http_hotkey_sub_cmd) - 1;
-    sub->hello.data = ngx_pnalloc(cycle->pool, sub->hello.len);
-    if (sub->hello.data == NULL) {
+    sub->auth = auth != NULL;
+
+    if (ngx_http_hotkey_password_prefix(cycle->pool, auth,
+                                        ngx_http_hotkey_sub_cmd,
+                                        sizeof(ngx_http_hotkey_sub_cmd) - 1,
+                                        &sub->hello)
+        != NGX_OK)
+    {
         return NGX_ERROR;
     }
-
-    ngx_memcpy(auth ? ngx_cpymem(sub->hello.data, auth->data, auth->len)
-                    : sub->hello.data,
-               ngx_http_hotkey_sub_cmd, sizeof(ngx_http_hotkey_sub_cmd) - 1);
-    sub->skip = auth != NULL;
 
     if (group == NULL) {
         ngx_http_hotkey_subs_down++;
@@ -300,7 +300,7 @@ ngx_http_hotkey_sub_connect(ngx_http_hotkey_sub_t *sub)
 
     sub->out = sub->hello;
     sub->sent = 0;
-    sub->skip = sub->hello.len != sizeof(ngx_http_hotkey_sub_cmd) - 1;
+    sub->skip = sub->auth;
 
     ngx_add_timer(c->write, NGX_HTTP_HOTKEY_SUB_PING);
 

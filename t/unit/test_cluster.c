@@ -6,27 +6,7 @@
 #include "tap.h"
 #include "hotkey_cluster.h"
 #include "hotkey_store.h"
-
-
-static redisReply *
-reply(const char *resp)
-{
-    void         *r;
-    redisReader  *rd;
-
-    rd = hotkey_store_reader_create();
-    r = NULL;
-
-    if (redisReaderFeed(rd, resp, strlen(resp)) != REDIS_OK
-        || redisReaderGetReply(rd, &r) != REDIS_OK)
-    {
-        r = NULL;
-    }
-
-    redisReaderFree(rd);
-
-    return r;
-}
+#include "reply.h"
 
 
 #define S(s)  s, sizeof(s) - 1

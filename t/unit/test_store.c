@@ -4,6 +4,7 @@
 
 #include "tap.h"
 #include "hotkey_store.h"
+#include "reply.h"
 
 #define P  "a4d31cb6-3d72-4fdc-8ec9-6e3a41e47f71"
 #define I  "5560df16-cebf-4473-95c4-d1b573c16e79"
@@ -13,27 +14,6 @@
 #define REC(status, started, finished)                                       \
     "*7\r\n$36\r\n" T "\r\n$" status "\r\n$6\r\nmanual\r\n"                  \
     "$13\r\n1592187678669\r\n" started finished "$36\r\n" T "\r\n"
-
-
-static redisReply *
-reply(const char *resp)
-{
-    void         *r;
-    redisReader  *rd;
-
-    rd = hotkey_store_reader_create();
-    r = NULL;
-
-    if (redisReaderFeed(rd, resp, strlen(resp)) != REDIS_OK
-        || redisReaderGetReply(rd, &r) != REDIS_OK)
-    {
-        r = NULL;
-    }
-
-    redisReaderFree(rd);
-
-    return r;
-}
 
 
 static hotkey_route_t  rt = {

@@ -326,7 +326,11 @@ ngx_http_hotkey_process_header(ngx_http_request_t *r)
             break;
         }
 
-        /* the +OK of AUTH or ASKING */
+        /*
+         * the +OK of AUTH or ASKING; refused, the script pipelined after
+         * it ran anyway, or was refused itself (NOAUTH, MOVED): its own
+         * reply tells, as failing here would answer 500 to a write done
+         */
 
         ctx->store.skip--;
 
@@ -336,8 +340,6 @@ ngx_http_hotkey_process_header(ngx_http_request_t *r)
                           ngx_min(((redisReply *) reply)->len, 200),
                           ((redisReply *) reply)->str
                           ? ((redisReply *) reply)->str : "");
-            hotkey_store_reply_done(rd, reply);
-            return NGX_HTTP_UPSTREAM_INVALID_HEADER;
         }
 
         hotkey_store_reply_done(rd, reply);

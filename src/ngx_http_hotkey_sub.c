@@ -116,17 +116,27 @@ static ngx_int_t
 ngx_http_hotkey_sub_peer(ngx_cycle_t *cycle, ngx_http_upstream_rr_peer_t *p,
     ngx_http_hotkey_sub_group_t *group, ngx_str_t *auth)
 {
+    size_t                  n;
     ngx_uint_t              i;
     ngx_http_hotkey_sub_t  *sub;
 
-    /* one subscription per address, however many stores name it */
+    /*
+     * one subscription per address and AUTH, however many stores name
+     * them: a store without a password (or with another one) naming the
+     * address first must not leave a password store's writes unheard
+     */
 
+    n = (auth ? auth->len : 0) + sizeof(ngx_http_hotkey_sub_cmd) - 1;
     sub = ngx_http_hotkey_subs.elts;
 
     for (i = 0; i < ngx_http_hotkey_subs.nelts; i++) {
         if (ngx_cmp_sockaddr(sub[i].pc.sockaddr, sub[i].pc.socklen,
                              p->sockaddr, p->socklen, 1)
-            == NGX_OK)
+            == NGX_OK
+            && sub[i].hello.len == n
+            && (auth == NULL
+                || ngx_memcmp(sub[i].hello.data, auth->data, auth->len)
+                   == 0))
         {
             return NGX_OK;
         }
@@ -447,11 +457,12 @@ ngx_http_hotkey_sub_reply(ngx_http_hotkey_sub_t *sub, redisReply *r)
     if (sub->skip) {
         sub->skip = 0;
 
+        /* refused: SUBSCRIBE's own reply tells whether it needed AUTH */
+
         if (r->type != REDIS_REPLY_STATUS) {
             ngx_log_error(NGX_LOG_ERR, sub->pc.log, 0,
                           "hotkey: %V refused AUTH: %*s", sub->pc.name,
                           ngx_min(r->len, 200), r->str ? r->str : "");
-            return NGX_ERROR;
         }
 
         return NGX_OK;

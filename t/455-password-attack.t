@@ -1,0 +1,142 @@
+#!/usr/bin/perl
+# Attacks on hotkey_store_password: the subscription that keeps a cache in
+# step with writes is one per address; when a store without a password and
+# one with a password name the same address, the subscription must still
+# authenticate (else writes never reach the password store's cached lists);
+# a password changed on Redis while nginx keeps connections.
+
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use Test::More;
+use Time::HiRes qw(time sleep);
+use Hotkey::Test qw(:all);
+
+my $t = Hotkey::Test->new(workers => 1);
+$t->start_redis;
+my $pid = uuid();
+my $iid = uuid();
+$t->add_instance($iid, project => $pid);
+$t->add_tasks($iid, map { { status => 'success' } } 1 .. 3);
+
+is($t->redis('CONFIG', 'SET', 'requirepass', 'pw1'), 'OK', 'requirepass');
+
+my $addr = '127.0.0.1:' . $t->redis_port;
+# "a" (no password) is named first by a cached location: its subscription
+# would be the one kept for the address
+my $http = <<"EOF2";
+    hotkey_cache_zone pw:1m;
+    upstream a {
+        server $addr;
+        keepalive 8;
+    }
+    upstream p {
+        hotkey_store_password pw1;
+        server $addr;
+        keepalive 8;
+    }
+    server {
+        listen 127.0.0.1:@{[ $t->nginx_port ]};
+        location /a/ {
+            rewrite ^/a(/.*)\$ \$1 break;
+            hotkey_api on;
+            hotkey_auth off;
+            hotkey_store a;
+            hotkey_cache pw;
+            hotkey_cache_valid 60s;
+        }
+        location /p/ {
+            rewrite ^/p(/.*)\$ \$1 break;
+            hotkey_api on;
+            hotkey_auth off;
+            hotkey_store p;
+            hotkey_cache pw;
+            hotkey_cache_valid 60s;
+        }
+    }
+EOF2
+
+$t->start_nginx($http);
+$t->allow_log(qr/refused AUTH|NOAUTH|WRONGPASS|bad reply|subscription|invalid password/);
+sleep 0.5;
+
+my $path = '/p' . $t->list_path($pid, $iid, 'limit=1');
+my $n0 = $t->get($path)->{json}{count};
+ok(defined $n0, 'a cached list through the password store');
+is($t->get($path)->{json}{count}, $n0, '... cached');
+# a write by another gateway: only the subscription tells this one
+$t->add_tasks($iid, { status => 'success' });
+is($t->redis('PUBLISH', 'hotkey:changes', $iid), 1,
+   'a write published, one subscriber (this worker)');
+my $n1;
+my $end = time + 3;
+while (time < $end) {
+    $n1 = $t->get($path)->{json}{count};
+    last if $n1 == $n0 + 1;
+    sleep 0.05;
+}
+is($n1, $n0 + 1, '... reaches the cached list although a store without '
+                 . 'a password names the same address first');
+
+# the password changes on Redis while nginx keeps connections
+my $list = '/p' . $t->list_path($pid, $iid, '');
+my $p2 = '/p' . $t->list_path($pid, $iid, 'limit=2');
+is($t->get($p2)->{status}, 200, 'warm keepalive');
+is($t->redis('CONFIG', 'SET', 'requirepass', 'pw2'), 'OK', 'password changed');
+$t->redis('AUTH', 'pw2');
+my %st;
+for (1 .. 30) {
+    my $r = $t->get('/p' . $t->list_path($pid, $iid, "limit=3&offset=$_"));
+    $st{$r->{status}}++;
+}
+ok(!grep({ $_ != 200 && $_ != 500 } keys %st),
+   'after a password change: 200 (kept) or 500 (new) only: '
+   . join(',', map { "$_=$st{$_}" } sort keys %st));
+# a create on connections that cannot AUTH creates nothing
+my $ntasks = sub {
+    my $n = 0;
+    for my $k (@{ $t->redis('KEYS', '*') }) {
+        my $ty = $t->redis('TYPE', $k);
+        $n += $ty eq 'zset' ? $t->redis('ZCARD', $k)
+            : $ty eq 'hash' ? $t->redis('HLEN', $k) : 1;
+    }
+    $n;
+};
+my $before = $ntasks->();
+$t->redis('CLIENT', 'KILL', 'TYPE', 'normal', 'SKIPME', 'yes');
+sleep 0.2;
+my $r = $t->request('POST', "/p/v2/$pid/instances/$iid/hotkey-task", [], '');
+is_json_error($r, 500, 'DCS.5000', qr/./, 'a create on a new connection '
+              . 'with a stale password: 500 DCS.5000');
+is($ntasks->(), $before,
+   '... and nothing created');
+
+# the password removed on Redis (no password for the default user): a new
+# connection's AUTH fails, the script pipelined after it must not write
+is($t->redis('CONFIG', 'SET', 'requirepass', ''), 'OK', 'password removed');
+$t->redis('CLIENT', 'KILL', 'TYPE', 'normal', 'SKIPME', 'yes');
+sleep 0.2;
+my $k0 = $ntasks->();
+my $m2 = $t->log_mark;
+$r = $t->request('POST', "/p/v2/$pid/instances/$iid/hotkey-task", [], '');
+like($t->log_since($m2), qr/refused AUTH/, '... AUTH refused, logged');
+# the script ran (the default user needs no password): the answer says
+# so, not a 500 for a task that exists (a client would create it again)
+is($r->{status}, 200, '... a create whose AUTH is refused but whose '
+                      . 'script ran: 200');
+cmp_ok($ntasks->(), '>', $k0, '... and it did create');
+
+# the subscriptions lost while the password is gone: the password store's
+# one comes back although its AUTH is refused (SUBSCRIBE needs none)
+$t->redis('CLIENT', 'KILL', 'TYPE', 'pubsub');
+my $subs = 0;
+$end = time + 7;
+while (time < $end) {
+    $subs = $t->redis('PUBLISH', 'hotkey:changes', 'x');
+    last if $subs >= 2;
+    sleep 0.1;
+}
+is($subs, 2, 'both subscriptions back, the one whose AUTH is refused too');
+
+$t->done;

@@ -139,4 +139,60 @@ while (time < $end) {
 }
 is($subs, 2, 'both subscriptions back, the one whose AUTH is refused too');
 
-$t->done;
+$t->done(no_done_testing => 1);
+
+# fake stores in front of a Redis without a password, answering AUTH
+# byte by byte, late, with garbage, or closing right after it
+{
+    my $f = Hotkey::Test->new(workers => 1);
+    $f->start_redis;
+    my $pid = uuid();
+    my $iid = uuid();
+    $f->add_instance($iid, project => $pid);
+    $f->add_tasks($iid, map { { status => 'success' } } 1 .. 3);
+    my $rp = $f->redis_port;
+    my $auth = sub {
+        my ($ok) = @_;
+        return sub { uc $_[0][0] eq 'AUTH' ? $ok : Hotkey::Test::_proxy($rp, $_[0]) };
+    };
+    my %mode = (
+        drip    => [ reply => $auth->("+OK\r\n"), drip => [1, 0.0003] ],
+        slow    => [ reply => sub { if (uc $_[0][0] eq 'AUTH') { sleep 0.5;
+                                        return "+OK\r\n" }
+                                    Hotkey::Test::_proxy($rp, $_[0]) } ],
+        garbage => [ reply => $auth->("HTTP/1.1 200 OK\r\n\r\n") ],
+        close   => [ reply => "+OK\r\n", close_after => 1 ],
+        huge    => [ reply => $auth->('$999999999' . "\r\nx") ],
+    );
+    my $http = '';
+    my $locs = '';
+    for my $k (sort keys %mode) {
+        my $port = $f->start_fake($k, mode => 'proxy', @{ $mode{$k} });
+        $http .= "    upstream $k {\n        hotkey_store_password x;\n"
+               . "        server 127.0.0.1:$port;\n    }\n";
+        $locs .= <<"EOF2";
+        location /$k/ {
+            rewrite ^/$k(/.*)\$ \$1 break;
+            hotkey_api on;
+            hotkey_auth off;
+            hotkey_store $k;
+        }
+EOF2
+    }
+    $http .= "    server {\n        listen 127.0.0.1:@{[ $f->nginx_port ]};\n"
+           . "$locs    }\n";
+    $f->start_nginx($http);
+    $f->allow_log(qr/invalid reply|closed|prematurely|refused|timed out|bad/);
+    my $list = $f->list_path($pid, $iid, '');
+    for my $k (qw(drip slow)) {
+        my $r = $f->get("/$k$list");
+        is($r->{status}, 200, "AUTH answered $k: 200") or diag($r->{body}, $f->log_since(0));
+        is($r->{json}{count}, 3, "... the list") if $r->{status} == 200;
+    }
+    for my $k (qw(garbage close huge)) {
+        is_json_error($f->get("/$k$list"), 500, 'DCS.5000', qr/./,
+                      "AUTH answered $k: 500 DCS.5000");
+    }
+    is($f->get("/drip$list")->{status}, 200, 'nginx still answers');
+    $f->done;
+}

@@ -79,6 +79,21 @@ while (time < $end) {
 is($n1, $n0 + 1, '... reaches the cached list although a store without '
                  . 'a password names the same address first');
 
+# kept connections killed (as by a restart): the next requests find them
+# dead, and the new connections must say AUTH
+{
+    my $p1 = '/p' . $t->list_path($pid, $iid, 'limit=4');
+    is($t->get($p1)->{status}, 200, 'warm keepalive again');
+    $t->redis('CLIENT', 'KILL', 'TYPE', 'normal', 'SKIPME', 'yes');
+    my %s;
+    for (1 .. 20) {
+        $s{ $t->get('/p' . $t->list_path($pid, $iid, "limit=4&offset=$_"))
+            ->{status} }++;
+    }
+    is_deeply(\%s, { 200 => 20 }, 'kept connections killed: new ones '
+              . 'authenticate, 20 x 200');
+}
+
 # the password changes on Redis while nginx keeps connections
 my $list = '/p' . $t->list_path($pid, $iid, '');
 my $p2 = '/p' . $t->list_path($pid, $iid, 'limit=2');

@@ -154,6 +154,23 @@ while (time < $end) {
 }
 is($subs, 2, 'both subscriptions back, the one whose AUTH is refused too');
 
+# reloads that remove, then add back, the password of the same upstream
+{
+    (my $nopw = $http) =~ s/hotkey_store_password pw1;//;
+    my ($rc, $replaced) = $t->reload($nopw);
+    is($rc, 0, 'reload without the password');
+    my $l = '/p' . $t->list_path($pid, $iid, 'limit=5');
+    is($t->get($l)->{status}, 200, '... 200 (Redis has none)');
+    is($t->redis('CONFIG', 'SET', 'requirepass', 'pw1'), 'OK',
+       'the password back on Redis');
+    ($rc, $replaced) = $t->reload($http);
+    is($rc, 0, 'reload with the password again');
+    my %s;
+    $s{ $t->get('/p' . $t->list_path($pid, $iid, "limit=5&offset=$_"))
+        ->{status} }++ for 1 .. 10;
+    is_deeply(\%s, { 200 => 10 }, '... new workers authenticate: 10 x 200');
+}
+
 $t->done(no_done_testing => 1);
 
 # fake stores in front of a Redis without a password, answering AUTH

@@ -55,6 +55,7 @@ typedef struct {
     ngx_uint_t                  left;       /* nodes left this round */
     u_char                      host[NGX_SOCKADDR_STRLEN + 1];
     ngx_str_t                   cmd;        /* [AUTH] CLUSTER SLOTS */
+    ngx_http_hotkey_tls_t      *tls;
     size_t                      sent;
     size_t                      received;
     unsigned                    auth:1;     /* AUTH first */
@@ -134,6 +135,9 @@ static void ngx_http_hotkey_cluster_check(ngx_http_hotkey_cluster_t *cl);
 static void ngx_http_hotkey_cluster_tick(ngx_event_t *ev);
 static void ngx_http_hotkey_cluster_ask_next(ngx_http_hotkey_cluster_t *cl);
 static void ngx_http_hotkey_cluster_write(ngx_event_t *wev);
+static void ngx_http_hotkey_cluster_tls(ngx_http_hotkey_cluster_t *cl,
+    ngx_connection_t *c);
+static void ngx_http_hotkey_cluster_handshake(ngx_connection_t *c);
 static void ngx_http_hotkey_cluster_read(ngx_event_t *rev);
 static void ngx_http_hotkey_cluster_done(ngx_http_hotkey_cluster_t *cl,
     ngx_int_t ok, const char *why);
@@ -864,6 +868,7 @@ ngx_http_hotkey_cluster_init_process(ngx_cycle_t *cycle)
         auth = ngx_http_hotkey_password_cmd(hmcf, cl[i]->uscf);
 
         rf->auth = auth != NULL;
+        rf->tls = ngx_http_hotkey_tls_find(hmcf, cl[i]->uscf);
 
         if (ngx_http_hotkey_password_prefix(cycle->pool, auth,
                                    ngx_http_hotkey_cluster_cmd,
@@ -1023,6 +1028,11 @@ ngx_http_hotkey_cluster_write(ngx_event_t *wev)
     cl = c->data;
     rf = cl->rf;
 
+    if (rf->tls && c->ssl == NULL) {
+        ngx_http_hotkey_cluster_tls(cl, c);
+        return;
+    }
+
     while (rf->sent < rf->cmd.len) {
         n = c->send(c, rf->cmd.data + rf->sent, rf->cmd.len - rf->sent);
 
@@ -1041,6 +1051,49 @@ ngx_http_hotkey_cluster_write(ngx_event_t *wev)
 
         rf->sent += n;
     }
+}
+
+
+/* connected to a node of a TLS store: the handshake, then the command */
+
+static void
+ngx_http_hotkey_cluster_tls(ngx_http_hotkey_cluster_t *cl,
+    ngx_connection_t *c)
+{
+    ngx_int_t  rc;
+
+    rc = ngx_http_hotkey_tls_start(c, cl->rf->tls,
+                                   ngx_http_hotkey_cluster_handshake);
+
+    if (rc == NGX_ERROR) {
+        ngx_http_hotkey_cluster_done(cl, -1, "TLS handshake failed");
+        return;
+    }
+
+    if (rc == NGX_OK) {
+        ngx_http_hotkey_cluster_handshake(c);
+    }
+}
+
+
+static void
+ngx_http_hotkey_cluster_handshake(ngx_connection_t *c)
+{
+    ngx_http_hotkey_cluster_t  *cl;
+
+    cl = c->data;
+
+    if (!c->ssl->handshaked) {
+        ngx_http_hotkey_cluster_done(cl, -1, c->read->timedout
+                                             ? "timed out"
+                                             : "TLS handshake failed");
+        return;
+    }
+
+    c->read->handler = ngx_http_hotkey_cluster_read;
+    c->write->handler = ngx_http_hotkey_cluster_write;
+
+    ngx_http_hotkey_cluster_write(c->write);
 }
 
 
@@ -1133,7 +1186,7 @@ ngx_http_hotkey_cluster_done(ngx_http_hotkey_cluster_t *cl, ngx_int_t ok,
     rf = cl->rf;
 
     if (rf->pc.connection) {
-        ngx_close_connection(rf->pc.connection);
+        ngx_http_hotkey_tls_close(rf->pc.connection);
         rf->pc.connection = NULL;
     }
 
@@ -1195,7 +1248,7 @@ ngx_http_hotkey_cluster_exit_process(ngx_cycle_t *cycle)
 
     for (i = 0; i < hmcf->clusters.nelts; i++) {
         if (cl[i]->rf && cl[i]->rf->pc.connection) {
-            ngx_close_connection(cl[i]->rf->pc.connection);
+            ngx_http_hotkey_tls_close(cl[i]->rf->pc.connection);
             cl[i]->rf->pc.connection = NULL;
         }
     }

@@ -70,6 +70,13 @@ static ngx_command_t  ngx_http_hotkey_commands[] = {
       0,
       NULL },
 
+    { ngx_string("hotkey_store_tls"),
+      NGX_HTTP_UPS_CONF|NGX_CONF_ANY,
+      ngx_http_hotkey_store_tls,
+      0,
+      0,
+      NULL },
+
     { ngx_string("hotkey_store_subscribe"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
       ngx_conf_set_flag_slot,
@@ -595,6 +602,9 @@ ngx_http_hotkey_create_main_conf(ngx_conf_t *cf)
            != NGX_OK
         || ngx_array_init(&hmcf->passwords, cf->pool, 1,
                           sizeof(ngx_http_hotkey_password_t))
+           != NGX_OK
+        || ngx_array_init(&hmcf->tls, cf->pool, 1,
+                          sizeof(ngx_http_hotkey_tls_t))
            != NGX_OK)
     {
         return NULL;
@@ -751,6 +761,13 @@ ngx_http_hotkey_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
                          ngx_http_conf_get_module_main_conf(cf,
                                                      ngx_http_hotkey_module),
                          conf->upstream.upstream);
+
+    conf->tls = ngx_http_hotkey_tls_find(
+                    ngx_http_conf_get_module_main_conf(cf,
+                                                ngx_http_hotkey_module),
+                    conf->upstream.upstream);
+
+    ngx_http_hotkey_tls_merge(&conf->upstream, conf->tls);
 
     if (conf->cache && conf->subscribe
         && ngx_http_hotkey_sub_add_store(cf, conf->upstream.upstream)

@@ -56,6 +56,7 @@ typedef struct ngx_http_hotkey_ring_s   ngx_http_hotkey_ring_t;
 typedef struct ngx_http_hotkey_creds_s  ngx_http_hotkey_creds_t;
 typedef struct ngx_http_hotkey_limit_s  ngx_http_hotkey_limit_t;
 typedef struct ngx_http_hotkey_cluster_s  ngx_http_hotkey_cluster_t;
+typedef struct ngx_http_hotkey_tls_s  ngx_http_hotkey_tls_t;
 typedef struct ngx_http_hotkey_cluster_peer_s
     ngx_http_hotkey_cluster_peer_t;
 
@@ -67,6 +68,7 @@ typedef struct {
     ngx_flag_t                  auth;
     ngx_http_upstream_conf_t    upstream;
     ngx_str_t                  *password;   /* the store's AUTH */
+    ngx_http_hotkey_tls_t      *tls;        /* the store's TLS, or NULL */
 
     ngx_http_hotkey_keys_t     *keys;
     ngx_http_hotkey_creds_t    *creds;
@@ -92,10 +94,23 @@ typedef struct {
                                                use, followed for writes */
     ngx_array_t                 clusters;   /* ngx_http_hotkey_cluster_t * */
     ngx_array_t                 passwords;  /* stores' AUTH commands */
+    ngx_array_t                 tls;        /* ngx_http_hotkey_tls_t */
     int                        *wake_fds;
     ngx_uint_t                  nwake;
     ngx_int_t                   request_id; /* $request_id's index */
 } ngx_http_hotkey_main_conf_t;
+
+
+/* a store's TLS: its context, and the name checked and sent */
+
+struct ngx_http_hotkey_tls_s {
+    ngx_http_upstream_srv_conf_t   *uscf;
+#if (NGX_HTTP_SSL)
+    ngx_ssl_t                      *ssl;
+#endif
+    ngx_str_t                       name;
+    unsigned                        sni:1;
+};
 
 
 /* a store's password: its AUTH command, and its balancer it wraps */
@@ -258,6 +273,18 @@ ngx_str_t *ngx_http_hotkey_password_cmd(ngx_http_hotkey_main_conf_t *hmcf,
 ngx_int_t ngx_http_hotkey_password_prefix(ngx_pool_t *pool, ngx_str_t *auth,
     const char *cmd, size_t len, ngx_str_t *out);
 ngx_int_t ngx_http_hotkey_password_init(ngx_conf_t *cf);
+
+char *ngx_http_hotkey_store_tls(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+ngx_http_hotkey_tls_t *ngx_http_hotkey_tls_find(
+    ngx_http_hotkey_main_conf_t *hmcf, ngx_http_upstream_srv_conf_t *uscf);
+void ngx_http_hotkey_tls_request(ngx_http_upstream_t *u,
+    ngx_http_hotkey_tls_t *tls);
+void ngx_http_hotkey_tls_merge(ngx_http_upstream_conf_t *conf,
+    ngx_http_hotkey_tls_t *tls);
+ngx_int_t ngx_http_hotkey_tls_start(ngx_connection_t *c,
+    ngx_http_hotkey_tls_t *tls, ngx_connection_handler_pt done);
+void ngx_http_hotkey_tls_close(ngx_connection_t *c);
 ngx_int_t ngx_http_hotkey_store_fresh(ngx_http_request_t *r,
     ngx_uint_t fresh);
 

@@ -64,6 +64,7 @@ ngx_http_hotkey_store_run(ngx_http_request_t *r, ngx_http_hotkey_ctx_t *ctx)
     ngx_str_set(&u->schema, "redis://");
     u->output.tag = (ngx_buf_tag_t) &ngx_http_hotkey_module;
     u->conf = &hlcf->upstream;
+    ngx_http_hotkey_tls_request(u, hlcf->tls);
 
     u->create_request = ngx_http_hotkey_create_request;
     u->reinit_request = ngx_http_hotkey_reinit_request;
@@ -182,6 +183,7 @@ ngx_http_hotkey_store_bufs(ngx_http_request_t *r, ngx_http_hotkey_ctx_t *ctx)
     b->last = cmd.data + cmd.len;
     b->end = b->last;
     b->temporary = 1;
+    b->flush = 1;                   /* TLS buffers what is not flushed */
 
     cl->buf = b;
     cl->next = NULL;

@@ -40,6 +40,7 @@ typedef struct {
     ngx_uint_t                  sent;       /* bytes of "out" sent */
     ngx_str_t                   out;
     ngx_str_t                   hello;      /* [AUTH] SUBSCRIBE */
+    ngx_http_hotkey_tls_t      *tls;
     unsigned                    up:1;
     unsigned                    auth:1;     /* AUTH first */
     unsigned                    skip:1;     /* AUTH's +OK to come */
@@ -50,6 +51,9 @@ typedef struct {
 
 static void ngx_http_hotkey_sub_connect(ngx_http_hotkey_sub_t *sub);
 static void ngx_http_hotkey_sub_write(ngx_event_t *wev);
+static void ngx_http_hotkey_sub_tls(ngx_http_hotkey_sub_t *sub,
+    ngx_connection_t *c);
+static void ngx_http_hotkey_sub_handshake(ngx_connection_t *c);
 static void ngx_http_hotkey_sub_read(ngx_event_t *rev);
 static ngx_int_t ngx_http_hotkey_sub_reply(ngx_http_hotkey_sub_t *sub,
     redisReply *r);
@@ -114,16 +118,17 @@ ngx_http_hotkey_sub_add_store(ngx_conf_t *cf,
 
 static ngx_int_t
 ngx_http_hotkey_sub_peer(ngx_cycle_t *cycle, ngx_http_upstream_rr_peer_t *p,
-    ngx_http_hotkey_sub_group_t *group, ngx_str_t *auth)
+    ngx_http_hotkey_sub_group_t *group, ngx_str_t *auth,
+    ngx_http_hotkey_tls_t *tls)
 {
     size_t                  n;
     ngx_uint_t              i;
     ngx_http_hotkey_sub_t  *sub;
 
     /*
-     * one subscription per address and AUTH, however many stores name
-     * them: a store without a password (or with another one) naming the
-     * address first must not leave a password store's writes unheard
+     * one subscription per address, AUTH and TLS, however many stores
+     * name them: a store without a password (or with another one) naming
+     * the address first must not leave a password store's writes unheard
      */
 
     n = (auth ? auth->len : 0) + sizeof(ngx_http_hotkey_sub_cmd) - 1;
@@ -134,6 +139,7 @@ ngx_http_hotkey_sub_peer(ngx_cycle_t *cycle, ngx_http_upstream_rr_peer_t *p,
                              p->sockaddr, p->socklen, 1)
             == NGX_OK
             && sub[i].hello.len == n
+            && sub[i].tls == tls
             && (auth == NULL
                 || ngx_memcmp(sub[i].hello.data, auth->data, auth->len)
                    == 0))
@@ -165,6 +171,7 @@ ngx_http_hotkey_sub_peer(ngx_cycle_t *cycle, ngx_http_upstream_rr_peer_t *p,
     sub->group = group;
 
     sub->auth = auth != NULL;
+    sub->tls = tls;
 
     if (ngx_http_hotkey_password_prefix(cycle->pool, auth,
                                         ngx_http_hotkey_sub_cmd,
@@ -244,7 +251,8 @@ ngx_http_hotkey_sub_init_process(ngx_cycle_t *cycle)
         for (peers = u[i]->peer.data; peers; peers = peers->next) {
             for (p = peers->peer; p; p = p->next) {
                 if (ngx_http_hotkey_sub_peer(cycle, p, group,
-                        ngx_http_hotkey_password_cmd(hmcf, u[i]))
+                        ngx_http_hotkey_password_cmd(hmcf, u[i]),
+                        ngx_http_hotkey_tls_find(hmcf, u[i]))
                     != NGX_OK)
                 {
                     return NGX_ERROR;
@@ -335,6 +343,11 @@ ngx_http_hotkey_sub_write(ngx_event_t *wev)
         return;
     }
 
+    if (sub->tls && c->ssl == NULL) {
+        ngx_http_hotkey_sub_tls(sub, c);
+        return;
+    }
+
     while (sub->sent < sub->out.len) {
         n = c->send(c, sub->out.data + sub->sent, sub->out.len - sub->sent);
 
@@ -357,6 +370,48 @@ ngx_http_hotkey_sub_write(ngx_event_t *wev)
     if (wev->timer_set) {
         ngx_del_timer(wev);
     }
+}
+
+
+/* connected to a TLS store: the handshake, then the subscription */
+
+static void
+ngx_http_hotkey_sub_tls(ngx_http_hotkey_sub_t *sub, ngx_connection_t *c)
+{
+    ngx_int_t  rc;
+
+    rc = ngx_http_hotkey_tls_start(c, sub->tls,
+                                   ngx_http_hotkey_sub_handshake);
+
+    if (rc == NGX_ERROR) {
+        ngx_http_hotkey_sub_lost(sub, "TLS handshake failed");
+        return;
+    }
+
+    if (rc == NGX_OK) {
+        ngx_http_hotkey_sub_handshake(c);
+    }
+}
+
+
+static void
+ngx_http_hotkey_sub_handshake(ngx_connection_t *c)
+{
+    ngx_http_hotkey_sub_t  *sub;
+
+    sub = c->data;
+
+    if (!c->ssl->handshaked) {
+        ngx_http_hotkey_sub_lost(sub, c->write->timedout
+                                      ? "timed out"
+                                      : "TLS handshake failed");
+        return;
+    }
+
+    c->read->handler = ngx_http_hotkey_sub_read;
+    c->write->handler = ngx_http_hotkey_sub_write;
+
+    ngx_http_hotkey_sub_write(c->write);
 }
 
 
@@ -575,7 +630,7 @@ static void
 ngx_http_hotkey_sub_lost(ngx_http_hotkey_sub_t *sub, const char *why)
 {
     if (sub->pc.connection) {
-        ngx_close_connection(sub->pc.connection);
+        ngx_http_hotkey_tls_close(sub->pc.connection);
         sub->pc.connection = NULL;
     }
 

@@ -78,7 +78,11 @@ package Hotkey::Cluster;
 #
 # Options of new: masters (3), replicas (1: per master), node_timeout
 # (1000 ms), args (more redis-server arguments for every node), timeout
-# (seconds to wait for the cluster, 30).  Dies when the cluster does not
+# (seconds to wait for the cluster, 30), tls (certificates from
+# Hotkey::TLS::certs: every node also serves TLS on a port of its own,
+# $c->tls_port($addr), and the cluster bus and replication speak TLS;
+# a TLS client is told the nodes' TLS ports, a plain one their plain
+# ports, so everything above keeps working).  Dies when the cluster does not
 # come up.  Needs redis-server (HOTKEY_REDIS) and redis-cli in PATH.
 #
 # Core Perl modules only.
@@ -100,6 +104,7 @@ sub new {
         nreplicas    => $o{replicas} // 1,
         node_timeout => $o{node_timeout} // 1000,
         args         => $o{args} || [],
+        tls          => $o{tls},
         timeout      => $o{timeout} || 30,
         by_addr      => {},
         conn         => undef,
@@ -124,6 +129,7 @@ sub node     { $_[0]{by_addr}{ $_[1] } }
 sub alive    { my $n = $_[0]->node($_[1]); $n && $n->{redis_pid} ? 1 : 0 }
 sub live     { my $s = shift; grep { $s->alive($_) } $s->nodes }
 sub node_timeout { $_[0]{node_timeout} }
+sub tls_port { $_[0]->node($_[1])->{tls_port} }
 
 # ---------------------------------------------------------------- start
 
@@ -146,6 +152,12 @@ sub _start_node {
     for (1 .. 5) {
         my $n = Hotkey::Test->new;
         my @args = $self->_node_args;
+        if ($self->{tls}) {
+            require Hotkey::TLS;
+            $n->{tls_port} = free_port();
+            push @args, Hotkey::TLS::redis_args($self->{tls}, $n->{tls_port},
+                                                cluster => 1);
+        }
         $n->{cluster_args} = \@args;
         if (eval { $n->start_redis(args => \@args); 1 }) {
             my $addr = '127.0.0.1:' . $n->redis_port;
@@ -431,6 +443,7 @@ sub migrate_slot {
     $self->{migrating}{$slot} = [ $from, $to ];
     if ($o{move}) {
         my ($h, $p) = $to =~ /^(.*):(\d+)$/;
+        $p = $self->tls_port($to) if $self->{tls};
         _ok("MIGRATE to $to", $self->redis($from, 'MIGRATE', $h, $p, '', 0,
             5000, 'KEYS', @{ $o{move} }));
         return 1;
@@ -444,6 +457,8 @@ sub _move_keys {
     my ($self, $slot, $max) = @_;
     my ($from, $to) = @{ $self->{migrating}{$slot} };
     my ($h, $p) = $to =~ /^(.*):(\d+)$/;
+    # a node of a TLS cluster migrates over TLS
+    $p = $self->tls_port($to) if $self->{tls};
     my $moved = 0;
     while (!defined $max || $moved < $max) {
         my $n = defined $max && $max - $moved < 100 ? $max - $moved : 100;

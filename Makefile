@@ -84,6 +84,7 @@ $(BUILD)/rcall: bench/rcall.c
 bench: build cli $(BUILD)/rcall
 	bench/run.sh
 	perl bench/cluster.pl
+	perl bench/tls.pl
 
 fuzz: cli
 	fuzz/run.sh

@@ -1116,6 +1116,13 @@ ngx_http_hotkey_cluster_read(ngx_event_t *rev)
         return;
     }
 
+    /* bytes before the handshake are the handshake's, never a slot map */
+
+    if (rf->tls && c->ssl == NULL) {
+        ngx_http_hotkey_cluster_tls(cl, c);
+        return;
+    }
+
     for ( ;; ) {
         n = c->recv(c, rf->buf, NGX_HTTP_HOTKEY_CLUSTER_BUF);
 

@@ -1254,9 +1254,20 @@ ngx_http_hotkey_cluster_exit_process(ngx_cycle_t *cycle)
     cl = hmcf->clusters.elts;
 
     for (i = 0; i < hmcf->clusters.nelts; i++) {
-        if (cl[i]->rf && cl[i]->rf->pc.connection) {
+        if (cl[i]->rf == NULL) {
+            continue;
+        }
+
+        if (cl[i]->rf->pc.connection) {
             ngx_http_hotkey_tls_close(cl[i]->rf->pc.connection);
             cl[i]->rf->pc.connection = NULL;
+        }
+
+        /* a refresh under way at exit: its reader too */
+
+        if (cl[i]->rf->reader) {
+            redisReaderFree(cl[i]->rf->reader);
+            cl[i]->rf->reader = NULL;
         }
     }
 }

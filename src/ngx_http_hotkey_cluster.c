@@ -1116,6 +1116,13 @@ ngx_http_hotkey_cluster_read(ngx_event_t *rev)
         return;
     }
 
+    /* bytes before the handshake are the handshake's, never a slot map */
+
+    if (rf->tls && c->ssl == NULL) {
+        ngx_http_hotkey_cluster_tls(cl, c);
+        return;
+    }
+
     for ( ;; ) {
         n = c->recv(c, rf->buf, NGX_HTTP_HOTKEY_CLUSTER_BUF);
 
@@ -1247,9 +1254,20 @@ ngx_http_hotkey_cluster_exit_process(ngx_cycle_t *cycle)
     cl = hmcf->clusters.elts;
 
     for (i = 0; i < hmcf->clusters.nelts; i++) {
-        if (cl[i]->rf && cl[i]->rf->pc.connection) {
+        if (cl[i]->rf == NULL) {
+            continue;
+        }
+
+        if (cl[i]->rf->pc.connection) {
             ngx_http_hotkey_tls_close(cl[i]->rf->pc.connection);
             cl[i]->rf->pc.connection = NULL;
+        }
+
+        /* a refresh under way at exit: its reader too */
+
+        if (cl[i]->rf->reader) {
+            redisReaderFree(cl[i]->rf->reader);
+            cl[i]->rf->reader = NULL;
         }
     }
 }

@@ -449,6 +449,13 @@ ngx_http_hotkey_sub_read(ngx_event_t *rev)
         return;
     }
 
+    /* bytes before the handshake are the handshake's, never a reply */
+
+    if (sub->tls && c->ssl == NULL) {
+        ngx_http_hotkey_sub_tls(sub, c);
+        return;
+    }
+
     for ( ;; ) {
         n = c->recv(c, sub->buf, NGX_HTTP_HOTKEY_SUB_BUF);
 

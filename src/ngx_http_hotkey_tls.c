@@ -146,6 +146,15 @@ ngx_http_hotkey_tls_verify(ngx_conf_t *cf, ngx_http_hotkey_tls_t *tls,
 
     tls->sni = tls->name.len && !ip;
 
+    /* SSL_set_tlsext_host_name() would refuse it on every connection */
+
+    if (tls->sni && tls->name.len > TLSEXT_MAXLEN_host_name) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"hotkey_store_tls\": the name is longer than "
+                           "%d bytes", TLSEXT_MAXLEN_host_name);
+        return NGX_CONF_ERROR;
+    }
+
     if (!verify) {
         ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
                            "\"hotkey_store_tls\" with verify=off: "

@@ -6,7 +6,7 @@ MODULE     = $(BUILD)/ngx_http_hotkey_module.so
 CC        ?= cc
 UNIT_CFLAGS = -g -O1 -Wall -Wextra -Werror -Isrc -Itools -It/unit \
               $(UNIT_EXTRA)
-LIBS       = -lcjson -lhiredis -lcrypto
+LIBS       = -lcjson -lhiredis -lssl -lcrypto -pthread
 
 PLAIN_SRCS = $(wildcard src/hotkey_*.c)
 # signing code for hotkeyctl and the tests, kept out of the module
@@ -21,7 +21,7 @@ ANALYZER_LUA  = analyzer/lua/take.lua analyzer/lua/renew.lua \
                 analyzer/lua/finish.lua
 ANALYZER_USES = src/hotkey_codec.c src/hotkey_time.c src/hotkey_num.c \
                 src/hotkey_scripts.c src/hotkey_json.c src/hotkey_cluster.c \
-                tools/hotkey_store_client.c
+                tools/hotkey_store_client.c tools/hotkey_tls.c
 
 .PHONY: all build deps unit cli analyzer test run stop clean bench fuzz \
         sanitize valgrind rss faults analyzer-bench deb
@@ -58,9 +58,9 @@ $(BUILD)/analyzer/hka_lua.h: $(ANALYZER_LUA) analyzer/lua.sh
 
 $(ANALYZER): $(ANALYZER_SRCS) $(wildcard analyzer/*.h) $(ANALYZER_USES) \
              src/hotkey_cluster.h tools/hotkey_store_client.h \
-             $(BUILD)/analyzer/hka_lua.h
+             tools/hotkey_tls.h $(BUILD)/analyzer/hka_lua.h
 	@$(CC) $(UNIT_CFLAGS) -O2 -pthread -Ianalyzer -I$(BUILD)/analyzer \
-	    -o $@ $(ANALYZER_SRCS) $(ANALYZER_USES) -lhiredis -lcrypto
+	    -o $@ $(ANALYZER_SRCS) $(ANALYZER_USES) -lhiredis -lssl -lcrypto
 
 test: build unit cli analyzer
 	@scripts/test-deps.sh

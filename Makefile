@@ -39,6 +39,17 @@ $(BUILD)/unit/%: t/unit/%.c $(PLAIN_SRCS) $(TOOL_SRCS) $(wildcard src/*.h) \
 	@mkdir -p $(BUILD)/unit
 	@$(CC) $(UNIT_CFLAGS) -o $@ $< $(PLAIN_SRCS) $(TOOL_SRCS) $(LIBS)
 
+# the analyzer's pure parts (test_hka_*): with what they use
+UNIT_HKA   = analyzer/creds.c
+
+$(BUILD)/unit/test_hka_%: t/unit/test_hka_%.c $(UNIT_HKA) $(PLAIN_SRCS) \
+                          $(TOOL_SRCS) $(wildcard analyzer/*.h) \
+                          $(wildcard src/*.h) $(wildcard tools/*.h) \
+                          $(wildcard t/unit/*.h)
+	@mkdir -p $(BUILD)/unit
+	@$(CC) $(UNIT_CFLAGS) -Ianalyzer -o $@ $< $(UNIT_HKA) $(PLAIN_SRCS) \
+	    $(TOOL_SRCS) $(LIBS)
+
 unit: $(UNIT_BINS)
 
 cli: $(BUILD)/hotkeyctl

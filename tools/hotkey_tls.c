@@ -32,6 +32,7 @@
 
 #define HOTKEY_TLS_BUF    32768        /* each way: two TLS records */
 #define HOTKEY_TLS_STACK  (256 * 1024)
+#define HOTKEY_TLS_SETTLE  0.1         /* s for a TLS 1.3 session ticket */
 
 
 struct hotkey_tls_s {
@@ -422,9 +423,52 @@ hotkey_tls_io(SSL *ssl, int fd, hotkey_tls_op_e op, void *buf, int len,
 
 
 /*
- * PING and its answer, whatever it is (+PONG, -NOAUTH): a TLS 1.3 server
- * checks the client's certificate after the client has finished, and
- * refuses it with an alert that only a read sees.
+ * A TLS 1.3 server checks the client's certificate after the client has
+ * finished: it then sends session tickets, or an alert.  Waiting for
+ * either before writing keeps the alert from being lost to the reset of
+ * a server that closes with our PING unread.  A server that sends no
+ * ticket is given HOTKEY_TLS_SETTLE.
+ */
+
+static int
+hotkey_tls_settle(SSL *ssl, int fd, double deadline, char *err,
+    size_t errlen)
+{
+    int     n;
+    char    c;
+    double  until;
+
+    until = hotkey_tls_now() + HOTKEY_TLS_SETTLE;
+    until = until < deadline ? until : deadline;
+
+    while (SSL_version(ssl) == TLS1_3_VERSION
+           && !SSL_SESSION_is_resumable(SSL_get_session(ssl)))
+    {
+        ERR_clear_error();
+        errno = 0;
+        n = SSL_peek(ssl, &c, 1);
+
+        if (n > 0) {
+            break;
+        }
+
+        if (SSL_get_error(ssl, n) != SSL_ERROR_WANT_READ) {
+            hotkey_tls_fail(ssl, n, err, errlen);
+            return -1;
+        }
+
+        if (hotkey_tls_wait(fd, POLLIN, until) != 0) {
+            break;
+        }
+    }
+
+    return 0;
+}
+
+
+/*
+ * PING and its answer, whatever it is (+PONG, -NOAUTH): the server has
+ * taken the session (and the client's certificate).
  */
 
 static int
@@ -434,6 +478,10 @@ hotkey_tls_probe(SSL *ssl, int fd, double deadline, char *err,
     int     n;
     char    line[512];
     size_t  got;
+
+    if (hotkey_tls_settle(ssl, fd, deadline, err, errlen) != 0) {
+        return -1;
+    }
 
     if (hotkey_tls_io(ssl, fd, HOTKEY_TLS_WRITE, "PING\r\n", 6, deadline,
                       err, errlen) != 6)

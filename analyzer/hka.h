@@ -47,6 +47,7 @@ typedef struct {
     int                store_tls;
     int                store_tls_opts; /* --store-tls-* given */
     hotkey_tls_conf_t  store_tc;
+    const char        *store_pass_path;
 } hka_conf_t;
 
 

@@ -12,7 +12,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
+
 #include "hka_jobs.h"
+#include "hotkey_codec.h"
 
 
 volatile sig_atomic_t  hka_stop;
@@ -34,6 +37,8 @@ static const char  hka_usage[] =
     "                            against IP SANs); without it only the\n"
     "                            chain is verified\n"
     "  --store-tls-no-verify     do not verify the store (maintenance)\n"
+    "  --store-password-file f   AUTH to the store with the file's first\n"
+    "                            line\n"
     "  --credentials file        passwords and TLS material of the\n"
     "                            analysed instances, by instance id\n"
     "                            (mode 0600)\n"
@@ -175,6 +180,7 @@ hka_options(int argc, char **argv, hka_conf_t *cf, const char **create)
           HKA_OPT_STORE_TLS_NAME },
         { "store-tls-no-verify", no_argument, NULL,
           HKA_OPT_STORE_TLS_NO_VERIFY },
+        { "store-password-file", required_argument, NULL, 'W' },
         { "credentials", required_argument, NULL, 'c' },
         { "metrics", required_argument, NULL, 'm' },
         { "log", required_argument, NULL, 'l' },
@@ -215,6 +221,9 @@ hka_options(int argc, char **argv, hka_conf_t *cf, const char **create)
         case 'c':
             bad = snprintf(cf->creds_path, sizeof(cf->creds_path), "%s",
                            optarg) >= (int) sizeof(cf->creds_path);
+            break;
+        case 'W':
+            cf->store_pass_path = optarg;
             break;
         case 'm':
             bad = hka_addr_opt(optarg, cf->metrics_host,
@@ -298,6 +307,35 @@ hka_defaults(hka_conf_t *cf)
 }
 
 
+/* AUTH to the store with the first line of a file: 0, or -1 (err) */
+
+static int
+hka_store_password(hka_store_t *st, const char *path)
+{
+    int          rc;
+    char        *data;
+    size_t       len, n;
+    const char  *why;
+
+    data = hotkey_read_file(path, sizeof(st->sc.password), &len, &why);
+    if (data == NULL) {
+        snprintf(st->sc.err, sizeof(st->sc.err), "%s: %s", path, why);
+        return -1;
+    }
+
+    for (n = 0; n < len && data[n] != '\n' && data[n] != '\r'; n++) {
+        /* void */
+    }
+
+    data[n] = '\0';
+    rc = hotkey_sc_auth(&st->sc, NULL, data);
+    OPENSSL_cleanse(data, len);
+    free(data);
+
+    return rc;
+}
+
+
 /* the id under which this analyzer holds leases */
 
 static void
@@ -339,6 +377,13 @@ hka_create_cmd(hka_ctx_t *x, const char *iid)
     if (r == NULL) {
         fprintf(stderr, "hotkey-analyzer: the task store is unreachable: "
                 "%s\n", x->store.sc.err);
+        return 1;
+    }
+
+    if (r->type == REDIS_REPLY_ERROR) {
+        fprintf(stderr, "hotkey-analyzer: the task store refused: %s\n",
+                r->str);
+        freeReplyObject(r);
         return 1;
     }
 
@@ -493,7 +538,9 @@ main(int argc, char **argv)
     if (hka_store_init(&x->store, x->conf.store,
                        x->conf.pass_ms / 1000.0 + 1) != 0
         || (x->conf.store_tls
-            && hotkey_sc_tls(&x->store.sc, &x->conf.store_tc) != 0))
+            && hotkey_sc_tls(&x->store.sc, &x->conf.store_tc) != 0)
+        || (x->conf.store_pass_path
+            && hka_store_password(&x->store, x->conf.store_pass_path) != 0))
     {
         fprintf(stderr, "hotkey-analyzer: --store: %s\n%s", x->store.sc.err,
                 hka_usage);

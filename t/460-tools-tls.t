@@ -13,7 +13,8 @@
 #     credentials file): the true top 100 by OBJECT FREQ (counters
 #     frozen, as t/400); a target whose CA is wrong fails its task with
 #     the cause in the log, and the next task succeeds; a TLS target with
-#     a password; --create-task over TLS; usage errors;
+#     a password; --create-task over TLS; usage errors; a TLS store with
+#     a password (--store-password-file);
 #   - keys/s of the same task over TLS and over plain TCP (printed).
 use strict;
 use warnings;
@@ -265,5 +266,28 @@ my %best = map { $_ => (sort { $b <=> $a } @{ $rate{$_} || [0] })[0] } qw(plain 
 diag(sprintf 'speed on 200,000 keys (best of 2): plain %.0f keys/s, TLS %.0f keys/s (%.0f%%)',
      $best{plain}, $best{tls}, $best{plain} ? 100 * $best{tls} / $best{plain} : 0);
 cmp_ok($best{tls}, '>', 0, 'TLS keys/s measured');
+
+# ------------------------------------------------------------ a store with a password
+
+my $SPASS = 'store-' . hex32();
+spew($store->prefix . '/store-pass', "$SPASS\n", 0600);
+$store->redis('CONFIG', 'SET', 'requirepass', $SPASS);    # this connection stays in
+spew($creds, "$I $tls_line tls-name=redis.test\n", 0600);
+$out = `'$bin' @astore --create-task $I 2>&1`;
+is($? >> 8, 1, 'a store with a password, the analyzer without it: --create-task fails');
+like($out, qr/NOAUTH/, '... NOAUTH');
+push @astore, '--store-password-file', $store->prefix . '/store-pass';
+$a = start_analyzer($store, name => 'pass', args => [ '--no-pacing', '--credentials', $creds, @astore ]);
+$snap = snapshot([ $tgt, shard => "127.0.0.1:$tport" ]);
+($tid, $task) = tls_task($I);
+is($task->{status}, 'success', '--store-password-file over TLS: a task created and done')
+    or diag(analyzer_log($a));
+is_deeply(task_keys($store, $I, $tid), truth($snap), '... the true top 100');
+unlike(analyzer_log($a), qr/\Q$SPASS\E/, '... the password is not in the log');
+stop_analyzer($a);
+($rc, $out) = run_ctl('instance', 'list', @stls, '--store-password-file', $store->prefix . '/store-pass');
+is($rc, 0, 'hotkeyctl: the same store, TLS and a password: 0') or diag $out;
+like($out, qr/^\Q$I\E .*tls=yes/m, '... lists the instance');
+$store->redis('CONFIG', 'SET', 'requirepass', '');
 
 $store->done;

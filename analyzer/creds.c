@@ -5,9 +5,7 @@
  *   # <instance_id>                        options
  *   5560df16-cebf-4473-95c4-d1b573c16e79  password=s3cret
  *   0b1e4a52-7f0e-4d7c-9d6a-3f1c2b4a5e6f  user=analyzer password=other
- *   7d4c1e2a-0f3b-4a5c-8d6e-9f0a1b2c3d4e  tls-ca=/etc/hotkey/ca.pem
- *       (one line)                         tls-cert=c.pem tls-key=k.pem
- *                                          tls-name=redis.example
+ *   7d4c1e2a-0f3b-4a5c-8d6e-9f0a1b2c3d4e  tls-ca=ca.pem tls-name=r.example
  *
  * Fields are separated by spaces or tabs; '#' starts a comment line.  A
  * password is 1-511 printable characters without spaces; user 1-255; a
@@ -165,9 +163,12 @@ hka_creds_line(char *p, const char *iid, hka_secret_t *s)
         p += strspn(p, " \t\r");
         len = strcspn(p, " \t\r");
 
+        if (len == 0 && first) {
+            return 0;
+        }
+
         if (len == 0) {
-            return first ? 0
-                   : (s->tls_cert[0] == '\0') != (s->tls_key[0] == '\0')
+            return (s->tls_cert[0] == '\0') != (s->tls_key[0] == '\0')
                    ? -2 : 1;
         }
 

@@ -1,6 +1,6 @@
 /*
- * The tools' blocking store client: one connection per node, the slot
- * map of a cluster, MOVED and ASK followed.
+ * The tools' blocking store client: one connection per node (TCP, unix
+ * or TLS), the slot map of a cluster, MOVED and ASK followed.
  */
 
 #include <stdarg.h>

@@ -5,7 +5,8 @@
  * CLUSTER SLOTS, read again after a MOVED or a failure); MOVED and ASK
  * are followed, TRYAGAIN waited for, at most HOTKEY_SC_REDIRECTS times.
  * A standalone Redis answers CLUSTER SLOTS with an error: every command
- * then goes to it, as before.
+ * then goes to it, as before.  With hotkey_sc_tls, every connection is
+ * TLS (hotkey_tls.c).
  */
 
 #ifndef HOTKEY_STORE_CLIENT_H

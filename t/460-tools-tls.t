@@ -55,6 +55,17 @@ my $P = hex32();
 my ($I, $I2, $I3) = (uuid(), uuid(), uuid());
 
 sub run_ctl { return ctl($store, @_) }
+
+# the analyzer's open descriptors and threads
+sub held {
+    my ($a) = @_;
+    my @n;
+    for my $dir (qw(fd task)) {
+        opendir(my $d, "/proc/$a->{pid}/$dir") or return;
+        push @n, scalar grep { !/^\./ } readdir $d;
+    }
+    return @n;
+}
 sub inst { my %h = @{ $store->redis('HGETALL', "hotkey:{$_[0]}:instance") || [] }; \%h }
 
 # ------------------------------------------------------------ hotkeyctl
@@ -203,6 +214,8 @@ my $want = truth($snap);
 is(scalar @$want, 100, 'the truth has 100 keys');
 is_deeply($keys, $want, '... the true top 100, with the TLS address as shard');
 is($task->{num}, 100, '... num 100');
+my @held = held($a);
+is(scalar(grep { $_ > 0 } @held), 2, "the analyzer's descriptors and threads counted (@held)");
 
 ($tid, $task) = tls_task($I2);
 is($task->{status}, 'failed', 'a TLS target whose CA is wrong: failed');
@@ -234,6 +247,9 @@ is($task->{status}, 'failed', 'a credentials line with tls-cert= and no tls-key=
 like(analyzer_log($a), qr/task \Q$tid\E .*cause="credentials: .*tls-cert= and tls-key= go together"/,
      '... said in the log');
 unlike(analyzer_log($a), qr/\Q$PASS\E/, '... the password is not in the log');
+is_deeply([ held($a) ], \@held,
+          'after six more tasks over TLS: the same descriptors and threads')
+    or diag(`ls -l /proc/$a->{pid}/fd`);
 
 stop_analyzer($a);
 is($a->{status}, 0, 'SIGTERM: exit 0');

@@ -6,7 +6,7 @@ MODULE     = $(BUILD)/ngx_http_hotkey_module.so
 CC        ?= cc
 UNIT_CFLAGS = -g -O1 -Wall -Wextra -Werror -Isrc -Itools -It/unit \
               $(UNIT_EXTRA)
-LIBS       = -lcjson -lhiredis -lcrypto
+LIBS       = -lcjson -lhiredis -lssl -lcrypto -pthread
 
 PLAIN_SRCS = $(wildcard src/hotkey_*.c)
 # signing code for hotkeyctl and the tests, kept out of the module
@@ -21,7 +21,7 @@ ANALYZER_LUA  = analyzer/lua/take.lua analyzer/lua/renew.lua \
                 analyzer/lua/finish.lua
 ANALYZER_USES = src/hotkey_codec.c src/hotkey_time.c src/hotkey_num.c \
                 src/hotkey_scripts.c src/hotkey_json.c src/hotkey_cluster.c \
-                tools/hotkey_store_client.c
+                tools/hotkey_store_client.c tools/hotkey_tls.c
 
 .PHONY: all build deps unit cli analyzer test run stop clean bench fuzz \
         sanitize valgrind rss faults analyzer-bench deb
@@ -38,6 +38,17 @@ $(BUILD)/unit/%: t/unit/%.c $(PLAIN_SRCS) $(TOOL_SRCS) $(wildcard src/*.h) \
                  $(wildcard tools/*.h) $(wildcard t/unit/*.h)
 	@mkdir -p $(BUILD)/unit
 	@$(CC) $(UNIT_CFLAGS) -o $@ $< $(PLAIN_SRCS) $(TOOL_SRCS) $(LIBS)
+
+# the analyzer's pure parts (test_hka_*): with what they use
+UNIT_HKA   = analyzer/creds.c
+
+$(BUILD)/unit/test_hka_%: t/unit/test_hka_%.c $(UNIT_HKA) $(PLAIN_SRCS) \
+                          $(TOOL_SRCS) $(wildcard analyzer/*.h) \
+                          $(wildcard src/*.h) $(wildcard tools/*.h) \
+                          $(wildcard t/unit/*.h)
+	@mkdir -p $(BUILD)/unit
+	@$(CC) $(UNIT_CFLAGS) -Ianalyzer -o $@ $< $(UNIT_HKA) $(PLAIN_SRCS) \
+	    $(TOOL_SRCS) $(LIBS)
 
 unit: $(UNIT_BINS)
 
@@ -58,9 +69,9 @@ $(BUILD)/analyzer/hka_lua.h: $(ANALYZER_LUA) analyzer/lua.sh
 
 $(ANALYZER): $(ANALYZER_SRCS) $(wildcard analyzer/*.h) $(ANALYZER_USES) \
              src/hotkey_cluster.h tools/hotkey_store_client.h \
-             $(BUILD)/analyzer/hka_lua.h
+             tools/hotkey_tls.h $(BUILD)/analyzer/hka_lua.h
 	@$(CC) $(UNIT_CFLAGS) -O2 -pthread -Ianalyzer -I$(BUILD)/analyzer \
-	    -o $@ $(ANALYZER_SRCS) $(ANALYZER_USES) -lhiredis -lcrypto
+	    -o $@ $(ANALYZER_SRCS) $(ANALYZER_USES) -lhiredis -lssl -lcrypto
 
 test: build unit cli analyzer
 	@scripts/test-deps.sh

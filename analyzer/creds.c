@@ -1,17 +1,21 @@
 /*
- * The analyzer's own credentials file: the passwords of the analysed
- * instances, keyed by instance id, never in the store.
+ * The analyzer's own credentials file: the passwords and TLS material of
+ * the analysed instances, keyed by instance id, never in the store.
  *
  *   # <instance_id>                        options
  *   5560df16-cebf-4473-95c4-d1b573c16e79  password=s3cret
  *   0b1e4a52-7f0e-4d7c-9d6a-3f1c2b4a5e6f  user=analyzer password=other
+ *   7d4c1e2a-0f3b-4a5c-8d6e-9f0a1b2c3d4e  tls-ca=ca.pem tls-name=r.example
  *
  * Fields are separated by spaces or tabs; '#' starts a comment line.  A
- * password is 1-511 printable characters without spaces; user 1-255.
- * Read when a task starts, so edits apply to the next task.
+ * password is 1-511 printable characters without spaces; user 1-255; a
+ * file 1-4095, a name 1-255; tls-verify=off (or on, the default).  The
+ * TLS options apply to instances registered with tls 1.  Read when a
+ * task starts, so edits apply to the next task.
  */
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +28,27 @@
 
 
 #define HKA_CREDS_MAX  (1024 * 1024)
+
+#define HKA_CREDS_OPT(name, field)                                          \
+    { name, offsetof(hka_secret_t, field),                                  \
+      sizeof(((hka_secret_t *) 0)->field) }
+
+
+typedef struct {
+    const char  *name;
+    size_t       off;
+    size_t       size;
+} hka_creds_opt_t;
+
+
+static const hka_creds_opt_t  hka_creds_opts[] = {
+    HKA_CREDS_OPT("password=", password),
+    HKA_CREDS_OPT("user=", user),
+    HKA_CREDS_OPT("tls-ca=", tls_ca),
+    HKA_CREDS_OPT("tls-cert=", tls_cert),
+    HKA_CREDS_OPT("tls-key=", tls_key),
+    HKA_CREDS_OPT("tls-name=", tls_name),
+};
 
 
 /*
@@ -91,12 +116,45 @@ hka_creds_field(const char *f, size_t len, const char *name, char *out,
 }
 
 
-/* one line: 1 it is the instance's, 0 another's, -1 malformed */
+/* one option of a line: 1 read, -1 malformed */
+
+static int
+hka_creds_option(const char *p, size_t len, hka_secret_t *s)
+{
+    int     rc;
+    size_t  i;
+
+    if (len > 11 && memcmp(p, "tls-verify=", 11) == 0) {
+        s->tls_no_verify = len == 14 && memcmp(p + 11, "off", 3) == 0;
+
+        return s->tls_no_verify
+               || (len == 13 && memcmp(p + 11, "on", 2) == 0) ? 1 : -1;
+    }
+
+    for (i = 0; i < sizeof(hka_creds_opts) / sizeof(hka_creds_opts[0]);
+         i++)
+    {
+        rc = hka_creds_field(p, len, hka_creds_opts[i].name,
+                             (char *) s + hka_creds_opts[i].off,
+                             hka_creds_opts[i].size);
+        if (rc != 0) {
+            return rc;
+        }
+    }
+
+    return -1;
+}
+
+
+/*
+ * One line: 1 it is the instance's, 0 another's, -1 malformed, -2 a
+ * client certificate without its key or the reverse.
+ */
 
 static int
 hka_creds_line(char *p, const char *iid, hka_secret_t *s)
 {
-    int      first, rc;
+    int      first;
     size_t   len;
 
     first = 1;
@@ -105,8 +163,13 @@ hka_creds_line(char *p, const char *iid, hka_secret_t *s)
         p += strspn(p, " \t\r");
         len = strcspn(p, " \t\r");
 
+        if (len == 0 && first) {
+            return 0;
+        }
+
         if (len == 0) {
-            return first ? 0 : 1;
+            return (s->tls_cert[0] == '\0') != (s->tls_key[0] == '\0')
+                   ? -2 : 1;
         }
 
         if (first) {
@@ -116,17 +179,8 @@ hka_creds_line(char *p, const char *iid, hka_secret_t *s)
 
             first = 0;
 
-        } else {
-            rc = hka_creds_field(p, len, "password=", s->password,
-                                 sizeof(s->password));
-            if (rc == 0) {
-                rc = hka_creds_field(p, len, "user=", s->user,
-                                     sizeof(s->user));
-            }
-
-            if (rc != 1) {
-                return -1;
-            }
+        } else if (hka_creds_option(p, len, s) != 1) {
+            return -1;
         }
 
         p += len;
@@ -181,11 +235,20 @@ hka_creds_lookup(const char *path, const char *iid, hka_secret_t *s,
             rc = 0;
             break;
         case -1:
-            snprintf(err, errlen, "%s:%zu: expected <instance_id> "
-                     "password=<secret> [user=<name>]", path, n);
-            memset(s, 0, sizeof(hka_secret_t));
+            snprintf(err, errlen, "%s:%zu: expected <instance_id> and "
+                     "options: password=, user=, tls-ca=, tls-cert=, "
+                     "tls-key=, tls-name=, tls-verify=off", path, n);
             rc = -1;
             break;
+        case -2:
+            snprintf(err, errlen, "%s:%zu: tls-cert= and tls-key= go "
+                     "together", path, n);
+            rc = -1;
+            break;
+        }
+
+        if (rc == -1) {
+            OPENSSL_cleanse(s, sizeof(hka_secret_t));
         }
 
         if (rc != 1) {

@@ -14,6 +14,8 @@
 
 #include <hiredis/hiredis.h>
 
+#include "hotkey_tls.h"
+
 
 #define HKA_TOP_MAX        100         /* keys kept per task */
 #define HKA_NAME_MAX       1024        /* bytes of a name in the store */
@@ -24,23 +26,28 @@
 #define HKA_ME_LEN         128
 #define HKA_STAMP_LEN      16          /* YYYYMMDDTHHMM */
 #define HKA_SCHED_MAX      24          /* times a day */
+#define HKA_PATH_LEN       4096
 
 
 typedef struct {
-    char         store[1024];          /* host:port[,host:port...] */
-    char         creds_path[4096];
-    char         metrics_host[256];
-    int          metrics_port;         /* 0: no listener */
-    char         log_path[4096];       /* empty: stderr */
-    double       cpu_share;            /* 0: pacing off */
-    unsigned     scan_count;
-    unsigned     lease_ms;
-    unsigned     renew_ms;
-    unsigned     pass_ms;              /* walk of the registry */
-    unsigned     max_attempts;
-    unsigned     connect_ms;           /* to analysed instances */
-    unsigned     io_ms;
-    int          once;                 /* exit when idle (tests) */
+    char               store[1024];    /* host:port[,host:port...] */
+    char               creds_path[4096];
+    char               metrics_host[256];
+    int                metrics_port;   /* 0: no listener */
+    char               log_path[4096]; /* empty: stderr */
+    double             cpu_share;      /* 0: pacing off */
+    unsigned           scan_count;
+    unsigned           lease_ms;
+    unsigned           renew_ms;
+    unsigned           pass_ms;        /* walk of the registry */
+    unsigned           max_attempts;
+    unsigned           connect_ms;     /* to analysed instances */
+    unsigned           io_ms;
+    int                once;           /* exit when idle (tests) */
+    int                store_tls;
+    int                store_tls_opts; /* --store-tls-* given */
+    hotkey_tls_conf_t  store_tc;
+    const char        *store_pass_path;
 } hka_conf_t;
 
 
@@ -76,9 +83,15 @@ typedef struct {
 } hka_pace_t;
 
 
+/* an analysed instance's line of the credentials file */
 typedef struct {
     char         user[256];
     char         password[512];
+    char         tls_ca[HKA_PATH_LEN];     /* empty: the system's */
+    char         tls_cert[HKA_PATH_LEN];
+    char         tls_key[HKA_PATH_LEN];
+    char         tls_name[HOTKEY_TLS_NAME_LEN];
+    int          tls_no_verify;            /* tls-verify=off */
 } hka_secret_t;
 
 

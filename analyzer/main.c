@@ -12,7 +12,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
+
 #include "hka_jobs.h"
+#include "hotkey_codec.h"
 
 
 volatile sig_atomic_t  hka_stop;
@@ -24,8 +27,21 @@ static const char  hka_usage[] =
     "\n"
     "  --store host:port[,...]   the task store (default 127.0.0.1:6379):\n"
     "                            one Redis, or nodes of a Redis Cluster\n"
-    "  --credentials file        passwords of the analysed instances, by\n"
-    "                            instance id (mode 0600)\n"
+    "  --store-tls               TLS to the store\n"
+    "  --store-tls-ca file       its trusted CAs, PEM (default: the\n"
+    "                            system's)\n"
+    "  --store-tls-cert file     a client certificate (PEM) for the store,\n"
+    "  --store-tls-key file      and its key\n"
+    "  --store-tls-name name     the name to verify in the store's\n"
+    "                            certificate, and its SNI (an IP: checked\n"
+    "                            against IP SANs); without it only the\n"
+    "                            chain is verified\n"
+    "  --store-tls-no-verify     do not verify the store (maintenance)\n"
+    "  --store-password-file f   AUTH to the store with the file's first\n"
+    "                            line\n"
+    "  --credentials file        passwords and TLS material of the\n"
+    "                            analysed instances, by instance id\n"
+    "                            (mode 0600)\n"
     "  --metrics host:port       Prometheus metrics on GET /metrics\n"
     "                            (default: none)\n"
     "  --log file                append the log here (default: stderr)\n"
@@ -97,13 +113,74 @@ hka_num_opt(const char *v, unsigned min, unsigned max, unsigned *out)
 }
 
 
+enum {
+    HKA_OPT_STORE_TLS = 256,
+    HKA_OPT_STORE_TLS_CA,
+    HKA_OPT_STORE_TLS_CERT,
+    HKA_OPT_STORE_TLS_KEY,
+    HKA_OPT_STORE_TLS_NAME,
+    HKA_OPT_STORE_TLS_NO_VERIFY
+};
+
+
+static void
+hka_tls_opt(int c, hka_conf_t *cf)
+{
+    hotkey_tls_conf_t  *tc;
+
+    tc = &cf->store_tc;
+    cf->store_tls_opts |= c != HKA_OPT_STORE_TLS;
+
+    switch (c) {
+    case HKA_OPT_STORE_TLS: cf->store_tls = 1; break;
+    case HKA_OPT_STORE_TLS_CA: tc->ca = optarg; break;
+    case HKA_OPT_STORE_TLS_CERT: tc->cert = optarg; break;
+    case HKA_OPT_STORE_TLS_KEY: tc->key = optarg; break;
+    case HKA_OPT_STORE_TLS_NAME: tc->name = optarg; break;
+    default: tc->no_verify = 1;
+    }
+}
+
+
+/* what the options say together: NULL, or what is wrong */
+
+static const char *
+hka_options_check(hka_conf_t *cf)
+{
+    if (cf->renew_ms >= cf->lease_ms) {
+        return "--renew-ms must be below --lease-ms";
+    }
+
+    if (cf->store_tls_opts && !cf->store_tls) {
+        return "the --store-tls-* options go with --store-tls";
+    }
+
+    if ((cf->store_tc.cert == NULL) != (cf->store_tc.key == NULL)) {
+        return "--store-tls-cert and --store-tls-key go together";
+    }
+
+    return NULL;
+}
+
+
 static int
 hka_options(int argc, char **argv, hka_conf_t *cf, const char **create)
 {
     int           c, bad, idx;
     char         *end;
+    const char   *why;
     static const struct option  opts[] = {
         { "store", required_argument, NULL, 's' },
+        { "store-tls", no_argument, NULL, HKA_OPT_STORE_TLS },
+        { "store-tls-ca", required_argument, NULL, HKA_OPT_STORE_TLS_CA },
+        { "store-tls-cert", required_argument, NULL,
+          HKA_OPT_STORE_TLS_CERT },
+        { "store-tls-key", required_argument, NULL, HKA_OPT_STORE_TLS_KEY },
+        { "store-tls-name", required_argument, NULL,
+          HKA_OPT_STORE_TLS_NAME },
+        { "store-tls-no-verify", no_argument, NULL,
+          HKA_OPT_STORE_TLS_NO_VERIFY },
+        { "store-password-file", required_argument, NULL, 'W' },
         { "credentials", required_argument, NULL, 'c' },
         { "metrics", required_argument, NULL, 'm' },
         { "log", required_argument, NULL, 'l' },
@@ -131,6 +208,11 @@ hka_options(int argc, char **argv, hka_conf_t *cf, const char **create)
 
         bad = 0;
 
+        if (c >= HKA_OPT_STORE_TLS) {
+            hka_tls_opt(c, cf);
+            continue;
+        }
+
         switch (c) {
         case 's':
             bad = snprintf(cf->store, sizeof(cf->store), "%s", optarg)
@@ -139,6 +221,9 @@ hka_options(int argc, char **argv, hka_conf_t *cf, const char **create)
         case 'c':
             bad = snprintf(cf->creds_path, sizeof(cf->creds_path), "%s",
                            optarg) >= (int) sizeof(cf->creds_path);
+            break;
+        case 'W':
+            cf->store_pass_path = optarg;
             break;
         case 'm':
             bad = hka_addr_opt(optarg, cf->metrics_host,
@@ -195,10 +280,10 @@ hka_options(int argc, char **argv, hka_conf_t *cf, const char **create)
         }
     }
 
-    if (optind != argc || cf->renew_ms >= cf->lease_ms) {
-        fprintf(stderr, "hotkey-analyzer: %s\n%s", optind != argc
-                ? "unexpected argument" : "--renew-ms must be below "
-                "--lease-ms", hka_usage);
+    why = optind != argc ? "unexpected argument" : hka_options_check(cf);
+
+    if (why) {
+        fprintf(stderr, "hotkey-analyzer: %s\n%s", why, hka_usage);
         return -1;
     }
 
@@ -219,6 +304,35 @@ hka_defaults(hka_conf_t *cf)
     cf->max_attempts = 2;
     cf->connect_ms = 2000;
     cf->io_ms = 5000;
+}
+
+
+/* AUTH to the store with the first line of a file: 0, or -1 (err) */
+
+static int
+hka_store_password(hka_store_t *st, const char *path)
+{
+    int          rc;
+    char        *data;
+    size_t       len, n;
+    const char  *why;
+
+    data = hotkey_read_file(path, sizeof(st->sc.password), &len, &why);
+    if (data == NULL) {
+        snprintf(st->sc.err, sizeof(st->sc.err), "%s: %s", path, why);
+        return -1;
+    }
+
+    for (n = 0; n < len && data[n] != '\n' && data[n] != '\r'; n++) {
+        /* void */
+    }
+
+    data[n] = '\0';
+    rc = hotkey_sc_auth(&st->sc, NULL, data);
+    OPENSSL_cleanse(data, len);
+    free(data);
+
+    return rc;
 }
 
 
@@ -263,6 +377,13 @@ hka_create_cmd(hka_ctx_t *x, const char *iid)
     if (r == NULL) {
         fprintf(stderr, "hotkey-analyzer: the task store is unreachable: "
                 "%s\n", x->store.sc.err);
+        return 1;
+    }
+
+    if (r->type == REDIS_REPLY_ERROR) {
+        fprintf(stderr, "hotkey-analyzer: the task store refused: %s\n",
+                r->str);
+        freeReplyObject(r);
         return 1;
     }
 
@@ -377,7 +498,7 @@ hka_loop(hka_ctx_t *x)
         rc = hka_wait_job(sub, ms, iid);
 
         if (rc < 0) {
-            redisFree(sub);
+            hotkey_redis_free(sub);
             sub = NULL;
             continue;
         }
@@ -389,7 +510,7 @@ hka_loop(hka_ctx_t *x)
         }
     }
 
-    redisFree(sub);
+    hotkey_redis_free(sub);
 }
 
 
@@ -415,7 +536,11 @@ main(int argc, char **argv)
     }
 
     if (hka_store_init(&x->store, x->conf.store,
-                       x->conf.pass_ms / 1000.0 + 1) != 0)
+                       x->conf.pass_ms / 1000.0 + 1) != 0
+        || (x->conf.store_tls
+            && hotkey_sc_tls(&x->store.sc, &x->conf.store_tc) != 0)
+        || (x->conf.store_pass_path
+            && hka_store_password(&x->store, x->conf.store_pass_path) != 0))
     {
         fprintf(stderr, "hotkey-analyzer: --store: %s\n%s", x->store.sc.err,
                 hka_usage);
@@ -424,8 +549,15 @@ main(int argc, char **argv)
 
     hka_me(x);
 
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = SIG_IGN;
+    sigaction(SIGPIPE, &sa, NULL);
+
     if (create) {
-        return hka_create_cmd(x, create);
+        rc = hka_create_cmd(x, create);
+        hotkey_sc_close(&x->store.sc);
+        free(x);
+        return rc;
     }
 
     if (hka_log_open(x->conf.log_path) != 0) {
@@ -453,15 +585,13 @@ main(int argc, char **argv)
         return 1;
     }
 
-    memset(&sa, 0, sizeof(sa));
     sa.sa_handler = hka_on_signal;
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
-    sa.sa_handler = SIG_IGN;
-    sigaction(SIGPIPE, &sa, NULL);
 
-    hka_log("info", "hotkey-analyzer %s started: store %s, pacing %s, "
+    hka_log("info", "hotkey-analyzer %s started: store %s%s, pacing %s, "
             "lease %u ms", x->me, x->conf.store,
+            x->conf.store_tls ? " (TLS)" : "",
             x->conf.cpu_share > 0 ? "on" : "off", x->conf.lease_ms);
 
     hka_loop(x);

@@ -3,7 +3,9 @@
  * Cluster), check each (a master, on an LFU policy), SCAN every database
  * that holds keys with a pipeline of OBJECT FREQ per batch into the top
  * keys, paced; then read each kept key's type and size.  Any failure
- * ends the analysis with its cause in res->cause (never a secret).
+ * ends the analysis with its cause in res->cause (never a secret).  An
+ * instance with tls 1 is reached over TLS (tools/hotkey_tls.c) with the
+ * material of its credentials line.
  */
 
 #include <stdarg.h>
@@ -29,13 +31,13 @@ typedef struct {
 typedef struct {
     const hka_target_t  *tg;
     hka_result_t        *res;
+    hotkey_tls_t        *tls;          /* NULL: plain TCP */
     redisContext        *conns[HKA_NODES_MAX];
     char                 sig[65536];
 } hka_scan_t;
 
 
-static redisContext *hka_connect(const hka_target_t *tg, const char *addr,
-    hka_result_t *res);
+static redisContext *hka_connect(hka_scan_t *s, const char *addr);
 static int hka_info(redisContext *c, const char *addr, hka_info_t *in,
     hka_result_t *res);
 static int hka_check(const char *addr, const hka_info_t *in,
@@ -117,37 +119,16 @@ hka_split_addr(const char *addr, char *host, size_t n, int *port)
 }
 
 
-static redisContext *
-hka_connect(const hka_target_t *tg, const char *addr, hka_result_t *res)
+/* AUTH with the instance's credentials line, if it has a password */
+
+static int
+hka_auth(const hka_target_t *tg, redisContext *c, const char *addr,
+    hka_result_t *res)
 {
-    int              port;
-    char             host[256];
-    redisReply      *r;
-    redisContext    *c;
-    struct timeval   tv;
-
-    if (hka_split_addr(addr, host, sizeof(host), &port) != 0) {
-        hka_fail(res, "bad address \"%s\" (host:port)", addr);
-        return NULL;
-    }
-
-    tv.tv_sec = tg->conf->connect_ms / 1000;
-    tv.tv_usec = (tg->conf->connect_ms % 1000) * 1000;
-
-    c = redisConnectWithTimeout(host, port, tv);
-    if (c == NULL || c->err) {
-        hka_fail(res, "%s: cannot connect: %s", addr,
-                 c ? c->errstr : "out of memory");
-        redisFree(c);
-        return NULL;
-    }
-
-    tv.tv_sec = tg->conf->io_ms / 1000;
-    tv.tv_usec = (tg->conf->io_ms % 1000) * 1000;
-    redisSetTimeout(c, tv);
+    redisReply  *r;
 
     if (tg->secret->password[0] == '\0') {
-        return c;
+        return 0;
     }
 
     if (tg->secret->user[0]) {
@@ -160,13 +141,77 @@ hka_connect(const hka_target_t *tg, const char *addr, hka_result_t *res)
     if (r == NULL || r->type == REDIS_REPLY_ERROR) {
         hka_reply_fail(res, addr, c, r, "authentication failed");
         freeReplyObject(r);
-        redisFree(c);
-        return NULL;
+        return -1;
     }
 
     freeReplyObject(r);
 
+    return 0;
+}
+
+
+static redisContext *
+hka_connect(hka_scan_t *s, const char *addr)
+{
+    int              port;
+    char             host[256], why[256];
+    redisContext    *c;
+    hka_result_t    *res;
+    struct timeval   tv;
+
+    res = s->res;
+
+    if (hka_split_addr(addr, host, sizeof(host), &port) != 0) {
+        hka_fail(res, "bad address \"%s\" (host:port)", addr);
+        return NULL;
+    }
+
+    tv.tv_sec = s->tg->conf->connect_ms / 1000;
+    tv.tv_usec = (s->tg->conf->connect_ms % 1000) * 1000;
+    snprintf(why, sizeof(why), "out of memory");
+
+    c = s->tls ? hotkey_tls_connect(s->tls, host, port, tv, why, sizeof(why))
+               : redisConnectWithTimeout(host, port, tv);
+
+    if (c == NULL || c->err) {
+        hka_fail(res, "%s: cannot connect: %s", addr, c ? c->errstr : why);
+        hotkey_redis_free(c);
+        return NULL;
+    }
+
+    tv.tv_sec = s->tg->conf->io_ms / 1000;
+    tv.tv_usec = (s->tg->conf->io_ms % 1000) * 1000;
+    redisSetTimeout(c, tv);
+
+    if (hka_auth(s->tg, c, addr, res) != 0) {
+        hotkey_redis_free(c);
+        return NULL;
+    }
+
     return c;
+}
+
+
+/* the TLS material of the instance's credentials line */
+
+static int
+hka_tls(hka_scan_t *s)
+{
+    char                 err[HKA_CAUSE_LEN - 8];
+    hotkey_tls_conf_t    tc;
+    const hka_secret_t  *sec;
+
+    sec = s->tg->secret;
+
+    tc.ca = sec->tls_ca[0] ? sec->tls_ca : NULL;
+    tc.cert = sec->tls_cert[0] ? sec->tls_cert : NULL;
+    tc.key = sec->tls_key[0] ? sec->tls_key : NULL;
+    tc.name = sec->tls_name[0] ? sec->tls_name : NULL;
+    tc.no_verify = sec->tls_no_verify;
+
+    s->tls = hotkey_tls_new(&tc, err, sizeof(err));
+
+    return s->tls ? 0 : hka_fail(s->res, "TLS: %s", err);
 }
 
 
@@ -294,7 +339,7 @@ hka_map_get(const redisReply *m, const char *key)
 
 
 static int
-hka_shard_line(const redisReply *shard, char *line, size_t n)
+hka_shard_line(const redisReply *shard, int tls, char *line, size_t n)
 {
     size_t             i, j, len;
     const char        *host;
@@ -328,7 +373,8 @@ hka_shard_line(const redisReply *shard, char *line, size_t n)
 
         v = hka_map_get(nd, "ip");
         host = v && v->type == REDIS_REPLY_STRING ? v->str : "?";
-        v = hka_map_get(nd, "port");
+        v = tls ? hka_map_get(nd, "tls-port") : NULL;
+        v = v ? v : hka_map_get(nd, "port");
 
         len = snprintf(line, n, "%s:%lld", host,
                        v && v->type == REDIS_REPLY_INTEGER ? v->integer : 0);
@@ -382,7 +428,9 @@ hka_topology(hka_scan_t *s, redisContext *c, const char *addr, char *sig,
             break;
         }
 
-        switch (hka_shard_line(r->element[i], lines[n], 4096)) {
+        switch (hka_shard_line(r->element[i], s->tls != NULL, lines[n],
+                               4096))
+        {
         case 1:
             n++;
             break;
@@ -434,10 +482,6 @@ hka_scan(const hka_target_t *tg, hka_result_t *res)
     hka_scan_t   *s;
     redisContext *seed;
 
-    if (tg->tls) {
-        return hka_fail(res, "TLS targets are not supported by this build");
-    }
-
     s = calloc(1, sizeof(hka_scan_t));
     sig2 = malloc(sizeof(s->sig));
 
@@ -450,8 +494,13 @@ hka_scan(const hka_target_t *tg, hka_result_t *res)
     s->tg = tg;
     s->res = res;
     rc = -1;
+    seed = NULL;
 
-    seed = hka_connect(tg, tg->addr, res);
+    if (tg->tls && hka_tls(s) != 0) {
+        goto done;
+    }
+
+    seed = hka_connect(s, tg->addr);
     if (seed == NULL || hka_info(seed, tg->addr, &in, res) != 0) {
         goto done;
     }
@@ -504,7 +553,8 @@ done:
     }
 
     hka_close_all(s);
-    redisFree(seed);
+    hotkey_redis_free(seed);
+    hotkey_tls_free(s->tls);
     free(sig2);
     free(s);
 
@@ -519,7 +569,7 @@ hka_close_all(hka_scan_t *s)
 
     for (i = 0; i < HKA_NODES_MAX; i++) {
         if (s->conns[i]) {
-            redisFree(s->conns[i]);
+            hotkey_redis_free(s->conns[i]);
             s->conns[i] = NULL;
         }
     }
@@ -540,7 +590,7 @@ hka_scan_all(hka_scan_t *s)
         addr = res->nodes[i];
 
         if (s->conns[i] == NULL) {
-            s->conns[i] = hka_connect(s->tg, addr, res);
+            s->conns[i] = hka_connect(s, addr);
             if (s->conns[i] == NULL) {
                 return -1;
             }

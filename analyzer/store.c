@@ -146,7 +146,7 @@ hka_store_subscribe(hka_store_t *st, const char *channel)
 
     if (r == NULL || r->type != REDIS_REPLY_ARRAY) {
         freeReplyObject(r);
-        redisFree(c);
+        hotkey_redis_free(c);
         return NULL;
     }
 

@@ -7,6 +7,10 @@
 #          BENCH_ROUNDS=3       unpaced rounds (medians are reported)
 #          BENCH_BASE=path      another analyzer build, run in each round
 #                               too (before and after in the same run)
+#          BENCH_TLS=1          each round also runs the unpaced task over
+#                               TLS (the target's TLS port, a client
+#                               certificate, the name verified): keys/s
+#                               and CPU beside the plain run's
 #          BENCH_OUT=build/analyzer-bench.md   the report is also written here
 #          ANALYZER=build/hotkey-analyzer
 #          BENCH_KEEP=1         keep the temp dir (logs)
@@ -43,6 +47,7 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 KEYS=${BENCH_KEYS:-1000000}
 ROUNDS=${BENCH_ROUNDS:-3}
 BASE=${BENCH_BASE:-}
+TLS=${BENCH_TLS:-}
 OUT=${BENCH_OUT:-$top/build/analyzer-bench.md}
 ANALYZER=${ANALYZER:-$top/build/hotkey-analyzer}
 [ -x "$ANALYZER" ] || { echo "no $ANALYZER: make analyzer" >&2; exit 1; }
@@ -58,11 +63,20 @@ trap cleanup EXIT
 
 mkdir -p "$tmp/store" "$tmp/bstore" "$tmp/target" "$tmp/small"
 sport=$(free_port); tport=$(free_port); mport=$(free_port); smport=$(free_port)
-bsport=$(free_port)
+bsport=$(free_port); ttport=$(free_port)
+tls_args=()
+if [ -n "$TLS" ]; then    # the certificates of the tests (openssl command)
+    perl -I"$top/t/lib" -MHotkey::TLS -e 'Hotkey::TLS::certs($ARGV[0])' \
+        "$tmp/tls" || { echo "no certificates" >&2; exit 1; }
+    tls_args=(--tls-port "$ttport" --tls-cert-file "$tmp/tls/server.crt"
+              --tls-key-file "$tmp/tls/server.key"
+              --tls-ca-cert-file "$tmp/tls/ca.crt")
+fi
 start_temp_redis "$tmp/store" "$sport" || { echo "store did not start" >&2; exit 1; }
 pids+=("$REDIS_PID")
 start_temp_redis "$tmp/target" "$tport" redis-server \
-    --maxmemory-policy allkeys-lfu || { echo "target did not start" >&2; exit 1; }
+    --maxmemory-policy allkeys-lfu "${tls_args[@]}" \
+    || { echo "target did not start" >&2; exit 1; }
 pids+=("$REDIS_PID")
 target_pid=$REDIS_PID
 start_temp_redis "$tmp/small" "$smport" redis-server \
@@ -99,9 +113,18 @@ register() {    # register <store port> <iid> <port>
         eviction_policy allkeys-lfu addr "127.0.0.1:$3" mode standalone >/dev/null
     cli -p "$1" SADD hotkey:registry "$2" >/dev/null
 }
-big=$(random_uuid); small=$(random_uuid)
+big=$(random_uuid); small=$(random_uuid); bigtls=$(random_uuid)
 register "$sport" "$big" "$tport"
 register "$sport" "$small" "$smport"
+creds=()
+if [ -n "$TLS" ]; then    # the same instance on its TLS port
+    register "$sport" "$bigtls" "$ttport"
+    cli -p "$sport" HSET "hotkey:{$bigtls}:instance" tls 1 >/dev/null
+    (umask 077; printf '%s tls-ca=%s tls-cert=%s tls-key=%s tls-name=redis.test\n' \
+        "$bigtls" "$tmp/tls/ca.crt" "$tmp/tls/client.crt" \
+        "$tmp/tls/client.key" >"$tmp/credentials")
+    creds=(--credentials "$tmp/credentials")
+fi
 if [ -n "$BASE" ]; then    # the base analyzer has a store of its own
     start_temp_redis "$tmp/bstore" "$bsport" \
         || { echo "base store did not start" >&2; exit 1; }
@@ -144,16 +167,16 @@ start_analyzer() {    # start_analyzer <bin> <log> <store port> [args]: sets $ap
     sleep 0.5
 }
 
-# unpaced <bin> <pid> <log> <store port>: "keys/s wall target-CPU
-# analyzer-CPU" of one task on the big target; its log line in
+# unpaced <bin> <pid> <log> <store port> [iid]: "keys/s wall target-CPU
+# analyzer-CPU" of one task on the big target (or iid); its log line in
 # $tmp/last-<store port>
 unpaced() {
     local a0 a1 c0 c1 line keys secs
     a0=$(ticks "$2"); c0=$(cpu)
-    line=$(run_task "$1" "$big" "$3" "$4")
+    line=$(run_task "$1" "${5:-$big}" "$3" "$4")
     c1=$(cpu); a1=$(ticks "$2")
     say "  $(basename "$1"): $line"
-    echo "$line" >"$tmp/last-$4"
+    [ -n "${5:-}" ] || echo "$line" >"$tmp/last-$4"
     keys=$(echo "$line" | field keys_scanned)
     secs=$(echo "$line" | field duration | tr -d s)
     echo "$(calc "$keys / $secs" 0) $secs $(calc "$c1 - $c0")" \
@@ -170,7 +193,7 @@ hotkeys() {    # "keys/s wall target-CPU" of redis-cli --hotkeys
 
 # --- the rounds, and the analyzer's memory
 start_analyzer "$ANALYZER" "$tmp/analyzer.log" "$sport" --no-pacing \
-    --metrics "127.0.0.1:$mport"
+    --metrics "127.0.0.1:$mport" "${creds[@]}"
 new_pid=$apid
 say "small: $(run_task "$ANALYZER" "$small" "$tmp/analyzer.log")"
 rss_small=$(rss "$new_pid")
@@ -182,11 +205,19 @@ fi
 rows=""
 n_kps="" n_wall="" n_tcpu="" n_acpu="" h_kps="" h_wall="" h_tcpu="" ratios=""
 b_kps="" b_wall="" b_tcpu="" b_acpu="" b_ratios=""
+t_kps="" t_wall="" t_tcpu="" t_acpu="" t_ratios=""
 for r in $(seq "$ROUNDS"); do
     say "round $r, load average $(load)"
     set -- $(unpaced "$ANALYZER" "$new_pid" "$tmp/analyzer.log" "$sport")
     n_kps+=" $1" n_wall+=" $2" n_tcpu+=" $3" n_acpu+=" $4"
     row="| $r | $(load) | $1 | $2 | $3 | $4 |"
+    if [ -n "$TLS" ]; then
+        set -- $(unpaced "$ANALYZER" "$new_pid" "$tmp/analyzer.log" "$sport" \
+                 "$bigtls")
+        t_kps+=" $1" t_wall+=" $2" t_tcpu+=" $3" t_acpu+=" $4"
+        t_ratios+=" $(calc "$1 / $(nth "$n_kps" "$r")")"
+        row+=" $1 | $2 | $3 | $4 | $(nth "$t_ratios" "$r")x |"
+    fi
     if [ -n "$BASE" ]; then
         set -- $(unpaced "$BASE" "$base_pid" "$tmp/base.log" "$bsport")
         b_kps+=" $1" b_wall+=" $2" b_tcpu+=" $3" b_acpu+=" $4"
@@ -228,6 +259,12 @@ if [ -n "$BASE" ]; then
     sep_b="---:|---:|---:|---:|"
     med_b=" $(m "$b_kps") | $(m "$b_wall") | $(m "$b_tcpu") | $(m "$b_acpu") |"
 fi
+head_t="" sep_t="" med_t=""
+if [ -n "$TLS" ]; then
+    head_t=" TLS keys/s | TLS wall s | TLS target CPU s | TLS CPU s | TLS / plain |"
+    sep_t="---:|---:|---:|---:|---:|"
+    med_t=" $(m "$t_kps") | $(m "$t_wall") | $(m "$t_tcpu") | $(m "$t_acpu") | $(m "$t_ratios")x |"
+fi
 h_ratio_b="" s_ratio_b="" m_ratio_b=""
 if [ -n "$BASE" ]; then
     h_ratio_b=" base / redis-cli |" s_ratio_b="---:|"
@@ -235,12 +272,12 @@ if [ -n "$BASE" ]; then
 fi
 
 report=$(cat <<EOF
-hotkey-analyzer on $(nproc) cores shared with other jobs (load average at the end $(cut -d' ' -f1-3 /proc/loadavg)), $(redis-server --version | awk '{print $1, $2, $3}'), $KEYS keys, $ROUNDS rounds${BASE:+, base: $BASE}.
-Unpaced (--no-pacing), then redis-cli --hotkeys on the same instance, in turn; the ratio of the speeds per round (target >= 5x):
+hotkey-analyzer on $(nproc) cores shared with other jobs (load average at the end $(cut -d' ' -f1-3 /proc/loadavg)), $(redis-server --version | awk '{print $1, $2, $3}'), $KEYS keys, $ROUNDS rounds${BASE:+, base: $BASE}${TLS:+, plain and TLS}.
+Unpaced (--no-pacing)${TLS:+, over plain TCP then over TLS}, then redis-cli --hotkeys on the same instance, in turn; the ratio of the speeds per round (target >= 5x):
 
-| round | load | keys/s | wall s | target CPU s | analyzer CPU s |$head_b redis-cli keys/s | redis-cli wall s | redis-cli target CPU s | analyzer / redis-cli |$h_ratio_b
-|---|---:|---:|---:|---:|---:|$sep_b---:|---:|---:|---:|$s_ratio_b
-${rows}| median | | $(m "$n_kps") | $(m "$n_wall") | $(m "$n_tcpu") | $(m "$n_acpu") |$med_b $(m "$h_kps") | $(m "$h_wall") | $(m "$h_tcpu") | $(m "$ratios")x |$m_ratio_b
+| round | load | keys/s | wall s | target CPU s | analyzer CPU s |$head_t$head_b redis-cli keys/s | redis-cli wall s | redis-cli target CPU s | analyzer / redis-cli |$h_ratio_b
+|---|---:|---:|---:|---:|---:|$sep_t$sep_b---:|---:|---:|---:|$s_ratio_b
+${rows}| median | | $(m "$n_kps") | $(m "$n_wall") | $(m "$n_tcpu") | $(m "$n_acpu") |$med_t$med_b $(m "$h_kps") | $(m "$h_wall") | $(m "$h_tcpu") | $(m "$ratios")x |$m_ratio_b
 
 Top keys found: $top3
 

@@ -5,8 +5,10 @@
 #   build/node/node_modules/@huaweicloud/huaweicloud-sdk-core
 #     the official Huawei Cloud Node.js SDK core, whose AKSKSigner
 #     t/220-auth-sdk.t (through t/sdk/sign.js) checks the gateway against.
-# and, as root, the Debian package:
-#   lintian   t/400-debian.t checks the packages of `make deb` with it.
+# and, as root, the Debian packages:
+#   lintian   t/400-debian.t checks the packages of `make deb` with it;
+#   openssl   the command makes the certificates of the TLS tests
+#             (t/lib/Hotkey/TLS.pm: t/460-tools-tls.t).
 # Quiet when everything is there; fails loudly when an install fails.
 set -eu
 
@@ -16,14 +18,16 @@ case $build in /*) ;; *) build=$top/$build ;; esac
 node_dir=$build/node
 sdk=$node_dir/node_modules/@huaweicloud/huaweicloud-sdk-core
 
-if ! command -v lintian >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
-    echo "installing: lintian"
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get -o DPkg::Lock::Timeout=300 install -y -qq --no-install-recommends lintian >/dev/null 2>&1 || {
-        apt-get update -qq
-        apt-get -o DPkg::Lock::Timeout=300 install -y -qq --no-install-recommends lintian >/dev/null
-    } || { echo "test-deps.sh: apt-get install lintian failed" >&2; exit 1; }
-fi
+for pkg in lintian openssl; do
+    if ! command -v "$pkg" >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+        echo "installing: $pkg"
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get -o DPkg::Lock::Timeout=300 install -y -qq --no-install-recommends "$pkg" >/dev/null 2>&1 || {
+            apt-get update -qq
+            apt-get -o DPkg::Lock::Timeout=300 install -y -qq --no-install-recommends "$pkg" >/dev/null
+        } || { echo "test-deps.sh: apt-get install $pkg failed" >&2; exit 1; }
+    fi
+done
 
 if [ ! -f "$sdk/package.json" ]; then
     if ! command -v npm >/dev/null 2>&1; then

@@ -94,9 +94,13 @@ is($rc, 0, 'add with --tls and --policy (no connection): 0') or diag $out;
 is(inst($I2)->{tls}, '1', '... tls 1');
 ($rc, $out) = run_ctl('instance', 'add', '--store', $store, '--project', $P,
                       '--instance', $I2, '--addr', '127.0.0.1:' . $lfu->redis_port,
-                      '--mode', 'cluster', '--tls');
-is($rc, 1, '--tls without --policy: 1 (no TLS client here)');
-like($out, qr/TLS.*--policy/, '... says so');
+                      '--mode', 'cluster', '--tls', '--timeout', '1');
+is($rc, 1, '--tls without --policy to a plain port: 1 (TLS is tried)');
+like($out, qr/cannot connect to the instance at .*TLS handshake/, '... says so') or diag $out;
+($rc, $out) = run_ctl('instance', 'add', '--store', $store, '--project', $P,
+                      '--instance', $I2, '--addr', '127.0.0.1:' . $lfu->redis_port,
+                      '--tls-ca', '/nonexistent');
+is($rc, 2, '--tls-ca without --tls: usage');
 my $created2 = inst($I2)->{created_at};
 ($rc, $out) = run_ctl('instance', 'add', '--store', $store, '--project', $P,
                       '--instance', $I2, '--addr', '127.0.0.1:' . $lfu->redis_port,

@@ -258,6 +258,26 @@ is(scalar(grep { /hotkey-analyzer\.service$/ } keys %$tools), $have_analyzer,
    'hotkey-tools: the systemd unit exactly when the analyzer is there');
 is(field($deb{'hotkey-tools'}, 'Architecture'), $arch, "tools: Architecture $arch");
 
+# each library the tools link (libssl for their TLS too): its package is
+# a dependency
+{
+    my $x = "$tmp/x-tools";
+    system("dpkg-deb -x '$deb{'hotkey-tools'}' '$x'") == 0 or die;
+    my %tdeps = map { $_ => 1 } depends_names($deb{'hotkey-tools'});
+    my %seen;
+    for my $bin (grep { -e "$x$_" } '/usr/bin/hotkeyctl', '/usr/sbin/hotkey-analyzer') {
+        for (grep { /=>\s*\// } split /\n/, `ldd '$x$bin'`) {
+            my ($lib, $path) = /^\s*(\S+)\s+=>\s+(\S+)/ or next;
+            next if $seen{$lib}++;
+            my ($pkg) = `dpkg -S '$path' 2>/dev/null` =~ /^([^:\s]+)/;
+            ($pkg) = `dpkg -S '/usr$path' 2>/dev/null` =~ /^([^:\s]+)/ unless $pkg;
+            ok($pkg && $tdeps{$pkg}, "tools: Depends on " . ($pkg // '?') . " ($lib)")
+                or diag(field($deb{'hotkey-tools'}, 'Depends'));
+        }
+    }
+    ok($seen{'libssl.so.3'}, 'tools: link libssl (TLS to Redis)');
+}
+
 SKIP: {
     skip 'lintian not installed', 1 unless -x '/usr/bin/lintian';
     my ($lrc, $lout) = sh("lintian '$deb{'libnginx-mod-http-hotkey'}' '$deb{'hotkey-tools'}'");

@@ -1,6 +1,6 @@
 /*
- * The tools' blocking store client: one connection per node, the slot
- * map of a cluster, MOVED and ASK followed.
+ * The tools' blocking store client: one connection per node (TCP, unix
+ * or TLS), the slot map of a cluster, MOVED and ASK followed.
  */
 
 #include <stdarg.h>
@@ -193,32 +193,73 @@ hotkey_sc_login(hotkey_sc_t *sc, redisContext *c, const char *addr)
 }
 
 
+int
+hotkey_sc_tls(hotkey_sc_t *sc, const hotkey_tls_conf_t *conf)
+{
+    unsigned  i;
+
+    for (i = 0; i < sc->nnodes; i++) {
+        if (strncmp(sc->nodes[i].addr, "unix:", 5) == 0) {
+            return hotkey_sc_fail(sc, sc->nodes[i].addr, "no TLS on a unix"
+                                  " socket");
+        }
+    }
+
+    hotkey_tls_free(sc->tls);
+    sc->tls = hotkey_tls_new(conf, sc->err, sizeof(sc->err));
+
+    return sc->tls ? 0 : -1;
+}
+
+
+static redisContext *
+hotkey_sc_connect(hotkey_sc_t *sc, const char *addr)
+{
+    int            port;
+    char           host[HOTKEY_SC_ADDR_LEN], why[256];
+    redisContext  *c;
+
+    if (hotkey_sc_split(addr, host, sizeof(host), &port) == 1) {
+        c = sc->tls ? NULL
+                    : redisConnectUnixWithTimeout(addr + 5, sc->connect_tv);
+        snprintf(why, sizeof(why), "%s", sc->tls ? "no TLS on a unix socket"
+                                                 : "out of memory");
+
+    } else if (sc->tls) {
+        c = hotkey_tls_connect(sc->tls, host, port, sc->connect_tv, why,
+                               sizeof(why));
+
+    } else {
+        c = redisConnectWithTimeout(host, port, sc->connect_tv);
+        snprintf(why, sizeof(why), "out of memory");
+    }
+
+    if (c == NULL || c->err) {
+        hotkey_sc_fail(sc, addr, c ? c->errstr : why);
+        hotkey_redis_free(c);
+        return NULL;
+    }
+
+    return c;
+}
+
+
 /* a new connection to an address, logged in; NULL (sc->err) */
 
 static redisContext *
 hotkey_sc_dial(hotkey_sc_t *sc, const char *addr)
 {
-    int            port;
-    char           host[HOTKEY_SC_ADDR_LEN];
     redisContext  *c;
 
-    if (hotkey_sc_split(addr, host, sizeof(host), &port) == 1) {
-        c = redisConnectUnixWithTimeout(addr + 5, sc->connect_tv);
-
-    } else {
-        c = redisConnectWithTimeout(host, port, sc->connect_tv);
-    }
-
-    if (c == NULL || c->err) {
-        hotkey_sc_fail(sc, addr, c ? c->errstr : "out of memory");
-        redisFree(c);
+    c = hotkey_sc_connect(sc, addr);
+    if (c == NULL) {
         return NULL;
     }
 
     redisSetTimeout(c, sc->io_tv);
 
     if (hotkey_sc_login(sc, c, addr) != 0) {
-        redisFree(c);
+        hotkey_redis_free(c);
         return NULL;
     }
 
@@ -286,7 +327,7 @@ hotkey_sc_drop(hotkey_sc_t *sc, unsigned i)
     if (c) {
         hotkey_sc_fail(sc, sc->nodes[i].addr,
                        c->errstr[0] ? c->errstr : "connection lost");
-        redisFree(c);
+        hotkey_redis_free(c);
         sc->nodes[i].c = NULL;
     }
 
@@ -711,9 +752,12 @@ hotkey_sc_close(hotkey_sc_t *sc)
     unsigned  i;
 
     for (i = 0; i < sc->nnodes; i++) {
-        redisFree(sc->nodes[i].c);
+        hotkey_redis_free(sc->nodes[i].c);
         sc->nodes[i].c = NULL;
     }
+
+    hotkey_tls_free(sc->tls);
+    sc->tls = NULL;
 
     OPENSSL_cleanse(sc->password, sizeof(sc->password));
 }

@@ -5,7 +5,8 @@
  * CLUSTER SLOTS, read again after a MOVED or a failure); MOVED and ASK
  * are followed, TRYAGAIN waited for, at most HOTKEY_SC_REDIRECTS times.
  * A standalone Redis answers CLUSTER SLOTS with an error: every command
- * then goes to it, as before.
+ * then goes to it, as before.  With hotkey_sc_tls, every connection is
+ * TLS (hotkey_tls.c).
  */
 
 #ifndef HOTKEY_STORE_CLIENT_H
@@ -16,6 +17,7 @@
 #include <hiredis/hiredis.h>
 
 #include "hotkey_cluster.h"
+#include "hotkey_tls.h"
 
 
 #define HOTKEY_SC_NODES      64         /* addresses known */
@@ -39,6 +41,7 @@ typedef struct {
     hotkey_cluster_map_t  map;
     struct timeval        connect_tv;
     struct timeval        io_tv;
+    hotkey_tls_t         *tls;         /* NULL: plain TCP */
     char                  user[256];
     char                  password[512];
     char                  err[512];
@@ -55,6 +58,9 @@ int hotkey_sc_init(hotkey_sc_t *sc, const char *seeds, unsigned connect_ms,
 
 /* AUTH [user] password on every connection (user may be NULL) */
 int hotkey_sc_auth(hotkey_sc_t *sc, const char *user, const char *password);
+
+/* TLS to every node (no unix: address then): 0, or -1 (err) */
+int hotkey_sc_tls(hotkey_sc_t *sc, const hotkey_tls_conf_t *conf);
 
 /* reaches a node and learns whether it is a cluster: 0, or -1 (err) */
 int hotkey_sc_open(hotkey_sc_t *sc);
@@ -80,7 +86,8 @@ redisReply *hotkey_sc_command_at(hotkey_sc_t *sc, unsigned master,
 /*
  * A new connection of its own (for SUBSCRIBE) to the first known node
  * from *next on that answers; *next moves past it, so that the next call
- * tries another node first.  NULL when none answers.
+ * tries another node first.  NULL when none answers.  Freed with
+ * hotkey_redis_free.
  */
 redisContext *hotkey_sc_connect_any(hotkey_sc_t *sc, unsigned *next);
 

@@ -8,6 +8,7 @@
  */
 
 #include <getopt.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +22,7 @@
 #include "hotkey_route.h"
 #include "hotkey_store_client.h"
 #include "hotkey_time.h"
+#include "hotkey_tls.h"
 #include "hotkeyctl.h"
 
 
@@ -32,11 +34,28 @@
 
 
 typedef struct {
-    const char  *store, *store_pass, *project, *instance, *addr, *mode;
-    const char  *pass, *user, *policy;
-    int          tls, force, json;
-    long long    timeout;
+    const char         *store, *store_pass, *project, *instance, *addr;
+    const char         *mode, *pass, *user, *policy;
+    int                 tls, force, json, store_tls;
+    int                 tls_opts, store_tls_opts;   /* --[store-]tls-* */
+    long long           timeout;
+    hotkey_tls_conf_t   store_tc;
+    hotkey_tls_conf_t   tc;                         /* the target's */
 } hki_opts_t;
+
+enum {
+    HKI_STORE_TLS = 256,
+    HKI_STORE_TLS_CA,
+    HKI_STORE_TLS_CERT,
+    HKI_STORE_TLS_KEY,
+    HKI_STORE_TLS_NAME,
+    HKI_STORE_TLS_NO_VERIFY,
+    HKI_TLS_CA,
+    HKI_TLS_CERT,
+    HKI_TLS_KEY,
+    HKI_TLS_NAME,
+    HKI_TLS_NO_VERIFY
+};
 
 
 const char  hotkeyctl_instance_usage[] =
@@ -65,13 +84,25 @@ const char  hotkeyctl_instance_usage[] =
 "\n"
 "  --store HOST:PORT     the store (default 127.0.0.1:6379; unix:PATH)\n"
 "  --store-password-file F  AUTH to the store with the file's first line\n"
+"  --store-tls           TLS to the store (every node of a cluster)\n"
+"  --store-tls-ca FILE   its trusted CAs, PEM (default: the system's)\n"
+"  --store-tls-cert FILE a client certificate (PEM) for the store, with\n"
+"  --store-tls-key FILE  its key (Redis's tls-auth-clients yes)\n"
+"  --store-tls-name NAME the name to verify in the store's certificate,\n"
+"                        and its SNI (an IP: checked against IP SANs);\n"
+"                        without it only the chain is verified\n"
+"  --store-tls-no-verify do not verify the store (maintenance only)\n"
 "  --project P           the owning project (32 hex digits or a UUID)\n"
 "  --instance IID        the instance id (a lowercase UUID)\n"
 "  --addr HOST:PORT      the Redis to analyse: standalone, or one node of\n"
 "                        its cluster (unix:PATH too)\n"
 "  --mode M              standalone (default) or cluster\n"
-"  --tls                 the instance speaks TLS (recorded; reading its\n"
-"                        policy over TLS needs --policy)\n"
+"  --tls                 the instance speaks TLS: recorded, and its\n"
+"                        policy is read over TLS\n"
+"  --tls-ca, --tls-cert, --tls-key, --tls-name, --tls-no-verify\n"
+"                        as the --store-tls-* ones, for the instance\n"
+"                        (the analyzer reads its own: its credentials\n"
+"                        file)\n"
 "  --password-file F     the instance's password (first line), to read\n"
 "                        its policy; never stored, never printed\n"
 "  --user U              the ACL user for --password-file\n"
@@ -120,17 +151,38 @@ hki_err(const char *fmt, const char *a, const char *b)
 }
 
 
+/* the instance over TLS; c->err set and errstr said when it fails */
 static redisContext *
-hki_connect(const char *what, const char *hostport, long long timeout)
+hki_connect_tls(hki_opts_t *o, const char *host, int port,
+    struct timeval tv, char *why, size_t size)
 {
-    char            host[256];
+    redisContext  *c;
+    hotkey_tls_t  *tls;
+
+    tls = hotkey_tls_new(&o->tc, why, size);
+    c = tls ? hotkey_tls_connect(tls, host, port, tv, why, size) : NULL;
+    hotkey_tls_free(tls);
+
+    return c;
+}
+
+
+static redisContext *
+hki_connect(hki_opts_t *o, const char *what, const char *hostport)
+{
+    char            host[256], why[256];
     const char     *colon;
     long long       port;
     redisContext   *c;
-    struct timeval  tv = { (time_t) timeout, 0 };
+    struct timeval  tv = { (time_t) o->timeout, 0 };
+
+    snprintf(why, sizeof(why), "out of memory");
 
     if (strncmp(hostport, "unix:", 5) == 0) {
-        c = redisConnectUnixWithTimeout(hostport + 5, tv);
+        c = o->tls ? NULL : redisConnectUnixWithTimeout(hostport + 5, tv);
+        if (o->tls) {
+            snprintf(why, sizeof(why), "no TLS on a unix socket");
+        }
 
     } else {
         colon = strrchr(hostport, ':');
@@ -152,13 +204,15 @@ hki_connect(const char *what, const char *hostport, long long timeout)
             host[strlen(host) - 2] = '\0';
         }
 
-        c = redisConnectWithTimeout(host, (int) port, tv);
+        c = o->tls ? hki_connect_tls(o, host, (int) port, tv, why,
+                                     sizeof(why))
+                   : redisConnectWithTimeout(host, (int) port, tv);
     }
 
     if (c == NULL || c->err) {
         fprintf(stderr, "hotkeyctl instance: cannot connect to the %s at"
-                " %s: %s\n", what, hostport, c ? c->errstr : "out of memory");
-        redisFree(c);
+                " %s: %s\n", what, hostport, c ? c->errstr : why);
+        hotkey_redis_free(c);
         return NULL;
     }
 
@@ -249,6 +303,10 @@ hki_store(hki_opts_t *o)
     }
 
     rc = hotkey_sc_init(sc, o->store, o->timeout * 1000, o->timeout * 1000);
+
+    if (rc == 0 && o->store_tls) {
+        rc = hotkey_sc_tls(sc, &o->store_tc);
+    }
 
     if (rc == 0 && o->store_pass) {
         rc = hki_password(o->store_pass, pass, sizeof(pass));
@@ -359,12 +417,7 @@ hki_target_policy(hki_opts_t *o, char *policy, size_t size)
         return 0;
     }
 
-    if (o->tls) {
-        return hki_err("%s: reading the policy over TLS is not supported"
-                       " here; give --policy%s", o->addr, "");
-    }
-
-    c = hki_connect("instance", o->addr, o->timeout);
+    c = hki_connect(o, "instance", o->addr);
     if (c == NULL) {
         return 1;
     }
@@ -375,7 +428,7 @@ hki_target_policy(hki_opts_t *o, char *policy, size_t size)
         rc = hki_read_policy(c, o->addr, policy, size);
     }
 
-    redisFree(c);
+    hotkey_redis_free(c);
 
     return rc;
 }
@@ -893,6 +946,62 @@ hki_remove(hki_opts_t *o)
 /* ---------------------------------------------------------------- args */
 
 
+static void
+hki_tls_arg(hki_opts_t *o, int c)
+{
+    hotkey_tls_conf_t  *tc;
+
+    if (c == HKI_STORE_TLS) {
+        o->store_tls = 1;
+        return;
+    }
+
+    if (c < HKI_TLS_CA) {
+        tc = &o->store_tc;
+        o->store_tls_opts = 1;
+        c += HKI_TLS_CA - HKI_STORE_TLS_CA;
+
+    } else {
+        tc = &o->tc;
+        o->tls_opts = 1;
+    }
+
+    switch (c) {
+    case HKI_TLS_CA: tc->ca = optarg; break;
+    case HKI_TLS_CERT: tc->cert = optarg; break;
+    case HKI_TLS_KEY: tc->key = optarg; break;
+    case HKI_TLS_NAME: tc->name = optarg; break;
+    default: tc->no_verify = 1;
+    }
+}
+
+
+static int
+hki_tls_check(hki_opts_t *o)
+{
+    if (o->store_tls_opts && !o->store_tls) {
+        return hotkeyctl_fail(HKI_CMD, "%s", "the --store-tls-* options go"
+                              " with --store-tls");
+    }
+
+    if (o->tls_opts && !o->tls) {
+        return hotkeyctl_fail(HKI_CMD, "%s", "the --tls-* options go with"
+                              " --tls");
+    }
+
+    if ((o->store_tc.cert == NULL) != (o->store_tc.key == NULL)
+        || (o->tc.cert == NULL) != (o->tc.key == NULL))
+    {
+        return hotkeyctl_fail(HKI_CMD, "%s", "a client certificate"
+                              " (--[store-]tls-cert) needs its key"
+                              " (--[store-]tls-key), and a key its"
+                              " certificate");
+    }
+
+    return -1;
+}
+
+
 static int
 hki_args(int argc, char **argv, hki_opts_t *o)
 {
@@ -911,11 +1020,28 @@ hki_args(int argc, char **argv, hki_opts_t *o)
         { "force", no_argument, NULL, 'f' },
         { "json", no_argument, NULL, 'j' },
         { "timeout", required_argument, NULL, 'T' },
+        { "store-tls", no_argument, NULL, HKI_STORE_TLS },
+        { "store-tls-ca", required_argument, NULL, HKI_STORE_TLS_CA },
+        { "store-tls-cert", required_argument, NULL, HKI_STORE_TLS_CERT },
+        { "store-tls-key", required_argument, NULL, HKI_STORE_TLS_KEY },
+        { "store-tls-name", required_argument, NULL, HKI_STORE_TLS_NAME },
+        { "store-tls-no-verify", no_argument, NULL,
+          HKI_STORE_TLS_NO_VERIFY },
+        { "tls-ca", required_argument, NULL, HKI_TLS_CA },
+        { "tls-cert", required_argument, NULL, HKI_TLS_CERT },
+        { "tls-key", required_argument, NULL, HKI_TLS_KEY },
+        { "tls-name", required_argument, NULL, HKI_TLS_NAME },
+        { "tls-no-verify", no_argument, NULL, HKI_TLS_NO_VERIFY },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 }
     };
 
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        if (c >= HKI_STORE_TLS) {
+            hki_tls_arg(o, c);
+            continue;
+        }
+
         switch (c) {
         case 's': o->store = optarg; break;
         case 'S': o->store_pass = optarg; break;
@@ -951,7 +1077,7 @@ hki_args(int argc, char **argv, hki_opts_t *o)
         return hotkeyctl_fail(HKI_CMD, "unexpected \"%s\"", argv[optind]);
     }
 
-    return -1;
+    return hki_tls_check(o);
 }
 
 
@@ -963,6 +1089,7 @@ hotkeyctl_instance(int argc, char **argv)
     hki_opts_t   o;
 
     memset(&o, 0, sizeof(o));
+    signal(SIGPIPE, SIG_IGN);
     o.store = "127.0.0.1:6379";
     o.mode = "standalone";
     o.timeout = 5;

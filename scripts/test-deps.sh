@@ -9,6 +9,8 @@
 #   lintian   t/400-debian.t checks the packages of `make deb` with it;
 #   openssl   the command makes the certificates of the TLS tests
 #             (t/lib/Hotkey/TLS.pm: t/460-tools-tls.t).
+#   strace, libio-socket-ssl-perl   t/467-tls-attack.t: a worker slowed
+#             down (strace), a TLS server that renegotiates (Perl).
 # Quiet when everything is there; fails loudly when an install fails.
 set -eu
 
@@ -18,8 +20,11 @@ case $build in /*) ;; *) build=$top/$build ;; esac
 node_dir=$build/node
 sdk=$node_dir/node_modules/@huaweicloud/huaweicloud-sdk-core
 
-for pkg in lintian openssl; do
-    if ! command -v "$pkg" >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+# need PACKAGE CHECK...: installs PACKAGE when CHECK fails
+need() {
+    pkg=$1
+    shift
+    if ! "$@" >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
         echo "installing: $pkg"
         export DEBIAN_FRONTEND=noninteractive
         apt-get -o DPkg::Lock::Timeout=300 install -y -qq --no-install-recommends "$pkg" >/dev/null 2>&1 || {
@@ -27,7 +32,12 @@ for pkg in lintian openssl; do
             apt-get -o DPkg::Lock::Timeout=300 install -y -qq --no-install-recommends "$pkg" >/dev/null
         } || { echo "test-deps.sh: apt-get install $pkg failed" >&2; exit 1; }
     fi
-done
+}
+
+need lintian command -v lintian
+need openssl command -v openssl
+need strace command -v strace
+need libio-socket-ssl-perl perl -MIO::Socket::SSL -e 1
 
 if [ ! -f "$sdk/package.json" ]; then
     if ! command -v npm >/dev/null 2>&1; then

@@ -255,7 +255,7 @@ hotkey_parse_uint(const char *p, size_t len, size_t max_digits,
 
         /* only a 20th digit can pass UINT64_MAX */
 
-        if (v > (UINT64_MAX - (uint64_t) (p[i] - '0')) / 10) {
+        if (i == 19 && v > (UINT64_MAX - (uint64_t) (p[i] - '0')) / 10) {
             return -1;
         }
 

@@ -578,7 +578,7 @@ ngx_http_hotkey_exit_process(ngx_cycle_t *cycle)
     ngx_http_hotkey_sub_exit_process(cycle);
     ngx_http_hotkey_cluster_exit_process(cycle);
 
-    hotkey_store_reader_drain();
+    ngx_http_hotkey_store_exit_process();
 }
 
 

@@ -15,6 +15,7 @@
 #include "hotkey_args.h"
 #include "hotkey_error.h"
 #include "hotkey_store.h"
+#include "hotkey_resp.h"
 #include "hotkey_op.h"
 #include "hotkey_num.h"
 #include "hotkey_creds.h"
@@ -164,8 +165,7 @@ typedef struct {
 /* what the store path knows of one request */
 
 typedef struct {
-    redisReader                *reader;
-    size_t                      received;
+    hotkey_resp_t               resp;       /* the reply, scanned so far */
     struct timespec             start;
     ngx_msec_int_t              usec;
     ngx_http_hotkey_cluster_peer_t  *cluster;
@@ -219,6 +219,7 @@ ngx_int_t ngx_http_hotkey_send_error(ngx_http_request_t *r,
 void ngx_http_hotkey_set_json_type(ngx_http_request_t *r);
 ngx_int_t ngx_http_hotkey_send_json(ngx_http_request_t *r,
     ngx_uint_t status, u_char *body, size_t len);
+void ngx_http_hotkey_store_exit_process(void);
 ngx_int_t ngx_http_hotkey_store_run(ngx_http_request_t *r,
     ngx_http_hotkey_ctx_t *ctx);
 void ngx_http_hotkey_set_answer(ngx_http_request_t *r,

@@ -1,7 +1,8 @@
 /*
  * The task store: one script per request through nginx's upstream
- * machinery (upstream {} blocks, keepalive, timeouts), the reply read with
- * hiredis's reader and turned into the answer by hotkey_store.c.
+ * machinery (upstream {} blocks, keepalive, timeouts), the reply read in
+ * u->buffer where it arrives (hotkey_resp.c) and turned into the answer by
+ * hotkey_reply.c, written after the reply in the same buffer when it fits.
  *
  * The answer is not the store's bytes, so it is handed to the upstream as
  * if it were: process_header puts it in u->buffer with its length, and the
@@ -16,6 +17,8 @@
 static ngx_int_t ngx_http_hotkey_create_request(ngx_http_request_t *r);
 static ngx_int_t ngx_http_hotkey_reinit_request(ngx_http_request_t *r);
 static ngx_int_t ngx_http_hotkey_process_header(ngx_http_request_t *r);
+static ngx_int_t ngx_http_hotkey_store_more(ngx_http_request_t *r,
+    ngx_buf_t *b);
 static ngx_int_t ngx_http_hotkey_reply(ngx_http_request_t *r,
     ngx_http_hotkey_ctx_t *ctx, redisReply *reply);
 static ngx_int_t ngx_http_hotkey_filter_init(void *data);
@@ -23,7 +26,7 @@ static ngx_int_t ngx_http_hotkey_filter(void *data, ssize_t bytes);
 static void ngx_http_hotkey_abort_request(ngx_http_request_t *r);
 static void ngx_http_hotkey_finalize_request(ngx_http_request_t *r,
     ngx_int_t rc);
-static void ngx_http_hotkey_reader_cleanup(void *data);
+static void ngx_http_hotkey_store_cleanup(void *data);
 static ngx_int_t ngx_http_hotkey_store_retry(ngx_http_request_t *r,
     ngx_http_hotkey_ctx_t *ctx);
 static ngx_int_t ngx_http_hotkey_store_reset(ngx_http_hotkey_ctx_t *ctx);
@@ -35,6 +38,7 @@ static ngx_int_t ngx_http_hotkey_reply_error(ngx_http_request_t *r,
 
 
 #define NGX_HTTP_HOTKEY_REPLY_MAX       (4 * 1024 * 1024)
+#define NGX_HTTP_HOTKEY_NODES           (64 * 1024)
 #define NGX_HTTP_HOTKEY_TRYAGAIN_DELAY  20
 #define NGX_HTTP_HOTKEY_TRYAGAIN_MAX    40
 
@@ -45,6 +49,20 @@ static const char  ngx_http_hotkey_asking[] = "*1\r\n$6\r\nASKING\r\n";
 /* per worker: operations whose script the store is known to hold */
 
 static ngx_uint_t  ngx_http_hotkey_scripts_loaded;
+
+/* per worker: the tree of the reply being converted, for each in turn */
+
+static void       *ngx_http_hotkey_nodes;
+
+
+void
+ngx_http_hotkey_store_exit_process(void)
+{
+    if (ngx_http_hotkey_nodes) {
+        ngx_free(ngx_http_hotkey_nodes);
+        ngx_http_hotkey_nodes = NULL;
+    }
+}
 
 
 ngx_int_t
@@ -80,7 +98,7 @@ ngx_http_hotkey_store_run(ngx_http_request_t *r, ngx_http_hotkey_ctx_t *ctx)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    cln->handler = ngx_http_hotkey_reader_cleanup;
+    cln->handler = ngx_http_hotkey_store_cleanup;
     cln->data = ctx;
 
     ctx->store.again.handler = ngx_http_hotkey_store_again;
@@ -98,17 +116,12 @@ ngx_http_hotkey_store_run(ngx_http_request_t *r, ngx_http_hotkey_ctx_t *ctx)
 
 
 static void
-ngx_http_hotkey_reader_cleanup(void *data)
+ngx_http_hotkey_store_cleanup(void *data)
 {
     ngx_http_hotkey_ctx_t  *ctx = data;
 
     if (ctx->store.again.timer_set) {
         ngx_del_timer(&ctx->store.again);
-    }
-
-    if (ctx->store.reader) {
-        hotkey_store_reader_put(ctx->store.reader);
-        ctx->store.reader = NULL;
     }
 }
 
@@ -265,63 +278,67 @@ ngx_http_hotkey_reinit_request(ngx_http_request_t *r)
 static ngx_int_t
 ngx_http_hotkey_store_reset(ngx_http_hotkey_ctx_t *ctx)
 {
-    if (ctx->store.reader) {
-        hotkey_store_reader_free(ctx->store.reader);
-    }
-
     if (ctx->store.again.timer_set) {
         ngx_del_timer(&ctx->store.again);
     }
 
-    ctx->store.received = 0;
-    ctx->store.reader = hotkey_store_reader_get();
+    hotkey_resp_init(&ctx->store.resp);
 
-    return ctx->store.reader ? NGX_OK : NGX_ERROR;
+    return NGX_OK;
 }
 
 
 static ngx_int_t
 ngx_http_hotkey_process_header(ngx_http_request_t *r)
 {
-    void                   *reply;
-    size_t                  n;
     ngx_int_t               rc;
     ngx_buf_t              *b;
-    redisReader            *rd;
+    redisReply             *reply;
     ngx_http_upstream_t    *u;
     ngx_http_hotkey_ctx_t  *ctx;
 
     u = r->upstream;
     b = &u->buffer;
     ctx = ngx_http_get_module_ctx(r, ngx_http_hotkey_module);
-    rd = ctx->store.reader;
 
-    n = b->last - b->pos;
-    ctx->store.received += n;
-
-    if (ctx->store.received > NGX_HTTP_HOTKEY_REPLY_MAX) {
-        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                      "hotkey store sent a reply over %d bytes",
-                      NGX_HTTP_HOTKEY_REPLY_MAX);
-        return NGX_HTTP_UPSTREAM_INVALID_HEADER;
+    if (ngx_http_hotkey_nodes == NULL) {
+        ngx_http_hotkey_nodes = ngx_alloc(NGX_HTTP_HOTKEY_NODES,
+                                          r->connection->log);
     }
-
-    /* the reader keeps its own copy, so the buffer is reused at once */
-
-    if (redisReaderFeed(rd, (char *) b->pos, n) != REDIS_OK) {
-        goto invalid;
-    }
-
-    b->pos = b->start;
-    b->last = b->start;
 
     for ( ;; ) {
-        if (redisReaderGetReply(rd, &reply) != REDIS_OK) {
-            goto invalid;
-        }
+        switch (hotkey_resp_read(&ctx->store.resp, (char *) b->pos,
+                                 b->last - b->pos, ngx_http_hotkey_nodes,
+                                 NGX_HTTP_HOTKEY_NODES, &reply))
+        {
+        case HOTKEY_RESP_AGAIN:
+            return ngx_http_hotkey_store_more(r, b);
 
-        if (reply == NULL) {
-            return NGX_AGAIN;
+        case HOTKEY_RESP_ERROR:
+            ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                          "hotkey store sent an invalid reply: %s",
+                          ctx->store.resp.err);
+            return NGX_HTTP_UPSTREAM_INVALID_HEADER;
+
+        case HOTKEY_RESP_DONE:
+
+            /* it came in parts, or is larger than the worker's nodes */
+
+            reply = ngx_palloc(r->pool, hotkey_resp_mem(&ctx->store.resp));
+
+            if (reply) {
+                reply = hotkey_resp_build(&ctx->store.resp, (char *) b->pos,
+                                          reply);
+            }
+
+            if (reply == NULL) {
+                return NGX_ERROR;
+            }
+
+            break;
+
+        default:
+            break;
         }
 
         if (ctx->store.skip == 0) {
@@ -336,28 +353,35 @@ ngx_http_hotkey_process_header(ngx_http_request_t *r)
 
         ctx->store.skip--;
 
-        if (((redisReply *) reply)->type != REDIS_REPLY_STATUS) {
+        if (reply->type != REDIS_REPLY_STATUS) {
             ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                           "hotkey store refused AUTH or ASKING: %*s",
-                          ngx_min(((redisReply *) reply)->len, 200),
-                          ((redisReply *) reply)->str
-                          ? ((redisReply *) reply)->str : "");
+                          ngx_min(reply->len, 200),
+                          reply->str ? reply->str : "");
         }
 
-        hotkey_store_reply_done(rd, reply);
+        b->pos += ctx->store.resp.pos;
+        hotkey_resp_init(&ctx->store.resp);
     }
 
     /* a reply followed by more bytes is not one this module asked for */
 
-    if (rd->pos != rd->len) {
-        hotkey_store_reply_done(rd, reply);
+    if (b->pos + ctx->store.resp.pos != b->last) {
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                       "hotkey store sent data after the reply");
         return NGX_HTTP_UPSTREAM_INVALID_HEADER;
     }
 
     rc = ngx_http_hotkey_reply(r, ctx, reply);
-    hotkey_store_reply_done(rd, reply);
+
+    if (rc == NGX_AGAIN || rc == NGX_BUSY) {
+
+        /* the next reply, on the same connection, into the same buffer */
+
+        b->pos = b->start;
+        b->last = b->start;
+        hotkey_resp_init(&ctx->store.resp);
+    }
 
     if (rc == NGX_AGAIN) {
         return ngx_http_hotkey_store_retry(r, ctx);
@@ -382,12 +406,51 @@ ngx_http_hotkey_process_header(ngx_http_request_t *r)
     u->keepalive = 1;
 
     return NGX_OK;
+}
 
-invalid:
 
-    ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                  "hotkey store sent an invalid reply: %s", rd->errstr);
-    return NGX_HTTP_UPSTREAM_INVALID_HEADER;
+/*
+ * A reply not all there yet: the upstream reads the rest after it in
+ * u->buffer, which is made larger (twice, up to the reply's limit) when
+ * it is full.
+ */
+
+static ngx_int_t
+ngx_http_hotkey_store_more(ngx_http_request_t *r, ngx_buf_t *b)
+{
+    size_t   n, size;
+    u_char  *p;
+
+    if (b->last < b->end) {
+        return NGX_AGAIN;
+    }
+
+    n = b->last - b->pos;
+
+    if (n >= NGX_HTTP_HOTKEY_REPLY_MAX) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "hotkey store sent a reply over %d bytes",
+                      NGX_HTTP_HOTKEY_REPLY_MAX);
+        return NGX_HTTP_UPSTREAM_INVALID_HEADER;
+    }
+
+    size = ngx_min(2 * (size_t) (b->end - b->start),
+                   NGX_HTTP_HOTKEY_REPLY_MAX);
+
+    p = ngx_palloc(r->pool, size);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(p, b->pos, n);
+    (void) ngx_pfree(r->pool, b->start);
+
+    b->start = p;
+    b->pos = p;
+    b->last = p + n;
+    b->end = p + size;
+
+    return NGX_AGAIN;
 }
 
 
@@ -477,15 +540,27 @@ static ngx_int_t
 ngx_http_hotkey_reply(ngx_http_request_t *r, ngx_http_hotkey_ctx_t *ctx,
     redisReply *reply)
 {
+    size_t                  size;
     u_char                 *body;
+    ngx_buf_t              *b;
     const char             *why;
     hotkey_err_e            err;
     hotkey_answer_t         ans;
     hotkey_store_result_e   res;
 
-    body = ngx_pnalloc(r->pool, hotkey_store_answer_size(ctx->op, reply));
-    if (body == NULL) {
-        return NGX_ERROR;
+    /* after the reply in its buffer, which lives as long as the request */
+
+    size = hotkey_store_answer_size(ctx->op, reply);
+    b = &r->upstream->buffer;
+
+    if ((size_t) (b->end - b->last) >= size) {
+        body = b->last;
+
+    } else {
+        body = ngx_pnalloc(r->pool, size);
+        if (body == NULL) {
+            return NGX_ERROR;
+        }
     }
 
     res = hotkey_store_reply(ctx->op, reply, &ctx->route, ctx->args.id,

@@ -29,9 +29,8 @@ fuzz_request(const hotkey_op_t *op, const hotkey_route_t *rt,
     void         *reply;
     redisReader  *rd;
 
-    size = hotkey_store_request_size(op, rt->project_len);
-
     for (eval = 0; eval < 2; eval++) {
+        size = hotkey_store_request_size(op, rt->project_len, eval);
         buf = malloc(size);
         if (buf == NULL) {
             abort();

@@ -1,12 +1,15 @@
 /*
- * Fuzz target: RESP bytes -> hiredis reader (as the module builds it) ->
- * hotkey_store_reply (each operation's reply to JSON).  The first byte
- * chooses how the rest is fed, byte % 3: in 1, 2 or 3 chunks, cut at
- * points taken from the next two bytes; and the operation, byte / 3 % 6:
- * list, create, details, delete, autoscan get, autoscan put (the order of
- * hotkey_op_e; seeds whose first byte is 0 to 2 are list replies).  Every
- * complete reply is converted and freed; an answer never outgrows
- * hotkey_store_answer_size(), and a failure always says why.
+ * Fuzz target: RESP bytes -> the request path's reader (hotkey_resp.c,
+ * the reply read where it arrives) -> hotkey_store_reply (each operation's
+ * reply to JSON).  The first byte chooses how the rest arrives, byte % 3:
+ * in 1, 2 or 3 chunks, cut at points taken from the next two bytes, each
+ * appended to what is there, in a buffer of its own (reads past the bytes
+ * are caught); and the operation, byte / 3 % 6: list, create, details,
+ * delete, autoscan get, autoscan put (the order of hotkey_op_e; seeds
+ * whose first byte is 0 to 2 are list replies).  Every complete reply is
+ * converted, its tree laid out at once or, when it came in parts or the
+ * node area is small (the second byte's low bit), after; an answer never
+ * outgrows hotkey_store_answer_size(), and a failure always says why.
  */
 
 #include <stddef.h>
@@ -15,6 +18,7 @@
 #include <string.h>
 
 #include "hotkey_store.h"
+#include "hotkey_resp.h"
 
 
 #define FUZZ_P  "a4d31cb6-3d72-4fdc-8ec9-6e3a41e47f71"
@@ -34,53 +38,89 @@ static hotkey_route_t  fuzz_task_rt = {
 };
 
 
+static char  fuzz_nodes[64 * 1024];
+
+
 static void
-fuzz_drain(redisReader *rd, const hotkey_op_t *op, int *broken)
+fuzz_convert(const hotkey_op_t *op, const redisReply *reply)
 {
-    int                     n;
     char                   *body;
-    void                   *reply;
-    size_t                  len, size;
+    size_t                  size;
     const char             *why;
     hotkey_answer_t         ans;
     hotkey_store_result_e   res;
 
-    for (n = 0; n < 64 && !*broken; n++) {
+    size = hotkey_store_answer_size(op, reply);
+    body = malloc(size);
+    why = NULL;
+
+    if (body == NULL) {
+        abort();
+    }
+
+    res = hotkey_store_reply(op, reply,
+                             op->route == HOTKEY_ROUTE_TASK
+                             ? &fuzz_task_rt : &fuzz_rt,
+                             op->id == HOTKEY_OP_CREATE ? FUZZ_T : NULL,
+                             body, &ans, &why);
+
+    if ((res == HOTKEY_STORE_OK && ans.len > size)
+        || (res != HOTKEY_STORE_OK && (ans.len != 0 || why == NULL)))
+    {
+        abort();
+    }
+
+    free(body);
+}
+
+
+/* the replies whole in buf[*start .. len): converted, *start past them */
+
+static int
+fuzz_drain(hotkey_resp_t *s, char *buf, size_t *start, size_t len,
+    size_t room, const hotkey_op_t *op)
+{
+    int          n;
+    void        *mem;
+    redisReply  *reply;
+
+    for (n = 0; n < 64; n++) {
         reply = NULL;
 
-        if (redisReaderGetReply(rd, &reply) != REDIS_OK) {
-            *broken = 1;
-            return;
-        }
-
-        if (reply == NULL) {
-            return;
-        }
-
-        size = hotkey_store_answer_size(op, reply);
-        body = malloc(size);
-        why = NULL;
-
-        if (body == NULL) {
-            abort();
-        }
-
-        res = hotkey_store_reply(op, reply,
-                                 op->route == HOTKEY_ROUTE_TASK
-                                 ? &fuzz_task_rt : &fuzz_rt,
-                                 op->id == HOTKEY_OP_CREATE ? FUZZ_T : NULL,
-                                 body, &ans, &why);
-        len = ans.len;
-
-        if ((res == HOTKEY_STORE_OK && len > size)
-            || (res != HOTKEY_STORE_OK && (len != 0 || why == NULL)))
+        switch (hotkey_resp_read(s, buf + *start, len - *start, fuzz_nodes,
+                                 room, &reply))
         {
-            abort();
+        case HOTKEY_RESP_AGAIN:
+            return 0;
+
+        case HOTKEY_RESP_ERROR:
+            if (s->err == NULL) {
+                abort();
+            }
+
+            return 1;
+
+        case HOTKEY_RESP_DONE:
+            mem = malloc(hotkey_resp_mem(s));
+            reply = mem ? hotkey_resp_build(s, buf + *start, mem) : NULL;
+
+            if (reply == NULL) {
+                abort();
+            }
+
+            fuzz_convert(op, reply);
+            free(mem);
+            break;
+
+        default:
+            fuzz_convert(op, reply);
         }
 
-        free(body);
-        hotkey_store_reply_done(rd, reply);
+        *start += s->pos;
+        hotkey_resp_init(s);
     }
+
+    return 1;
 }
 
 
@@ -88,9 +128,9 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     int                 broken, chunks, i;
-    char               *copy;
-    size_t              cut[4], n;
-    redisReader        *rd;
+    char               *buf, *prev;
+    size_t              cut[4], n, start, room;
+    hotkey_resp_t       s;
     const hotkey_op_t  *op;
 
     if (size < 3) {
@@ -99,6 +139,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     chunks = data[0] % 3 + 1;
     op = hotkey_op_get((hotkey_op_e) (data[0] / 3 % HOTKEY_OP_LAST));
+    room = (data[1] & 1) ? 600 : sizeof(fuzz_nodes);
     n = size - 3;
 
     cut[0] = 0;
@@ -108,36 +149,31 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     data += 3;
 
-    rd = hotkey_store_reader_get();       /* the arena reader */
-    if (rd == NULL) {
-        return 0;
-    }
-
+    hotkey_resp_init(&s);
     broken = 0;
+    start = 0;
+    buf = NULL;
 
     for (i = 0; i < 3 && !broken; i++) {
         if (cut[i + 1] <= cut[i]) {
             continue;
         }
 
-        /* each chunk in its own block: reads past it are caught */
-        copy = malloc(cut[i + 1] - cut[i]);
-        if (copy == NULL) {
-            break;
+        /* what is there so far, in a block of its own */
+
+        prev = buf;
+        buf = malloc(cut[i + 1]);
+        if (buf == NULL) {
+            abort();
         }
 
-        memcpy(copy, data + cut[i], cut[i + 1] - cut[i]);
+        memcpy(buf, data, cut[i + 1]);
+        free(prev);
 
-        if (redisReaderFeed(rd, copy, cut[i + 1] - cut[i]) != REDIS_OK) {
-            broken = 1;
-        }
-
-        free(copy);
-
-        fuzz_drain(rd, op, &broken);
+        broken = fuzz_drain(&s, buf, &start, cut[i + 1], room, op);
     }
 
-    hotkey_store_reader_put(rd);
+    free(buf);
 
     return 0;
 }

@@ -14,9 +14,9 @@ cd "$top"
 ctl=build/hotkeyctl
 [ -x "$ctl" ] || make -s cli
 c=fuzz/corpus
-mkdir -p $c/args $c/route $c/aksk $c/jwt $c/store
+mkdir -p $c/args $c/route $c/aksk $c/jwt $c/store $c/resp
 # the targets to regenerate (default: all); the others are left as they are
-targets=${*:-args route aksk jwt store body}
+targets=${*:-args route aksk jwt store resp body}
 want() { case " $targets " in *" $1 "*) return 0 ;; esac; return 1; }
 
 P=0123456789abcdef0123456789abcdef
@@ -239,6 +239,12 @@ printf '\000\000\000:42\r\n' >$c/store/integer
 printf '\003\000\000-NOSCRIPT No matching script.\r\n' >$c/store/noscript
 printf '\011\000\000-MOVED 3999 127.0.0.1:6381\r\n' >$c/store/moved
 printf '\014\000\000*6\r\n$36\r\n%s\r\n$11\r\nallkeys-lfu\r\n$2\r\nok\r\n$1\r\n1\r\n$11\r\n00:00,00:00\r\n:5\r\n' $PU >$c/store/autoscan-unsorted
+fi
+
+# ---- resp: the same replies (the first three bytes cut them the same way)
+if want resp; then
+    rm -f $c/resp/*
+    cp $c/store/* $c/resp/
 fi
 
 # ---- body: PUT hotkey/autoscan bodies (fuzz_body.c): valid, each field

@@ -1,8 +1,8 @@
 /*
  * The task store's protocol: one script per operation (EVALSHA, EVAL when
  * the store has not seen it; hotkey_store.c), and its reply turned into
- * the API's JSON (hotkey_reply.c).  Plain C over hiredis's reply reader;
- * the Redis schema is in README.md.
+ * the API's JSON (hotkey_reply.c).  Plain C over hiredis's reply tree
+ * (redisReply); the Redis schema is in README.md.
  */
 
 #ifndef HOTKEY_STORE_H
@@ -27,26 +27,16 @@ typedef enum {
     HOTKEY_STORE_BAD_REPLY          /* error reply or nonsense */
 } hotkey_store_result_e;
 
-/* a reader whose replies are bounded in elements and string size */
+/*
+ * A reader whose replies are bounded in elements and string size (the
+ * subscription's and the slot map's; the request path reads its replies
+ * with hotkey_resp.c, within the same bounds)
+ */
 redisReader *hotkey_store_reader_create(void);
 
-/*
- * A reader for the request path, from a per-process stock of spare ones;
- * its replies live in an arena of the reader's: give each back with
- * hotkey_store_reply_done(), the reader with hotkey_store_reader_put()
- * (kept when it is between two replies) or hotkey_store_reader_free().
- * Not thread-safe.
- */
-redisReader *hotkey_store_reader_get(void);
-void hotkey_store_reply_done(redisReader *rd, void *reply);
-void hotkey_store_reader_put(redisReader *rd);
-void hotkey_store_reader_free(redisReader *rd);
-
-/* frees the spare readers (at process exit) */
-void hotkey_store_reader_drain(void);
-
-/* bytes hotkey_store_request() may write */
-size_t hotkey_store_request_size(const hotkey_op_t *op, size_t project_len);
+/* bytes hotkey_store_request() may write, with the script's text (eval) */
+size_t hotkey_store_request_size(const hotkey_op_t *op, size_t project_len,
+    int eval);
 
 /*
  * Writes the RESP command of an operation into buf: EVALSHA of its script,

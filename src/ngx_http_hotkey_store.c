@@ -141,7 +141,8 @@ ngx_http_hotkey_store_command(ngx_http_request_t *r,
                             (auth ? auth->len : 0)
                             + sizeof(ngx_http_hotkey_asking) - 1
                             + hotkey_store_request_size(ctx->op,
-                                                  ctx->route.project_len));
+                                                  ctx->route.project_len,
+                                                  ctx->store.eval));
     if (cmd->data == NULL) {
         return NGX_ERROR;
     }

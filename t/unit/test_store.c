@@ -139,47 +139,13 @@ main(void)
     is_int(convert("-MOVEDX\r\n", &body), HOTKEY_STORE_BAD_REPLY,
            "MOVEDX is an error");
 
-    /* the request path's readers build replies in an arena */
-    {
-        int           i;
-        void         *rp;
-        redisReply   *rr;
-        redisReader  *ar;
-        const char   *resp = HEAD_OK REC("7\r\nsuccess",
-                                         "$13\r\n1592187683534\r\n",
-                                         "$13\r\n1592187685588\r\n");
-
-        ar = hotkey_store_reader_get();
-        ok(ar != NULL, "an arena reader");
-
-        for (i = 0; i < 3; i++) {
-            rp = NULL;
-            ok(redisReaderFeed(ar, resp, strlen(resp)) == REDIS_OK
-               && redisReaderGetReply(ar, &rp) == REDIS_OK && rp != NULL,
-               "arena reply read");
-            rr = rp;
-            ok(rr && rr->type == REDIS_REPLY_ARRAY && rr->elements == 4
-               && rr->element[3]->type == REDIS_REPLY_ARRAY
-               && rr->element[3]->elements == 7
-               && strcmp(rr->element[3]->element[1]->str, "success") == 0
-               && rr->element[2]->integer == 1,
-               "arena reply: the tree as hiredis builds it");
-            hotkey_store_reply_done(ar, rp);
-        }
-
-        rp = NULL;
-        ok(redisReaderFeed(ar, "*3000\r\n", 7) == REDIS_OK
-           && redisReaderGetReply(ar, &rp) != REDIS_OK,
-           "arena reader: an oversized array is refused");
-        hotkey_store_reader_free(ar);
-        hotkey_store_reader_drain();
-    }
-
     a.list.offset = 20;
     a.list.limit = 5;
     a.list.status = HOTKEY_STATUS_FAILED;
-    ok(hotkey_store_request_size(list_op(), 36) < sizeof(buf),
+    ok(hotkey_store_request_size(list_op(), 36, 1) < sizeof(buf),
        "request size");
+    ok(hotkey_store_request_size(list_op(), 36, 0) < 3000,
+       "request size of EVALSHA, without the script");
     n = hotkey_store_request(buf, list_op(), &rt, &a, 0);
     buf[n] = '\0';
     ok(strncmp(buf, "*9\r\n$7\r\nEVALSHA\r\n$40\r\n", 22) == 0,

@@ -99,23 +99,12 @@ hotkey_resp_num(hotkey_resp_t *s, const char *p, const char *last,
 }
 
 
-/*
- * The line of an element at p: its end in *eol, the number it carries
- * (integer, length, count) in *v.  HOTKEY_RESP_AGAIN: not all there yet.
- */
+/* the string of a status or an error at p, within the strings' limit */
 
 static hotkey_resp_rc_e
-hotkey_resp_line(hotkey_resp_t *s, const char *p, const char *last,
-    const char **eol, long long *v)
+hotkey_resp_status(hotkey_resp_t *s, const char *p, const char *last,
+    const char **eol)
 {
-    if (*p != '+' && *p != '-') {
-        return hotkey_resp_num(s, p, last, eol, v);
-    }
-
-    *v = 0;
-
-    /* a status or an error: a string, within the same limit */
-
     if ((size_t) (last - p) > HOTKEY_STORE_MAX_STRING + 3) {
         last = p + HOTKEY_STORE_MAX_STRING + 3;
     }
@@ -146,17 +135,17 @@ typedef struct {
 /* an element at p, its line's end eol and number v, as a node */
 
 static void
-hotkey_resp_node(hotkey_resp_t *s, hotkey_resp_tree_t *t, const char *p,
-    const char *eol, long long v)
+hotkey_resp_node(hotkey_resp_t *s, size_t depth, hotkey_resp_tree_t *t,
+    const char *p, const char *eol, long long v)
 {
     redisReply  *r, *parent;
 
     r = t->node++;
     memset(r, 0, sizeof(redisReply));
 
-    if (s->depth > 0) {
-        parent = t->open[s->depth - 1];
-        parent->element[parent->elements - s->left[s->depth - 1]] = r;
+    if (depth > 0) {
+        parent = t->open[depth - 1];
+        parent->element[parent->elements - s->left[depth - 1]] = r;
     }
 
     switch (*p) {
@@ -192,108 +181,118 @@ hotkey_resp_node(hotkey_resp_t *s, hotkey_resp_tree_t *t, const char *p,
         if (v > 0) {
             r->element = t->slot;
             t->slot += v;
-            t->open[s->depth] = r;
+            t->open[depth] = r;
         }
     }
 }
 
 
-/* an element is whole: the arrays it completes close */
-
-static int
-hotkey_resp_close(hotkey_resp_t *s)
-{
-    for ( ;; ) {
-        if (s->depth == 0) {
-            return 1;
-        }
-
-        if (--s->left[s->depth - 1] != 0) {
-            return 0;
-        }
-
-        s->depth--;
-    }
-}
-
-
-/* scans on from s->pos; with t, lays the elements out as it goes */
+/*
+ * Scans on from s->pos; with t, lays the elements out as it goes.  The
+ * place is kept at the start of an element not all there yet.
+ */
 
 static hotkey_resp_rc_e
 hotkey_resp_walk(hotkey_resp_t *s, const char *buf, size_t len,
     hotkey_resp_tree_t *t)
 {
+    int               type;
+    size_t            nodes, depth;
     long long         v;
     const char       *p, *eol, *next, *last;
     hotkey_resp_rc_e  rc;
 
+    p = buf + s->pos;
     last = buf + len;
+    nodes = s->nodes;
+    depth = s->depth;
+    rc = HOTKEY_RESP_AGAIN;
 
-    while (s->pos < len) {
-        p = buf + s->pos;
+    while (p < last) {
+        type = *p;
+        v = 0;
 
-        if (*p != '+' && *p != '-' && *p != ':' && *p != '$' && *p != '*') {
-            return hotkey_resp_fail(s, "bad reply type byte");
+        if (type == '$' || type == ':'
+            || (type == '*' && depth < HOTKEY_RESP_DEPTH))
+        {
+            rc = hotkey_resp_num(s, p, last, &eol, &v);
+
+        } else if (type == '+' || type == '-') {
+            rc = hotkey_resp_status(s, p, last, &eol);
+
+        } else {
+            rc = hotkey_resp_fail(s, type == '*' ? "arrays nested too deep"
+                                                 : "bad reply type byte");
         }
 
-        if (*p == '*' && s->depth == HOTKEY_RESP_DEPTH) {
-            return hotkey_resp_fail(s, "arrays nested too deep");
-        }
-
-        rc = hotkey_resp_line(s, p, last, &eol, &v);
         if (rc != HOTKEY_RESP_DONE) {
-            return rc;
+            break;
         }
 
         next = eol + 2;
+        rc = HOTKEY_RESP_AGAIN;
 
-        if ((*p == '$' || *p == '*') && v < -1) {
-            return hotkey_resp_fail(s, "bad length");
+        if ((type == '$' || type == '*') && v < -1) {
+            rc = hotkey_resp_fail(s, "bad length");
+            break;
         }
 
-        if (*p == '$' && v > HOTKEY_STORE_MAX_STRING) {
-            return hotkey_resp_fail(s, "a string over the limit");
-        }
+        if (type == '$' && v >= 0) {
+            if (v > HOTKEY_STORE_MAX_STRING) {
+                rc = hotkey_resp_fail(s, "a string over the limit");
+                break;
+            }
 
-        if (*p == '*' && v > HOTKEY_STORE_MAX_ELEMENTS) {
-            return hotkey_resp_fail(s, "an array over the limit");
-        }
-
-        if (*p == '$' && v >= 0) {
             if (last - next < v + 2) {
-                return HOTKEY_RESP_AGAIN;
+                break;
             }
 
             next += v + 2;
+
+        } else if (type == '*' && v > HOTKEY_STORE_MAX_ELEMENTS) {
+            rc = hotkey_resp_fail(s, "an array over the limit");
+            break;
         }
 
-        if (++s->nodes > HOTKEY_RESP_MAX_NODES) {
-            return hotkey_resp_fail(s, "too many elements");
+        if (++nodes > HOTKEY_RESP_MAX_NODES) {
+            rc = hotkey_resp_fail(s, "too many elements");
+            break;
         }
 
         if (t && (t->node == t->nodes_end
-                  || (*p == '*' && v > t->slots_end - t->slot)))
+                  || (type == '*' && v > t->slots_end - t->slot)))
         {
             t = NULL;           /* no room: scanned only */
         }
 
         if (t) {
-            hotkey_resp_node(s, t, p, eol, v);
+            hotkey_resp_node(s, depth, t, p, eol, v);
         }
 
-        s->pos = next - buf;
+        p = next;
 
-        if (*p == '*' && v > 0) {
-            s->left[s->depth++] = (size_t) v;
+        if (type == '*' && v > 0) {
+            s->left[depth++] = (size_t) v;
             continue;
         }
 
-        if (hotkey_resp_close(s)) {
-            return (t == NULL) ? HOTKEY_RESP_DONE : HOTKEY_RESP_BUILT;
+        /* the element is whole: so are the arrays it completes */
+
+        while (depth > 0 && --s->left[depth - 1] == 0) {
+            depth--;
+        }
+
+        if (depth == 0) {
+            rc = (t == NULL) ? HOTKEY_RESP_DONE : HOTKEY_RESP_BUILT;
+            break;
         }
     }
 
-    return HOTKEY_RESP_AGAIN;
+    s->pos = p - buf;
+    s->nodes = nodes;
+    s->depth = depth;
+
+    return rc;
 }
 
 

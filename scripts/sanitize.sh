@@ -157,15 +157,17 @@ if [ -n "$(ls -A "$reports")" ]; then
     found=1
 fi
 
+# SIGKILL (9) only ever comes from a test (t/173 kills a leader on
+# purpose); a crash is SIGSEGV, SIGBUS, SIGABRT (abort_on_error) and the like
+found_re='AddressSanitizer|LeakSanitizer|runtime error|exited on signal ([0-8]|[1-9][0-9])([^0-9]|$)'
 logs=$(find "$scratch" -name '*.log' -path '*logs*' 2>/dev/null)
 nlogs=$(printf '%s\n' "$logs" | grep -c . || true)
-hits=$(printf '%s\n' "$logs" | xargs -r grep -l -E \
-       'AddressSanitizer|LeakSanitizer|runtime error|exited on signal' 2>/dev/null)
+hits=$(printf '%s\n' "$logs" | xargs -r grep -l -E "$found_re" 2>/dev/null)
 if [ -n "$hits" ]; then
     say "sanitizer output or crashed workers in the error logs:"
     for f in $hits; do
         echo "--- $f"
-        grep -E -B2 -A20 'AddressSanitizer|runtime error|exited on signal' "$f" | head -60
+        grep -E -B2 -A20 "$found_re" "$f" | head -60
     done
     found=1
 fi

@@ -135,8 +135,7 @@ static void ngx_http_hotkey_cluster_check(ngx_http_hotkey_cluster_t *cl);
 static void ngx_http_hotkey_cluster_tick(ngx_event_t *ev);
 static void ngx_http_hotkey_cluster_ask_next(ngx_http_hotkey_cluster_t *cl);
 static void ngx_http_hotkey_cluster_write(ngx_event_t *wev);
-static void ngx_http_hotkey_cluster_tls(ngx_http_hotkey_cluster_t *cl,
-    ngx_connection_t *c);
+static void ngx_http_hotkey_cluster_tls(ngx_event_t *ev);
 static void ngx_http_hotkey_cluster_handshake(ngx_connection_t *c);
 static void ngx_http_hotkey_cluster_read(ngx_event_t *rev);
 static void ngx_http_hotkey_cluster_done(ngx_http_hotkey_cluster_t *cl,
@@ -1004,14 +1003,19 @@ ngx_http_hotkey_cluster_ask_next(ngx_http_hotkey_cluster_t *cl)
     c = rf->pc.connection;
     c->data = cl;
     c->log_error = NGX_ERROR_INFO;
-    c->read->handler = ngx_http_hotkey_cluster_read;
-    c->write->handler = ngx_http_hotkey_cluster_write;
     c->idle = 1;
+
+    /* a TLS store: whatever event comes first starts the handshake */
+
+    c->read->handler = rf->tls ? ngx_http_hotkey_cluster_tls
+                               : ngx_http_hotkey_cluster_read;
+    c->write->handler = rf->tls ? ngx_http_hotkey_cluster_tls
+                                : ngx_http_hotkey_cluster_write;
 
     ngx_add_timer(c->read, NGX_HTTP_HOTKEY_CLUSTER_TICK);
 
     if (rc == NGX_OK) {
-        ngx_http_hotkey_cluster_write(c->write);
+        c->write->handler(c->write);
     }
 }
 
@@ -1027,11 +1031,6 @@ ngx_http_hotkey_cluster_write(ngx_event_t *wev)
     c = wev->data;
     cl = c->data;
     rf = cl->rf;
-
-    if (rf->tls && c->ssl == NULL) {
-        ngx_http_hotkey_cluster_tls(cl, c);
-        return;
-    }
 
     while (rf->sent < rf->cmd.len) {
         n = c->send(c, rf->cmd.data + rf->sent, rf->cmd.len - rf->sent);
@@ -1054,13 +1053,25 @@ ngx_http_hotkey_cluster_write(ngx_event_t *wev)
 }
 
 
-/* connected to a node of a TLS store: the handshake, then the command */
+/*
+ * connected to a node of a TLS store: the handshake, then the command;
+ * bytes the node sends before it are the handshake's, never a slot map
+ */
 
 static void
-ngx_http_hotkey_cluster_tls(ngx_http_hotkey_cluster_t *cl,
-    ngx_connection_t *c)
+ngx_http_hotkey_cluster_tls(ngx_event_t *ev)
 {
-    ngx_int_t  rc;
+    ngx_int_t                   rc;
+    ngx_connection_t           *c;
+    ngx_http_hotkey_cluster_t  *cl;
+
+    c = ev->data;
+    cl = c->data;
+
+    if (ev->timedout) {
+        ngx_http_hotkey_cluster_done(cl, -1, "timed out");
+        return;
+    }
 
     rc = ngx_http_hotkey_tls_start(c, cl->rf->tls,
                                    ngx_http_hotkey_cluster_handshake);
@@ -1113,13 +1124,6 @@ ngx_http_hotkey_cluster_read(ngx_event_t *rev)
 
     if (rev->timedout) {
         ngx_http_hotkey_cluster_done(cl, -1, "timed out");
-        return;
-    }
-
-    /* bytes before the handshake are the handshake's, never a slot map */
-
-    if (rf->tls && c->ssl == NULL) {
-        ngx_http_hotkey_cluster_tls(cl, c);
         return;
     }
 

@@ -51,8 +51,7 @@ typedef struct {
 
 static void ngx_http_hotkey_sub_connect(ngx_http_hotkey_sub_t *sub);
 static void ngx_http_hotkey_sub_write(ngx_event_t *wev);
-static void ngx_http_hotkey_sub_tls(ngx_http_hotkey_sub_t *sub,
-    ngx_connection_t *c);
+static void ngx_http_hotkey_sub_tls(ngx_event_t *ev);
 static void ngx_http_hotkey_sub_handshake(ngx_connection_t *c);
 static void ngx_http_hotkey_sub_read(ngx_event_t *rev);
 static ngx_int_t ngx_http_hotkey_sub_reply(ngx_http_hotkey_sub_t *sub,
@@ -312,9 +311,14 @@ ngx_http_hotkey_sub_connect(ngx_http_hotkey_sub_t *sub)
     c = sub->pc.connection;
     c->data = sub;
     c->log_error = NGX_ERROR_INFO;      /* the loss is logged once, below */
-    c->read->handler = ngx_http_hotkey_sub_read;
-    c->write->handler = ngx_http_hotkey_sub_write;
     c->idle = 1;
+
+    /* a TLS store: whatever event comes first starts the handshake */
+
+    c->read->handler = sub->tls ? ngx_http_hotkey_sub_tls
+                                : ngx_http_hotkey_sub_read;
+    c->write->handler = sub->tls ? ngx_http_hotkey_sub_tls
+                                 : ngx_http_hotkey_sub_write;
 
     sub->out = sub->hello;
     sub->sent = 0;
@@ -323,7 +327,7 @@ ngx_http_hotkey_sub_connect(ngx_http_hotkey_sub_t *sub)
     ngx_add_timer(c->write, NGX_HTTP_HOTKEY_SUB_PING);
 
     if (rc == NGX_OK) {
-        ngx_http_hotkey_sub_write(c->write);
+        c->write->handler(c->write);
     }
 }
 
@@ -340,11 +344,6 @@ ngx_http_hotkey_sub_write(ngx_event_t *wev)
 
     if (wev->timedout) {
         ngx_http_hotkey_sub_lost(sub, "timed out");
-        return;
-    }
-
-    if (sub->tls && c->ssl == NULL) {
-        ngx_http_hotkey_sub_tls(sub, c);
         return;
     }
 
@@ -373,12 +372,25 @@ ngx_http_hotkey_sub_write(ngx_event_t *wev)
 }
 
 
-/* connected to a TLS store: the handshake, then the subscription */
+/*
+ * connected to a TLS store: the handshake, then the subscription; bytes
+ * the store sends before it are the handshake's, never a reply
+ */
 
 static void
-ngx_http_hotkey_sub_tls(ngx_http_hotkey_sub_t *sub, ngx_connection_t *c)
+ngx_http_hotkey_sub_tls(ngx_event_t *ev)
 {
-    ngx_int_t  rc;
+    ngx_int_t               rc;
+    ngx_connection_t       *c;
+    ngx_http_hotkey_sub_t  *sub;
+
+    c = ev->data;
+    sub = c->data;
+
+    if (ev->timedout) {
+        ngx_http_hotkey_sub_lost(sub, "timed out");
+        return;
+    }
 
     rc = ngx_http_hotkey_tls_start(c, sub->tls,
                                    ngx_http_hotkey_sub_handshake);
@@ -446,13 +458,6 @@ ngx_http_hotkey_sub_read(ngx_event_t *rev)
 
     if (c->close) {
         ngx_http_hotkey_sub_lost(sub, NULL);
-        return;
-    }
-
-    /* bytes before the handshake are the handshake's, never a reply */
-
-    if (sub->tls && c->ssl == NULL) {
-        ngx_http_hotkey_sub_tls(sub, c);
         return;
     }
 

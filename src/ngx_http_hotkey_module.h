@@ -274,6 +274,8 @@ ngx_str_t *ngx_http_hotkey_password_cmd(ngx_http_hotkey_main_conf_t *hmcf,
 ngx_int_t ngx_http_hotkey_password_prefix(ngx_pool_t *pool, ngx_str_t *auth,
     const char *cmd, size_t len, ngx_str_t *out);
 ngx_int_t ngx_http_hotkey_password_init(ngx_conf_t *cf);
+void *ngx_http_hotkey_upstream_find(ngx_array_t *a,
+    ngx_http_upstream_srv_conf_t *uscf);
 
 char *ngx_http_hotkey_store_tls(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);

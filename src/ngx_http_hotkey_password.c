@@ -92,18 +92,35 @@ ngx_str_t *
 ngx_http_hotkey_password_cmd(ngx_http_hotkey_main_conf_t *hmcf,
     ngx_http_upstream_srv_conf_t *uscf)
 {
-    ngx_uint_t                   i;
     ngx_http_hotkey_password_t  *pw;
 
-    if (hmcf == NULL || uscf == NULL) {
+    pw = hmcf ? ngx_http_hotkey_upstream_find(&hmcf->passwords, uscf) : NULL;
+
+    return pw ? &pw->cmd : NULL;
+}
+
+
+/*
+ * The entry of an upstream in an array of per-upstream settings, NULL
+ * when it has none: each entry begins with its upstream's uscf.
+ */
+
+void *
+ngx_http_hotkey_upstream_find(ngx_array_t *a,
+    ngx_http_upstream_srv_conf_t *uscf)
+{
+    u_char      *p;
+    ngx_uint_t   i;
+
+    if (uscf == NULL) {
         return NULL;
     }
 
-    pw = hmcf->passwords.elts;
+    p = a->elts;
 
-    for (i = 0; i < hmcf->passwords.nelts; i++) {
-        if (pw[i].uscf == uscf) {
-            return &pw[i].cmd;
+    for (i = 0; i < a->nelts; i++, p += a->size) {
+        if (*(ngx_http_upstream_srv_conf_t **) p == uscf) {
+            return p;
         }
     }
 
@@ -164,22 +181,15 @@ static ngx_int_t
 ngx_http_hotkey_password_init_peer(ngx_http_request_t *r,
     ngx_http_upstream_srv_conf_t *us)
 {
-    ngx_uint_t                        i;
     ngx_http_upstream_t              *u;
     ngx_http_hotkey_password_t       *pw;
     ngx_http_hotkey_main_conf_t      *hmcf;
     ngx_http_hotkey_password_peer_t  *w;
 
     hmcf = ngx_http_get_module_main_conf(r, ngx_http_hotkey_module);
-    pw = hmcf->passwords.elts;
+    pw = ngx_http_hotkey_upstream_find(&hmcf->passwords, us);
 
-    for (i = 0; i < hmcf->passwords.nelts; i++) {
-        if (pw[i].uscf == us) {
-            break;
-        }
-    }
-
-    if (i == hmcf->passwords.nelts || pw[i].init(r, us) != NGX_OK) {
+    if (pw == NULL || pw->init(r, us) != NGX_OK) {
         return NGX_ERROR;
     }
 

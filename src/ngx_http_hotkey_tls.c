@@ -346,20 +346,5 @@ ngx_http_hotkey_tls_t *
 ngx_http_hotkey_tls_find(ngx_http_hotkey_main_conf_t *hmcf,
     ngx_http_upstream_srv_conf_t *uscf)
 {
-    ngx_uint_t              i;
-    ngx_http_hotkey_tls_t  *tls;
-
-    if (hmcf == NULL || uscf == NULL) {
-        return NULL;
-    }
-
-    tls = hmcf->tls.elts;
-
-    for (i = 0; i < hmcf->tls.nelts; i++) {
-        if (tls[i].uscf == uscf) {
-            return &tls[i];
-        }
-    }
-
-    return NULL;
+    return hmcf ? ngx_http_hotkey_upstream_find(&hmcf->tls, uscf) : NULL;
 }

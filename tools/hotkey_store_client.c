@@ -611,15 +611,12 @@ hotkey_sc_send(hotkey_sc_t *sc, const char *key, const char *cmd, size_t len)
 }
 
 
-redisReply *
-hotkey_sc_vcommand(hotkey_sc_t *sc, const char *key, const char *fmt,
-    va_list ap)
-{
-    int          len;
-    char        *cmd;
-    redisReply  *r;
+/* a command hiredis formatted (len < 0: it could not), sent and freed */
 
-    len = redisvFormatCommand(&cmd, fmt, ap);
+static redisReply *
+hotkey_sc_formatted(hotkey_sc_t *sc, const char *key, char *cmd, int len)
+{
+    redisReply  *r;
 
     if (len < 0) {
         snprintf(sc->err, sizeof(sc->err), "out of memory");
@@ -630,6 +627,20 @@ hotkey_sc_vcommand(hotkey_sc_t *sc, const char *key, const char *fmt,
     free(cmd);
 
     return r;
+}
+
+
+redisReply *
+hotkey_sc_vcommand(hotkey_sc_t *sc, const char *key, const char *fmt,
+    va_list ap)
+{
+    int    len;
+    char  *cmd;
+
+    cmd = NULL;
+    len = redisvFormatCommand(&cmd, fmt, ap);
+
+    return hotkey_sc_formatted(sc, key, cmd, len);
 }
 
 
@@ -651,21 +662,13 @@ redisReply *
 hotkey_sc_argv(hotkey_sc_t *sc, const char *key, int argc,
     const char **argv, const size_t *lens)
 {
-    int          len;
-    char        *cmd;
-    redisReply  *r;
+    int    len;
+    char  *cmd;
 
+    cmd = NULL;
     len = redisFormatCommandArgv(&cmd, argc, argv, lens);
 
-    if (len < 0) {
-        snprintf(sc->err, sizeof(sc->err), "out of memory");
-        return NULL;
-    }
-
-    r = hotkey_sc_send(sc, key, cmd, (size_t) len);
-    free(cmd);
-
-    return r;
+    return hotkey_sc_formatted(sc, key, cmd, len);
 }
 
 
@@ -705,6 +708,7 @@ hotkey_sc_command_at(hotkey_sc_t *sc, unsigned master, const char *fmt,
     }
 
     va_start(ap, fmt);
+    cmd = NULL;
     len = redisvFormatCommand(&cmd, fmt, ap);
     va_end(ap);
 

@@ -126,45 +126,30 @@ my @lat;
     $na->allow_log(qr/subscription to .* is lost|connect\(\) failed/);
 
     $na->start_redis;
-    my $end = time + 10;
-    my $back;
-    while (time < $end) {
+    my $back = poll(10, sub {
         $r = $nb->get($path);
-        if (($r->{status} // 0) == 200) { $back = $r; last }
-        sleep 0.1;
-    }
+        ($r->{status} // 0) == 200
+    }, 0.1);
     ok($back, 'store back: node B answers 200 again');
-    $end = time + 10;
-    sleep 0.1 while time < $end && $nb->log_text !~ /following \S+ again/;
+    poll(10, sub { $nb->log_text =~ /following \S+ again/ }, 0.1);
     like($nb->log_text, qr/following 127\.0\.0\.1:\d+ again, cached answers dropped/,
          'node B followed the store again and dropped its cached answers');
 }
 
 # ------------------------------------------------------------ a pubsub link cut
 {
-    my $end = time + 10;
-    while (time < $end) {
-        last if xcs($nc->get($path)) eq 'HIT';
-        sleep 0.1;
-    }
+    poll(10, sub { xcs($nc->get($path)) eq 'HIT' }, 0.1);
     is(xcs($nc->get($path)), 'HIT', 'node C: cached');
     # every worker of the three nodes follows the store again
-    $end = time + 10;
-    while (time < $end) {
+    poll(10, sub {
         my @subs = grep { /cmd=subscribe|sub=1/ }
                    split /\n/, $na->redis('CLIENT', 'LIST', 'TYPE', 'pubsub') // '';
-        last if @subs >= 6;
-        sleep 0.1;
-    }
+        @subs >= 6
+    }, 0.1);
     my $killed = $na->redis('CLIENT', 'KILL', 'TYPE', 'pubsub');
     cmp_ok($killed, '>=', 2, "the store cut every subscription ($killed)");
-    $end = time + 5;
-    my $miss;
-    while (time < $end) {
-        sleep 0.2;
-        my $r = $nc->get($path);
-        if (xcs($r) eq 'MISS') { $miss = 1; last }
-    }
+    sleep 0.2;
+    my $miss = poll(5, sub { xcs($nc->get($path)) eq 'MISS' }, 0.2);
     ok($miss, 'node C dropped its cached list once it followed again');
 }
 

@@ -142,9 +142,7 @@ sub xcs { $_[0]{headers}{'x-cache-status'} // '' }
     my $id = $c->{json}{id};
     my $seen = sub { grep { $_->{id} eq $id } @{ $_[0]{json}{records} || [] } };
     ok($seen->($t->get($lp)), 'node 1 (took the write) lists it at once');
-    my $end = time + 1;
-    my $ok2;
-    while (time < $end) { last if $ok2 = $seen->($t2->get($lp)); sleep 0.005 }
+    my $ok2 = poll(1, sub { $seen->($t2->get($lp)) }, 0.005);
     ok($ok2, 'node 2 lists it within a second');
 
     # details of a waiting, then running task, then the analyzer ends it
@@ -168,9 +166,7 @@ sub xcs { $_[0]{headers}{'x-cache-status'} // '' }
     is(xcs($t2->get($dp)), 'HIT', 'a finished task\'s details are cached');
     is($t->request('DELETE', $dp)->{status}, 204, 'delete it');
     is($t->get($dp)->{status}, 400, 'node 1: gone at once');
-    $end = time + 1;
-    my $gone;
-    while (time < $end) { last if $gone = ($t2->get($dp)->{status} // 0) == 400; sleep 0.005 }
+    my $gone = poll(1, sub { ($t2->get($dp)->{status} // 0) == 400 }, 0.005);
     ok($gone, 'node 2: gone within a second (not its cached copy)');
 
     # autoscan settings
@@ -183,12 +179,9 @@ sub xcs { $_[0]{headers}{'x-cache-status'} // '' }
         is_deeply($t->get($ap)->{json}{schedule_at}, ['05:05'],
                   "node 1 GET $k: the new value at once");
     }
-    $end = time + 1;
-    my $new;
-    while (time < $end) {
-        last if $new = (($t2->get($ap)->{json}{schedule_at} || [])->[0] // '') eq '05:05';
-        sleep 0.005;
-    }
+    my $new = poll(1, sub {
+        (($t2->get($ap)->{json}{schedule_at} || [])->[0] // '') eq '05:05'
+    }, 0.005);
     ok($new, 'node 2: the new value within a second');
     my $h = $t->head($ap);
     is($h->{status}, 200, 'HEAD autoscan: 200');

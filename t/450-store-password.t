@@ -119,12 +119,7 @@ cmp_ok($evals, '>=', 200, '... and a script for each');
                           [], '');
     is($res->{status}, 200, 'a create through the password store');
     my $n1;
-    my $end = time + 2;
-    while (time < $end) {
-        $n1 = $t->get($path)->{json}{count};
-        last if $n1 == $n0 + 1;
-        sleep 0.02;
-    }
+    poll(2, sub { ($n1 = $t->get($path)->{json}{count}) == $n0 + 1 });
     is($n1, $n0 + 1, '... reaches the cached list: the subscription '
                      . 'authenticated');
 }

@@ -70,12 +70,7 @@ $t->add_tasks($iid, { status => 'success' });
 is($t->redis('PUBLISH', 'hotkey:changes', $iid), 1,
    'a write published, one subscriber (this worker)');
 my $n1;
-my $end = time + 3;
-while (time < $end) {
-    $n1 = $t->get($path)->{json}{count};
-    last if $n1 == $n0 + 1;
-    sleep 0.05;
-}
+poll(3, sub { ($n1 = $t->get($path)->{json}{count}) == $n0 + 1 }, 0.05);
 is($n1, $n0 + 1, '... reaches the cached list although a store without '
                  . 'a password names the same address first');
 
@@ -146,12 +141,8 @@ cmp_ok($ntasks->(), '>', $k0, '... and it did create');
 # one comes back although its AUTH is refused (SUBSCRIBE needs none)
 $t->redis('CLIENT', 'KILL', 'TYPE', 'pubsub');
 my $subs = 0;
-$end = time + 7;
-while (time < $end) {
-    $subs = $t->redis('PUBLISH', 'hotkey:changes', 'x');
-    last if $subs >= 2;
-    sleep 0.1;
-}
+poll(7, sub { ($subs = $t->redis('PUBLISH', 'hotkey:changes', 'x')) >= 2 },
+     0.1);
 is($subs, 2, 'both subscriptions back, the one whose AUTH is refused too');
 
 # reloads that remove, then add back, the password of the same upstream

@@ -225,12 +225,7 @@ for my $case (
                           [], '');
     is($res->{status}, 200, 'a create over TLS');
     my $n1;
-    my $end = time + 3;
-    while (time < $end) {
-        $n1 = $t->get($path)->{json}{count};
-        last if $n1 == $n0 + 1;
-        sleep 0.02;
-    }
+    poll(3, sub { ($n1 = $t->get($path)->{json}{count}) == $n0 + 1 });
     is($n1, $n0 + 1, '... reaches the cached list: the subscription '
                      . 'speaks TLS');
 }

@@ -90,12 +90,7 @@ for my $iid (@iids) {
     is($res->{status}, 200, 'a create over TLS on the shard of '
                             . $c->master_of_instance($iid));
     my $n1;
-    my $end = time + 3;
-    while (time < $end) {
-        $n1 = $t->get($path)->{json}{count};
-        last if $n1 == $n0 + 1;
-        sleep 0.02;
-    }
+    poll(3, sub { ($n1 = $t->get($path)->{json}{count}) == $n0 + 1 });
     is($n1, $n0 + 1, '... and reaches the cached list');
     my $id = $res->{json}{id};
     $store->redis('HSET', "hotkey:{$iid}:task:$id", status => 'success',
@@ -122,13 +117,9 @@ for my $iid (@iids) {
     $c->kill_master_of($slot);
     my $took = $c->wait_failover($slot, 30);
     ok(defined $took, 'the replica was promoted');
-    my $ok;
-    my $end = time + 15;
-    while (time < $end) {
-        my $r = $t->get($t->list_path($pid, $iid, 'limit=100'));
-        last if ($ok = $r->{status} == 200);
-        sleep 0.1;
-    }
+    my $ok = poll(15, sub {
+        $t->get($t->list_path($pid, $iid, 'limit=100'))->{status} == 200
+    }, 0.1);
     ok($ok, 'the instance of the failed shard is served again, over TLS');
     list_ok($iids[2], 'another shard still served');
 }

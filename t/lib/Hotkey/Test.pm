@@ -66,7 +66,7 @@ use Errno qw(EINTR EAGAIN);
 our @EXPORT_OK = qw(
     is_json_error is_json_ok free_port uuid hex32 ms_to_iso
     expected_list json_decode json_encode build_file module_path
-    private_copy
+    private_copy poll
 );
 our %EXPORT_TAGS = (all => \@EXPORT_OK);
 
@@ -180,6 +180,18 @@ sub ms_to_iso {
     my $s = int($ms / 1000);
     return strftime('%Y-%m-%dT%H:%M:%S', gmtime $s)
          . sprintf('.%03dZ', $ms - $s * 1000);
+}
+
+# poll($secs, $code, $step): calls $code until it returns true or $secs
+# have passed (every $step s, 0.02 by default); returns its last value.
+sub poll {
+    my ($secs, $code, $step) = @_;
+    my $end = time + $secs;
+    while (1) {
+        my $v = $code->();
+        return $v if $v || time >= $end;
+        sleep($step // 0.02);
+    }
 }
 
 sub _wait_port {

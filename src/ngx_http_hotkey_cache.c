@@ -46,6 +46,7 @@ typedef struct {
     ngx_msec_t                  alone_until;    /* answer not kept */
     ngx_atomic_uint_t           ticket;     /* an instance's: its generation */
     ngx_atomic_uint_t           igen;       /* the instance's, when stored */
+    ngx_atomic_uint_t           gen;        /* the holder's cycle */
     uint64_t                    waiters;    /* a bit per worker slot */
     u_char                      instance[36];
 } ngx_http_hotkey_centry_t;
@@ -568,9 +569,14 @@ ngx_http_hotkey_cache_hit(ngx_http_request_t *r, ngx_http_hotkey_ctx_t *ctx,
     if ((ngx_msec_int_t) (e->lock_until - now) > 0) {
 
         if (!ngx_http_hotkey_can_wait()
+            || e->gen != cc->table->gen
             || ngx_http_hotkey_cache_ring(cc->table) == NULL)
         {
-            /* this worker cannot be woken: ask the store itself */
+            /*
+             * this worker cannot be woken, or not by the holder: a
+             * request of another cycle (a reload) wakes its own cycle's
+             * workers only; ask the store itself
+             */
 
             cc->status = NGX_HTTP_HOTKEY_CACHE_MISS;
             return NGX_DECLINED;
@@ -636,6 +642,7 @@ ngx_http_hotkey_cache_lead(ngx_http_request_t *r, ngx_http_hotkey_ctx_t *ctx,
 
     e->lock_until = now + ngx_http_hotkey_cache_lock_time(hlcf);
     e->ticket = ++cc->table->sh->seq;
+    e->gen = cc->table->gen;
 
     cc->ticket = e->ticket;
     cc->igen = ngx_http_hotkey_cache_igen(cc->table,

@@ -43,8 +43,10 @@ typedef struct {
     ngx_msec_t                  drop;
     ngx_msec_t                  lock_until;
     ngx_msec_t                  failed_until;
+    ngx_msec_t                  alone_until;    /* answer not kept */
     ngx_atomic_uint_t           ticket;     /* an instance's: its generation */
     ngx_atomic_uint_t           igen;       /* the instance's, when stored */
+    ngx_atomic_uint_t           gen;        /* the holder's cycle */
     uint64_t                    waiters;    /* a bit per worker slot */
     u_char                      instance[36];
 } ngx_http_hotkey_centry_t;
@@ -78,6 +80,9 @@ static ngx_int_t ngx_http_hotkey_cache_store(ngx_http_hotkey_table_t *t,
     ngx_http_hotkey_loc_conf_t *hlcf, u_char *body, size_t len);
 static uint64_t ngx_http_hotkey_cache_give_back(ngx_http_hotkey_ctx_t *ctx,
     ngx_http_hotkey_tnode_t *tn, ngx_uint_t failed);
+static void ngx_http_hotkey_cache_keep(ngx_http_request_t *r,
+    ngx_http_hotkey_ctx_t *ctx, ngx_http_hotkey_tnode_t *tn, ngx_uint_t status,
+    ngx_msec_t valid, u_char *body, size_t len);
 static ngx_http_hotkey_ring_t *ngx_http_hotkey_cache_ring(
     ngx_http_hotkey_table_t *t);
 static uint64_t ngx_http_hotkey_cache_settle(ngx_http_hotkey_table_t *t,
@@ -550,12 +555,28 @@ ngx_http_hotkey_cache_hit(ngx_http_request_t *r, ngx_http_hotkey_ctx_t *ctx,
         return ngx_http_hotkey_cache_copy(r, ctx, e);
     }
 
+    if (cc->waited && (ngx_msec_int_t) (e->alone_until - now) > 0) {
+
+        /*
+         * the answer we waited for was not kept (never cached, or no
+         * room): every waiter asks the store at once, none queues again
+         */
+
+        cc->status = NGX_HTTP_HOTKEY_CACHE_MISS;
+        return NGX_DECLINED;
+    }
+
     if ((ngx_msec_int_t) (e->lock_until - now) > 0) {
 
         if (!ngx_http_hotkey_can_wait()
+            || e->gen != cc->table->gen
             || ngx_http_hotkey_cache_ring(cc->table) == NULL)
         {
-            /* this worker cannot be woken: ask the store itself */
+            /*
+             * this worker cannot be woken, or not by the holder: a
+             * request of another cycle (a reload) wakes its own cycle's
+             * workers only; ask the store itself
+             */
 
             cc->status = NGX_HTTP_HOTKEY_CACHE_MISS;
             return NGX_DECLINED;
@@ -621,6 +642,7 @@ ngx_http_hotkey_cache_lead(ngx_http_request_t *r, ngx_http_hotkey_ctx_t *ctx,
 
     e->lock_until = now + ngx_http_hotkey_cache_lock_time(hlcf);
     e->ticket = ++cc->table->sh->seq;
+    e->gen = cc->table->gen;
 
     cc->ticket = e->ticket;
     cc->igen = ngx_http_hotkey_cache_igen(cc->table,
@@ -704,6 +726,7 @@ ngx_http_hotkey_cache_give_back(ngx_http_hotkey_ctx_t *ctx,
 
     if (failed) {
         e->failed_until = ngx_current_msec + NGX_HTTP_HOTKEY_FAIL_HOLD;
+        e->alone_until = 0;
     }
 
     return ngx_http_hotkey_cache_settle(ctx->cache.table, e);
@@ -829,6 +852,7 @@ ngx_http_hotkey_cache_store(ngx_http_hotkey_table_t *t,
     e->drop = e->expires + ngx_max(hlcf->cache_stale_revalidate,
                                    hlcf->cache_stale_error);
     e->failed_until = 0;
+    e->alone_until = 0;
 
     return NGX_OK;
 }
@@ -884,18 +908,7 @@ ngx_http_hotkey_cache_update(ngx_http_request_t *r,
     tn = ngx_http_hotkey_table_find(t, cc->hash, cc->key, cc->key_len);
 
     if (cc->leader) {
-        e = tn ? ngx_http_hotkey_tnode_data(tn) : NULL;
-
-        /* a purge or a takeover since: the answer may be older */
-
-        if (e && e->ticket == cc->ticket && e->lock_until && valid
-            && ngx_http_hotkey_cache_fresh(t, ctx))
-        {
-            (void) ngx_http_hotkey_cache_store(t, tn, status, valid, hlcf,
-                                               body, len);
-            e->igen = cc->igen;
-        }
-
+        ngx_http_hotkey_cache_keep(r, ctx, tn, status, valid, body, len);
         bits = ngx_http_hotkey_cache_give_back(ctx, tn, 0);
 
     } else if (valid && ngx_http_hotkey_cache_fresh(t, ctx)) {
@@ -921,6 +934,49 @@ ngx_http_hotkey_cache_update(ngx_http_request_t *r,
     cc->bypass = 0;
 
     ngx_http_hotkey_wake(bits);
+}
+
+
+/*
+ * Under the lock: the leader's answer goes in if it is still the holder
+ * and no write came since (else the answer may be older, and its waiters
+ * ask again, one of them leading).  An answer that is not kept, never
+ * cached or with no room for it, would be asked for again by each waiter
+ * in turn: they ask the store themselves, at once.
+ */
+
+static void
+ngx_http_hotkey_cache_keep(ngx_http_request_t *r, ngx_http_hotkey_ctx_t *ctx,
+    ngx_http_hotkey_tnode_t *tn, ngx_uint_t status, ngx_msec_t valid,
+    u_char *body, size_t len)
+{
+    ngx_http_hotkey_table_t      *t;
+    ngx_http_hotkey_centry_t     *e;
+    ngx_http_hotkey_loc_conf_t   *hlcf;
+    ngx_http_hotkey_cache_ctx_t  *cc;
+
+    cc = &ctx->cache;
+    t = cc->table;
+    e = tn ? ngx_http_hotkey_tnode_data(tn) : NULL;
+
+    if (e == NULL || e->ticket != cc->ticket || e->lock_until == 0
+        || !ngx_http_hotkey_cache_fresh(t, ctx))
+    {
+        return;
+    }
+
+    hlcf = ngx_http_get_module_loc_conf(r, ngx_http_hotkey_module);
+
+    if (valid
+        && ngx_http_hotkey_cache_store(t, tn, status, valid, hlcf, body, len)
+           == NGX_OK)
+    {
+        e->igen = cc->igen;
+        return;
+    }
+
+    e->alone_until = ngx_current_msec + NGX_HTTP_HOTKEY_FAIL_HOLD;
+    e->failed_until = 0;
 }
 
 

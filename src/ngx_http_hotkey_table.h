@@ -68,6 +68,7 @@ struct ngx_http_hotkey_table_s {
     ngx_http_hotkey_table_kind_t  *kind;
     size_t                         max_item;
     ngx_shm_zone_t                *shm_zone;
+    ngx_atomic_uint_t              gen;     /* this cycle's, from seq */
 };
 
 

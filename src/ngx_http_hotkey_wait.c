@@ -54,6 +54,8 @@ static void ngx_http_hotkey_cache_wait_timeout(ngx_event_t *ev);
 static void ngx_http_hotkey_cache_resume(ngx_http_hotkey_ctx_t *ctx);
 static void ngx_http_hotkey_cache_settle(ngx_http_hotkey_table_t *t,
     ngx_queue_t *ready);
+static void ngx_http_hotkey_cache_ready_all(ngx_queue_t *ready);
+static void ngx_http_hotkey_cache_set_gen(ngx_http_hotkey_main_conf_t *hmcf);
 static void ngx_http_hotkey_cache_wake_handler(ngx_event_t *ev);
 static void ngx_http_hotkey_cache_close_fds(void *data);
 
@@ -414,6 +416,28 @@ ngx_http_hotkey_cache_settle(ngx_http_hotkey_table_t *t, ngx_queue_t *ready)
 }
 
 
+/* every group of this worker: its waiters to "ready" */
+
+static void
+ngx_http_hotkey_cache_ready_all(ngx_queue_t *ready)
+{
+    ngx_rbtree_node_t  *node, *next, *root, *sentinel;
+
+    root = ngx_http_hotkey_groups.root;
+    sentinel = ngx_http_hotkey_groups.sentinel;
+
+    if (root == sentinel) {
+        return;
+    }
+
+    for (node = ngx_rbtree_min(root, sentinel); node; node = next) {
+        next = ngx_rbtree_next(&ngx_http_hotkey_groups, node);
+        ngx_http_hotkey_wgroup_ready((ngx_http_hotkey_wgroup_t *) node,
+                                     ready);
+    }
+}
+
+
 static void
 ngx_http_hotkey_cache_wake_handler(ngx_event_t *ev)
 {
@@ -436,12 +460,24 @@ ngx_http_hotkey_cache_wake_handler(ngx_event_t *ev)
 
     ngx_queue_init(&ready);
 
-    hmcf = ngx_http_cycle_get_module_main_conf(ngx_cycle,
-                                               ngx_http_hotkey_module);
-    zones = hmcf->zones.elts;
+    if (ngx_exiting) {
 
-    for (i = 0; i < hmcf->zones.nelts; i++) {
-        ngx_http_hotkey_cache_told(zones[i]->data, &ready);
+        /*
+         * retiring (its idle connection closed, or a wake-up): its slot's
+         * rings are the new worker's now, not to be read; every waiter
+         * left asks the store itself
+         */
+
+        ngx_http_hotkey_cache_ready_all(&ready);
+
+    } else {
+        hmcf = ngx_http_cycle_get_module_main_conf(ngx_cycle,
+                                                   ngx_http_hotkey_module);
+        zones = hmcf->zones.elts;
+
+        for (i = 0; i < hmcf->zones.nelts; i++) {
+            ngx_http_hotkey_cache_told(zones[i]->data, &ready);
+        }
     }
 
     /*
@@ -476,6 +512,8 @@ ngx_http_hotkey_cache_init_module(ngx_cycle_t *cycle)
         return NGX_OK;
     }
 
+    ngx_http_hotkey_cache_set_gen(hmcf);
+
     ccf = (ngx_core_conf_t *) ngx_get_conf(cycle->conf_ctx, ngx_core_module);
     n = ngx_min((ngx_uint_t) ccf->worker_processes, NGX_HTTP_HOTKEY_MAX_SLOTS);
 
@@ -505,6 +543,31 @@ ngx_http_hotkey_cache_init_module(ngx_cycle_t *cycle)
     }
 
     return NGX_OK;
+}
+
+
+/*
+ * In the master, once per cycle: a number no other cycle had in each
+ * zone.  A leader's entry carries it, and only workers of its cycle wait
+ * for it: they are the ones it can wake.
+ */
+
+static void
+ngx_http_hotkey_cache_set_gen(ngx_http_hotkey_main_conf_t *hmcf)
+{
+    ngx_uint_t                i;
+    ngx_shm_zone_t          **zones;
+    ngx_http_hotkey_table_t  *t;
+
+    zones = hmcf->zones.elts;
+
+    for (i = 0; i < hmcf->zones.nelts; i++) {
+        t = zones[i]->data;
+
+        ngx_shmtx_lock(&t->shpool->mutex);
+        t->gen = ++t->sh->seq;
+        ngx_shmtx_unlock(&t->shpool->mutex);
+    }
 }
 
 
@@ -570,6 +633,10 @@ ngx_http_hotkey_cache_init_process(ngx_cycle_t *cycle)
     c->read->log = cycle->log;
     c->read->channel = 1;
     c->log = cycle->log;
+
+    /* a graceful shutdown calls the handler: the waiters are resumed */
+
+    c->idle = 1;
 
     if (ngx_handle_read_event(c->read, 0) != NGX_OK) {
         return NGX_ERROR;

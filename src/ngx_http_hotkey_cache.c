@@ -17,7 +17,9 @@
 /*
  * Per worker slot, the tickets settled since the worker last looked: a
  * woken worker resumes the groups of those tickets only.  When more
- * settle than fit, "overflow" makes it look at all of its groups.
+ * settle than fit, "overflow" makes it look at all of its groups.  Two
+ * sides, one per cycle in turn: through a reload the old and the new
+ * worker of a slot run together, and neither may take the other's.
  */
 
 #define NGX_HTTP_HOTKEY_RING  32
@@ -30,7 +32,8 @@ struct ngx_http_hotkey_ring_s {
 
 
 typedef struct {
-    ngx_http_hotkey_ring_t     *rings[NGX_HTTP_HOTKEY_MAX_SLOTS];
+    ngx_http_hotkey_ring_t     *rings[2][NGX_HTTP_HOTKEY_MAX_SLOTS];
+    ngx_uint_t                  cycles;
 } ngx_http_hotkey_cache_sh_t;
 
 
@@ -738,16 +741,35 @@ ngx_http_hotkey_cache_give_back(ngx_http_hotkey_ctx_t *ctx,
 static ngx_http_hotkey_ring_t *
 ngx_http_hotkey_cache_ring(ngx_http_hotkey_table_t *t)
 {
+    ngx_http_hotkey_ring_t     **ring;
+    ngx_http_hotkey_cache_sh_t  *csh;
+
+    csh = t->sh->data;
+    ring = &csh->rings[t->side][ngx_worker];
+
+    if (*ring == NULL) {
+        *ring = ngx_slab_calloc_locked(t->shpool,
+                                       sizeof(ngx_http_hotkey_ring_t));
+    }
+
+    return *ring;
+}
+
+
+/*
+ * In the master, once per cycle, under the lock: the cycle's number (no
+ * other cycle's leader has it) and its side of the rings.
+ */
+
+void
+ngx_http_hotkey_cache_new_cycle(ngx_http_hotkey_table_t *t)
+{
     ngx_http_hotkey_cache_sh_t  *csh;
 
     csh = t->sh->data;
 
-    if (csh->rings[ngx_worker] == NULL) {
-        csh->rings[ngx_worker] = ngx_slab_calloc_locked(t->shpool,
-                                             sizeof(ngx_http_hotkey_ring_t));
-    }
-
-    return csh->rings[ngx_worker];
+    t->gen = ++t->sh->seq;
+    t->side = csh->cycles++ & 1;
 }
 
 
@@ -770,11 +792,11 @@ ngx_http_hotkey_cache_settle(ngx_http_hotkey_table_t *t,
     csh = t->sh->data;
 
     for (i = 0; i < NGX_HTTP_HOTKEY_MAX_SLOTS; i++) {
-        if (!(bits & ((uint64_t) 1 << i)) || csh->rings[i] == NULL) {
+        ring = csh->rings[t->side][i];
+
+        if (!(bits & ((uint64_t) 1 << i)) || ring == NULL) {
             continue;
         }
-
-        ring = csh->rings[i];
 
         if (ring->n < NGX_HTTP_HOTKEY_RING) {
             ring->tickets[ring->n++] = e->ticket;
@@ -802,7 +824,7 @@ ngx_http_hotkey_cache_settled_tickets(ngx_http_hotkey_table_t *t,
     ngx_http_hotkey_cache_sh_t  *csh;
 
     csh = t->sh->data;
-    ring = csh->rings[ngx_worker];
+    ring = csh->rings[t->side][ngx_worker];
     *overflow = 0;
 
     if (ring == NULL) {

@@ -249,6 +249,7 @@ ngx_int_t ngx_http_hotkey_cache_settled(ngx_http_hotkey_table_t *t,
     uint32_t hash, u_char *key, size_t len, ngx_atomic_uint_t ticket);
 ngx_uint_t ngx_http_hotkey_cache_settled_tickets(ngx_http_hotkey_table_t *t,
     ngx_atomic_uint_t *tickets, ngx_uint_t max, ngx_uint_t *overflow);
+void ngx_http_hotkey_cache_new_cycle(ngx_http_hotkey_table_t *t);
 ngx_uint_t ngx_http_hotkey_cache_drop_instance(ngx_http_hotkey_table_t *t,
     u_char *id);
 const char *ngx_http_hotkey_cache_status_label(ngx_uint_t status);

@@ -11,7 +11,7 @@
 #include <ngx_core.h>
 
 
-#define NGX_HTTP_HOTKEY_TABLE_VERSION  2
+#define NGX_HTTP_HOTKEY_TABLE_VERSION  3
 
 
 typedef struct ngx_http_hotkey_table_s  ngx_http_hotkey_table_t;
@@ -69,6 +69,7 @@ struct ngx_http_hotkey_table_s {
     size_t                         max_item;
     ngx_shm_zone_t                *shm_zone;
     ngx_atomic_uint_t              gen;     /* this cycle's, from seq */
+    ngx_uint_t                     side;    /* of the cache's rings */
 };
 
 

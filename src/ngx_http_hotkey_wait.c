@@ -549,7 +549,7 @@ ngx_http_hotkey_cache_init_module(ngx_cycle_t *cycle)
 /*
  * In the master, once per cycle: a number no other cycle had in each
  * zone.  A leader's entry carries it, and only workers of its cycle wait
- * for it: they are the ones it can wake.
+ * for it: they are the ones it can wake, through their side of the rings.
  */
 
 static void
@@ -565,7 +565,7 @@ ngx_http_hotkey_cache_set_gen(ngx_http_hotkey_main_conf_t *hmcf)
         t = zones[i]->data;
 
         ngx_shmtx_lock(&t->shpool->mutex);
-        t->gen = ++t->sh->seq;
+        ngx_http_hotkey_cache_new_cycle(t);
         ngx_shmtx_unlock(&t->shpool->mutex);
     }
 }

@@ -414,8 +414,10 @@ hotkey_tls_io(SSL *ssl, int fd, hotkey_tls_op_e op, void *buf, int len,
         events = e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT;
 
         if (hotkey_tls_wait(fd, events, deadline) != 0) {
-            snprintf(err, errlen, "TLS handshake timed out (is it a TLS"
-                     " port?)");
+            snprintf(err, errlen, "%s", op == HOTKEY_TLS_HANDSHAKE
+                     ? "TLS handshake timed out (is it a TLS port?)"
+                     : "TLS: no answer to PING after the handshake (timed"
+                       " out)");
             return -1;
         }
     }

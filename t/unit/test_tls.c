@@ -1,7 +1,7 @@
 /*
  * tools/hotkey_tls.c against a TLS server in this process (a self-signed
  * certificate made here): the configuration's refusals, the handshake
- * and its failures (name, timeout, refused), with and without TLS 1.3
+ * and its failures (name, timeouts, refused), with and without TLS 1.3
  * session tickets, 4 MB each way through the relay while both sides
  * write, hiredis on the socketpair, the io timeout, the server closing;
  * every relay ended on free: no thread nor descriptor left.
@@ -38,7 +38,8 @@
 typedef enum {
     ECHO = 0,
     SILENT,
-    CLOSE
+    CLOSE,
+    MUTE                                /* no answer to the PING */
 } mode_e;
 
 typedef struct {
@@ -120,7 +121,7 @@ serve(void *data)
     SSL_set_fd(ssl, fd);
 
     if (SSL_accept(ssl) == 1 && read_full(ssl, buf, 6) == 0
-        && SSL_write(ssl, "+PONG\r\n", 7) == 7)
+        && (s->mode == MUTE || SSL_write(ssl, "+PONG\r\n", 7) == 7))
     {
         while (s->mode != CLOSE
                && (n = SSL_read(ssl, buf, sizeof(buf))) > 0)
@@ -426,6 +427,15 @@ test_ends(void)
     ok(r == NULL && c->err == REDIS_ERR_IO && now() - t0 < 1.5,
        "a silent server: the io timeout of the socketpair");
     hotkey_redis_free(c);
+    server_stop(&s);
+
+    server_start(&s, MUTE);
+    t0 = now();
+    c = dial(tls, s.port, 300, err);
+    ok(c == NULL && now() - t0 < 1.5, "a server silent after the handshake:"
+       " refused by the connect timeout");
+    is_str(err, "TLS: no answer to PING after the handshake (timed out)",
+           "... message");
     server_stop(&s);
 
     server_start(&s, CLOSE);

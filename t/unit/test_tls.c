@@ -3,8 +3,10 @@
  * certificate made here): the configuration's refusals, the handshake
  * and its failures (name, timeouts, refused), with and without TLS 1.3
  * session tickets, 4 MB each way through the relay while both sides
- * write, hiredis on the socketpair, the io timeout, the server closing;
- * every relay ended on free: no thread nor descriptor left.
+ * write (also with a KeyUpdate asked of the client before each record of
+ * the server), hiredis on the socketpair, the io timeout, the server
+ * closing (an end of file for hiredis); every relay ended on free: no
+ * thread nor descriptor left.
  */
 
 #include <dirent.h>
@@ -39,7 +41,9 @@ typedef enum {
     ECHO = 0,
     SILENT,
     CLOSE,
-    MUTE                                /* no answer to the PING */
+    MUTE,                               /* no answer to the PING */
+    UPDATE                              /* ECHO, a TLS 1.3 KeyUpdate
+                                           (the peer's too) each write */
 } mode_e;
 
 typedef struct {
@@ -126,7 +130,15 @@ serve(void *data)
         while (s->mode != CLOSE
                && (n = SSL_read(ssl, buf, sizeof(buf))) > 0)
         {
-            if (s->mode == ECHO && SSL_write(ssl, buf, n) != n) {
+            if (s->mode == UPDATE
+                && SSL_key_update(ssl, SSL_KEY_UPDATE_REQUESTED) != 1)
+            {
+                break;
+            }
+
+            if ((s->mode == ECHO || s->mode == UPDATE)
+                && SSL_write(ssl, buf, n) != n)
+            {
                 break;
             }
         }
@@ -400,6 +412,15 @@ test_echo(void)
        "... and hiredis again after");
     freeReplyObject(r);
 
+    hotkey_redis_free(c);
+    server_stop(&s);
+
+    server_start(&s, UPDATE);
+    tls = tls_for("unit.test");
+    c = dial(tls, s.port, 2000, err);
+    hotkey_tls_free(tls);
+    ok(c && echo_big(c) == 0, "4 MB each way, a KeyUpdate asked of the"
+       " client before each record of the server");
     hotkey_redis_free(c);
     server_stop(&s);
 }

@@ -4,9 +4,9 @@
 # with the real analyzer and hotkeyctl against real TLS redis-servers
 # and proxies in front of them:
 #   - the analyzer SIGTERMed in the middle of a paced scan of a TLS
-#     target: the task handed back at the head of the queue, exit 0, and
-#     taken by the next analyzer; SIGKILLed: the task taken over when its
-#     lease lapses, nothing stuck;
+#     target, also while the target is stopped: the task handed back at
+#     the head of the queue, exit 0, and taken by the next analyzer;
+#     SIGKILLed: the task taken over when its lease lapses, nothing stuck;
 #   - the target stopped (SIGSTOP) mid-scan: the task fails on the io
 #     timeout with the documented cause, the analyzer goes on;
 #   - a byte stream cut in the middle of a reply (the proxy stalls,
@@ -15,10 +15,13 @@
 #     renegotiates before every reply (TLS 1.2), also under names of
 #     2 MB, and a proxy that moves a few KB at a time both ways under
 #     them (both directions of the socketpair full): the true top 100;
-#   - descriptors and threads of the analyzer the same after all of it
-#     and after its store connections are killed again and again;
+#   - descriptors and threads of the analyzer the same after all of it,
+#     after its store connections are killed again and again, and after
+#     the TLS store is stopped mid-task past its io timeout (the task
+#     still succeeds);
 #   - hotkeyctl --store-tls against a store that hangs in the handshake
-#     or never answers after it: exit 1 within its --timeout, with why.
+#     or never answers after it, and instance add --tls against a
+#     stopped instance: exit 1 within its --timeout, with why.
 use strict;
 use warnings;
 use Test::More;
@@ -502,5 +505,20 @@ for my $case (
     like($out, qr/cannot connect to the store at 127\.0\.0\.1:$port: .*$why/,
          '... says why') or diag $out;
 }
+
+# the instance's own TLS connection (add reads its policy) to a stopped
+# target
+kill 'STOP', $tgt->{redis_pid};
+$t0 = time;
+($rc, $out) = ctl($store, 'instance', 'add', @stls, '--project', uuid(),
+                  '--instance', uuid(), '--addr', "127.0.0.1:$tport", '--tls',
+                  '--tls-ca', $c->{ca}, '--tls-cert', $c->{client_crt},
+                  '--tls-key', $c->{client_key}, '--timeout', 1);
+$dt = time - $t0;
+kill 'CONT', $tgt->{redis_pid};
+is($rc, 1, 'hotkeyctl instance add --tls, the instance stopped: exit 1');
+cmp_ok($dt, '<', 2.5, sprintf('... within its --timeout 1 (%.1f s)', $dt));
+like($out, qr/cannot connect to the instance at 127\.0\.0\.1:$tport: TLS handshake timed out/,
+     '... says why') or diag $out;
 
 $store->done;

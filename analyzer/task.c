@@ -210,8 +210,8 @@ hka_task_result(hka_ctx_t *x, int rc, hka_result_t *res)
     }
 
     /*
-     * Told to stop: handed back, even when the scan ended on something
-     * else (a reply of a stopped target that the signal found awaited)
+     * Told to stop: handed back, whatever the scan ended on (a read the
+     * signal interrupted, or one of a stopped target that timed out)
      */
 
     if (rc != 0 && hka_stop) {

@@ -585,7 +585,7 @@ hotkey_tls_want(hotkey_tls_relay_t *r, int n, short *want)
 }
 
 
-/* the server gone and all it sent passed on: an end of file for hiredis */
+/* the server's side closed; hiredis reads an end of file */
 
 static void
 hotkey_tls_close(hotkey_tls_relay_t *r)

@@ -106,7 +106,7 @@ hka_pipe_fill(hka_pipe_t *p)
 
     do {
         n = read(p->fd, p->in + p->end, sizeof(p->in) - p->end);
-    } while (n < 0 && errno == EINTR);
+    } while (n < 0 && errno == EINTR && !hka_stop);
 
     if (n <= 0) {
         return hka_pipe_io(p, n == 0 ? "connection closed"
@@ -207,7 +207,7 @@ hka_pipe_bulk(hka_pipe_t *p, char *dst, size_t len)
     while (n < len) {
         r = read(p->fd, dst + n, len - n);
 
-        if (r <= 0 && !(r < 0 && errno == EINTR)) {
+        if (r <= 0 && !(r < 0 && errno == EINTR && !hka_stop)) {
             return hka_pipe_io(p, r == 0 ? "connection closed"
                                : errno == EAGAIN ? "timeout"
                                : strerror(errno));
@@ -262,7 +262,7 @@ hka_pipe_flush(hka_pipe_t *p)
     for (off = 0; off < p->olen; off += n) {
         n = write(p->fd, p->out + off, p->olen - off);
 
-        if (n < 0 && errno == EINTR) {
+        if (n < 0 && errno == EINTR && !hka_stop) {
             n = 0;
             continue;
         }

@@ -209,7 +209,12 @@ hka_task_result(hka_ctx_t *x, int rc, hka_result_t *res)
         return "lost";
     }
 
-    if (rc != 0 && hka_stop && strcmp(res->cause, "stopped") == 0) {
+    /*
+     * Told to stop: handed back, whatever the scan ended on (a read the
+     * signal interrupted, or one of a stopped target that timed out)
+     */
+
+    if (rc != 0 && hka_stop) {
         status = "waiting";
         result = "handed_back";
 

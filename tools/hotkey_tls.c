@@ -3,8 +3,10 @@
  * relay thread per connection between a socketpair and the TLS session.
  * Every socket of the relay is non-blocking and the thread waits in one
  * poll() for whichever side can move; it ends when hiredis closes its
- * end, or after passing on what the server sent last when the server
- * closes or the session fails (hiredis then reads end of file).
+ * end.  When the server closes or the session fails, what the server sent
+ * last is passed on, then an end of file: the server's side is closed and
+ * the thread only throws away what hiredis still sends (closing our end
+ * with it unread would make hiredis read a reset instead).
  */
 
 #include <errno.h>
@@ -414,8 +416,10 @@ hotkey_tls_io(SSL *ssl, int fd, hotkey_tls_op_e op, void *buf, int len,
         events = e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT;
 
         if (hotkey_tls_wait(fd, events, deadline) != 0) {
-            snprintf(err, errlen, "TLS handshake timed out (is it a TLS"
-                     " port?)");
+            snprintf(err, errlen, "%s", op == HOTKEY_TLS_HANDSHAKE
+                     ? "TLS handshake timed out (is it a TLS port?)"
+                     : "TLS: no answer to PING after the handshake (timed"
+                       " out)");
             return -1;
         }
     }
@@ -581,7 +585,27 @@ hotkey_tls_want(hotkey_tls_relay_t *r, int n, short *want)
 }
 
 
-/* the server to hiredis: -1 when done (the server is gone, all passed) */
+/* the server's side closed; hiredis reads an end of file */
+
+static void
+hotkey_tls_close(hotkey_tls_relay_t *r)
+{
+    if (!r->fatal) {
+        (void) SSL_shutdown(r->ssl);   /* close_notify, if it fits */
+    }
+
+    close(r->fd);
+    SSL_free(r->ssl);
+    ERR_clear_error();
+
+    r->fd = -1;
+    r->ssl = NULL;
+
+    (void) shutdown(r->app, SHUT_WR);
+}
+
+
+/* the server to hiredis: -1 when hiredis is gone */
 
 static int
 hotkey_tls_down(hotkey_tls_relay_t *r)
@@ -604,7 +628,11 @@ hotkey_tls_down(hotkey_tls_relay_t *r)
         }
 
         if (r->down_pos == r->down_len) {
-            return r->eof ? -1 : 0;
+            if (r->eof && r->ssl) {
+                hotkey_tls_close(r);
+            }
+
+            return 0;
         }
 
         w = send(r->app, r->down + r->down_pos, r->down_len - r->down_pos,
@@ -708,20 +736,12 @@ hotkey_tls_relay(void *data)
         /* void */
     }
 
-    if (!r->fatal) {
-        (void) SSL_shutdown(r->ssl);   /* close_notify, if it fits */
+    if (r->ssl) {
+        hotkey_tls_close(r);
     }
 
-    /* hiredis reads end of file from here on */
-
     close(r->app);
-    close(r->fd);
-    SSL_free(r->ssl);
-    ERR_clear_error();
-
     r->app = -1;
-    r->fd = -1;
-    r->ssl = NULL;
 
     return NULL;
 }

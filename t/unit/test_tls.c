@@ -1,10 +1,12 @@
 /*
  * tools/hotkey_tls.c against a TLS server in this process (a self-signed
  * certificate made here): the configuration's refusals, the handshake
- * and its failures (name, timeout, refused), with and without TLS 1.3
+ * and its failures (name, timeouts, refused), with and without TLS 1.3
  * session tickets, 4 MB each way through the relay while both sides
- * write, hiredis on the socketpair, the io timeout, the server closing;
- * every relay ended on free: no thread nor descriptor left.
+ * write (also with a KeyUpdate asked of the client before each record of
+ * the server), hiredis on the socketpair, the io timeout, the server
+ * closing (an end of file for hiredis); every relay ended on free: no
+ * thread nor descriptor left.
  */
 
 #include <dirent.h>
@@ -38,7 +40,10 @@
 typedef enum {
     ECHO = 0,
     SILENT,
-    CLOSE
+    CLOSE,
+    MUTE,                               /* no answer to the PING */
+    UPDATE                              /* ECHO, a TLS 1.3 KeyUpdate
+                                           (the peer's too) each write */
 } mode_e;
 
 typedef struct {
@@ -120,12 +125,20 @@ serve(void *data)
     SSL_set_fd(ssl, fd);
 
     if (SSL_accept(ssl) == 1 && read_full(ssl, buf, 6) == 0
-        && SSL_write(ssl, "+PONG\r\n", 7) == 7)
+        && (s->mode == MUTE || SSL_write(ssl, "+PONG\r\n", 7) == 7))
     {
         while (s->mode != CLOSE
                && (n = SSL_read(ssl, buf, sizeof(buf))) > 0)
         {
-            if (s->mode == ECHO && SSL_write(ssl, buf, n) != n) {
+            if (s->mode == UPDATE
+                && SSL_key_update(ssl, SSL_KEY_UPDATE_REQUESTED) != 1)
+            {
+                break;
+            }
+
+            if ((s->mode == ECHO || s->mode == UPDATE)
+                && SSL_write(ssl, buf, n) != n)
+            {
                 break;
             }
         }
@@ -401,6 +414,15 @@ test_echo(void)
 
     hotkey_redis_free(c);
     server_stop(&s);
+
+    server_start(&s, UPDATE);
+    tls = tls_for("unit.test");
+    c = dial(tls, s.port, 2000, err);
+    hotkey_tls_free(tls);
+    ok(c && echo_big(c) == 0, "4 MB each way, a KeyUpdate asked of the"
+       " client before each record of the server");
+    hotkey_redis_free(c);
+    server_stop(&s);
 }
 
 
@@ -428,12 +450,21 @@ test_ends(void)
     hotkey_redis_free(c);
     server_stop(&s);
 
+    server_start(&s, MUTE);
+    t0 = now();
+    c = dial(tls, s.port, 300, err);
+    ok(c == NULL && now() - t0 < 1.5, "a server silent after the handshake:"
+       " refused by the connect timeout");
+    is_str(err, "TLS: no answer to PING after the handshake (timed out)",
+           "... message");
+    server_stop(&s);
+
     server_start(&s, CLOSE);
     c = dial(tls, s.port, 2000, err);
     ok(c != NULL, "a server that closes after the handshake");
     r = c ? redisCommand(c, "PING") : NULL;
-    ok(r == NULL && c && c->err != 0, "... hiredis fails: %s",
-       c ? c->errstr : "-");
+    ok(r == NULL && c && c->err == REDIS_ERR_EOF, "... hiredis reads end of"
+       " file: %s", c ? c->errstr : "-");
     hotkey_redis_free(c);
     server_stop(&s);
 

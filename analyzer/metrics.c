@@ -4,9 +4,12 @@
  * that a long scan never delays a scrape.
  */
 
+#define _GNU_SOURCE                 /* pthread_setname_np */
+
 #include <errno.h>
 #include <netdb.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -236,6 +239,7 @@ hka_metrics_start(const char *host, int port, char *err, size_t errlen)
 {
     int               fd, on, rc;
     char              service[16];
+    sigset_t          all, old;
     pthread_t         tid;
     struct addrinfo   hints, *ai;
 
@@ -272,10 +276,19 @@ hka_metrics_start(const char *host, int port, char *err, size_t errlen)
     freeaddrinfo(ai);
     hka_listen_fd = fd;
 
-    if (pthread_create(&tid, NULL, hka_metrics_loop, NULL) != 0) {
+    /* signals are the main thread's: a stop must interrupt its reads */
+
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    rc = pthread_create(&tid, NULL, hka_metrics_loop, NULL);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+
+    if (rc != 0) {
         snprintf(err, errlen, "metrics: cannot start a thread");
         return -1;
     }
+
+    (void) pthread_setname_np(tid, "hka-metrics");
 
     pthread_detach(tid);
 

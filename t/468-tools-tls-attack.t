@@ -363,6 +363,36 @@ $task = task($store, $I, $tid);
 is($task->{status}, 'waiting', '... waiting again');
 is($store->redis('LINDEX', "hotkey:{$I}:queue", 0), $tid, '... at the head of the queue');
 
+# the same SIGTERM sent to the metrics thread's id (the kernel gives a
+# signal to the thread it names when that thread does not block it): the
+# stop must still reach the main thread's read
+{
+    my $m = start_analyzer($store, name => 'metrics-term',
+                           args => [ @common, '--io-timeout-ms', '5000' ]);
+    # it takes the task handed back above
+    is((wait_task($store, $I, $tid, qr/^running$/, 10) || {})->{status},
+       'running', 'the task handed back is taken again');
+    sleep 1;
+    my ($mt) = grep { thread_name($m->{pid}, $_) eq 'hka-metrics' }
+               map { m{/(\d+)$} ? $1 : () } glob("/proc/$m->{pid}/task/*");
+    ok($mt, 'the metrics thread is named hka-metrics');
+    kill 'STOP', $tgt->{redis_pid};
+    sleep 0.3;
+    $t0 = time;
+    kill 'TERM', $mt if $mt;
+    my $end = time + 10;
+    sleep 0.05 while waitpid($m->{pid}, POSIX::WNOHANG()) != $m->{pid}
+                     && time < $end;
+    $dt = time - $t0;
+    kill 'CONT', $tgt->{redis_pid};
+    stop_analyzer($m, 'KILL') if kill 0, $m->{pid};
+    cmp_ok($dt, '<', 2, sprintf('SIGTERM to the metrics thread mid-scan: '
+                                . 'the analyzer stops in %.1f s (the io '
+                                . 'timeout is 5 s)', $dt));
+    like(log_of($m, $tid), qr/result=handed_back /, '... the task handed back')
+        or diag log_of($m, $tid);
+}
+
 $a = start_analyzer($store, name => 'proxies', args => [ @common, '--no-pacing' ]);
 $snap = snapshot([ $tgt, shard => "127.0.0.1:$tport" ]);
 (undef, $task) = run_task($I);
@@ -522,3 +552,11 @@ like($out, qr/cannot connect to the instance at 127\.0\.0\.1:$tport: TLS handsha
      '... says why') or diag $out;
 
 $store->done;
+
+sub thread_name {
+    my ($pid, $tid) = @_;
+    open my $fh, '<', "/proc/$pid/task/$tid/comm" or return '';
+    my $n = <$fh> // '';
+    chomp $n;
+    return $n;
+}

@@ -75,7 +75,7 @@ hka_reply_fail(hka_result_t *res, const char *addr, redisContext *c,
 {
     if (r == NULL) {
         return hka_fail(res, "%s: %s: %s", addr, what,
-                        c->errstr[0] ? c->errstr : "no reply");
+                        hotkey_redis_why(c, "no reply"));
     }
 
     if (r->type == REDIS_REPLY_ERROR) {
@@ -174,7 +174,8 @@ hka_connect(hka_scan_t *s, const char *addr)
                : redisConnectWithTimeout(host, port, tv);
 
     if (c == NULL || c->err) {
-        hka_fail(res, "%s: cannot connect: %s", addr, c ? c->errstr : why);
+        hka_fail(res, "%s: cannot connect: %s", addr,
+                 c ? hotkey_redis_why(c, why) : why);
         hotkey_redis_free(c);
         return NULL;
     }

@@ -184,7 +184,8 @@ hotkey_sc_login(hotkey_sc_t *sc, redisContext *c, const char *addr)
     rc = 0;
 
     if (r == NULL || r->type == REDIS_REPLY_ERROR) {
-        rc = hotkey_sc_fail(sc, addr, r ? r->str : c->errstr);
+        rc = hotkey_sc_fail(sc, addr, r ? r->str
+                                        : hotkey_redis_why(c, "no reply"));
     }
 
     freeReplyObject(r);
@@ -235,7 +236,7 @@ hotkey_sc_connect(hotkey_sc_t *sc, const char *addr)
     }
 
     if (c == NULL || c->err) {
-        hotkey_sc_fail(sc, addr, c ? c->errstr : why);
+        hotkey_sc_fail(sc, addr, c ? hotkey_redis_why(c, why) : why);
         hotkey_redis_free(c);
         return NULL;
     }
@@ -326,7 +327,7 @@ hotkey_sc_drop(hotkey_sc_t *sc, unsigned i)
 
     if (c) {
         hotkey_sc_fail(sc, sc->nodes[i].addr,
-                       c->errstr[0] ? c->errstr : "connection lost");
+                       hotkey_redis_why(c, "connection lost"));
         hotkey_redis_free(c);
         sc->nodes[i].c = NULL;
     }

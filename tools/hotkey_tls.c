@@ -868,6 +868,19 @@ hotkey_tls_connect(hotkey_tls_t *tls, const char *host, int port,
 }
 
 
+/* hiredis words an io timeout as EAGAIN's strerror() */
+
+const char *
+hotkey_redis_why(const redisContext *c, const char *none)
+{
+    if (c->err == REDIS_ERR_IO && strcmp(c->errstr, strerror(EAGAIN)) == 0) {
+        return "timed out";
+    }
+
+    return c->errstr[0] ? c->errstr : none;
+}
+
+
 void
 hotkey_redis_free(redisContext *c)
 {

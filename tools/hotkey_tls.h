@@ -52,6 +52,9 @@ redisContext *hotkey_tls_connect(hotkey_tls_t *tls, const char *host,
 /* redisFree; for a TLS connection, its relay ended and joined too */
 void hotkey_redis_free(redisContext *c);
 
+/* why a context failed, in words ("timed out" for an io timeout) */
+const char *hotkey_redis_why(const redisContext *c, const char *none);
+
 /* "127.0.0.1", "::1": 1; a DNS name: 0 */
 int hotkey_tls_is_ip(const char *name);
 

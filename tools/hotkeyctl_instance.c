@@ -211,7 +211,8 @@ hki_connect(hki_opts_t *o, const char *what, const char *hostport)
 
     if (c == NULL || c->err) {
         fprintf(stderr, "hotkeyctl instance: cannot connect to the %s at"
-                " %s: %s\n", what, hostport, c ? c->errstr : why);
+                " %s: %s\n", what, hostport,
+                c ? hotkey_redis_why(c, why) : why);
         hotkey_redis_free(c);
         return NULL;
     }
@@ -270,7 +271,7 @@ hki_auth(redisContext *c, const char *what, const char *file,
 
     if (r == NULL || r->type == REDIS_REPLY_ERROR) {
         rc = hki_err("the %s refused AUTH: %s", what,
-                     r ? r->str : c->errstr);
+                     r ? r->str : hotkey_redis_why(c, "no reply"));
     }
 
     freeReplyObject(r);
@@ -357,7 +358,7 @@ hki_info_policy(redisContext *c, char *policy, size_t size, char *why,
         }
     }
 
-    snprintf(why, why_size, "%s", r == NULL ? c->errstr
+    snprintf(why, why_size, "%s", r == NULL ? hotkey_redis_why(c, "no reply")
              : r->type == REDIS_REPLY_ERROR ? r->str : "no maxmemory_policy");
     freeReplyObject(r);
 
@@ -385,7 +386,7 @@ hki_read_policy(redisContext *c, const char *addr, char *policy,
     }
 
     snprintf(why, sizeof(why), "%s",
-             r == NULL ? c->errstr
+             r == NULL ? hotkey_redis_why(c, "no reply")
              : r->type == REDIS_REPLY_ERROR ? r->str : "no value");
     freeReplyObject(r);
 
@@ -400,7 +401,7 @@ hki_read_policy(redisContext *c, const char *addr, char *policy,
     fprintf(stderr, "hotkeyctl instance: cannot read the maxmemory-policy"
             " of %s: CONFIG GET: %s; INFO memory: %s (give --password-file,"
             " or record it with --policy)\n", addr, why,
-            c->err ? c->errstr : why2);
+            c->err ? hotkey_redis_why(c, why2) : why2);
 
     return 1;
 }

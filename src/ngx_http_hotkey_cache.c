@@ -88,6 +88,8 @@ static void ngx_http_hotkey_cache_keep(ngx_http_request_t *r,
     ngx_msec_t valid, u_char *body, size_t len);
 static ngx_http_hotkey_ring_t *ngx_http_hotkey_cache_ring(
     ngx_http_hotkey_table_t *t);
+static ngx_int_t ngx_http_hotkey_cache_foreign(ngx_http_hotkey_table_t *t,
+    ngx_http_hotkey_centry_t *e);
 static uint64_t ngx_http_hotkey_cache_settle(ngx_http_hotkey_table_t *t,
     ngx_http_hotkey_centry_t *e);
 static void ngx_http_hotkey_cache_lead_cleanup(void *data);
@@ -774,6 +776,22 @@ ngx_http_hotkey_cache_new_cycle(ngx_http_hotkey_table_t *t)
 
 
 /*
+ * Under the lock: 1 when the entry's waiters are another cycle's (a
+ * reload runs both for a moment): they read the other side of the rings
+ * and this process has not their eventfds, so only their leader, still
+ * holding the key, can wake them.
+ */
+
+static ngx_int_t
+ngx_http_hotkey_cache_foreign(ngx_http_hotkey_table_t *t,
+    ngx_http_hotkey_centry_t *e)
+{
+    return e->gen != t->gen && e->waiters
+           && (ngx_msec_int_t) (e->lock_until - ngx_current_msec) > 0;
+}
+
+
+/*
  * Under the lock: the entry's key is settled; each worker waiting on it
  * is told its ticket.  Returns the workers to wake.
  */
@@ -786,6 +804,10 @@ ngx_http_hotkey_cache_settle(ngx_http_hotkey_table_t *t,
     ngx_uint_t                   i;
     ngx_http_hotkey_ring_t      *ring;
     ngx_http_hotkey_cache_sh_t  *csh;
+
+    if (ngx_http_hotkey_cache_foreign(t, e)) {
+        return 0;
+    }
 
     bits = e->waiters;
     e->waiters = 0;
@@ -1214,12 +1236,19 @@ ngx_http_hotkey_cache_drop_instance(ngx_http_hotkey_table_t *t, u_char *id)
             continue;
         }
 
-        bits |= ngx_http_hotkey_cache_settle(t, e);
-
         if (tn->key[0] != '\1') {
             n++;                        /* answers, not instance nodes */
         }
 
+        if (ngx_http_hotkey_cache_foreign(t, e)) {
+
+            /* left to its leader, who wakes its waiters: no answer */
+
+            ngx_http_hotkey_centry_release(t, tn);
+            continue;
+        }
+
+        bits |= ngx_http_hotkey_cache_settle(t, e);
         ngx_http_hotkey_table_delete(t, tn);
     }
 

@@ -571,6 +571,21 @@ ngx_http_hotkey_cache_hit(ngx_http_request_t *r, ngx_http_hotkey_ctx_t *ctx,
         return NGX_DECLINED;
     }
 
+    if ((ngx_msec_int_t) (e->lock_until - now) > 0
+        && (ngx_atomic_int_t) (e->gen - cc->table->gen) < 0)
+    {
+        /*
+         * held by a leader of an older cycle, which cannot wake this one:
+         * the first request of this cycle takes the key over and the
+         * others wait for it, rather than each asking the store
+         */
+
+        cc->status = e->body ? NGX_HTTP_HOTKEY_CACHE_EXPIRED
+                             : NGX_HTTP_HOTKEY_CACHE_MISS;
+        ngx_http_hotkey_cache_lead(r, ctx, tn, now);
+        return NGX_DECLINED;
+    }
+
     if ((ngx_msec_int_t) (e->lock_until - now) > 0) {
 
         if (!ngx_http_hotkey_can_wait()

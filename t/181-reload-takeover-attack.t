@@ -80,7 +80,9 @@ sleep 0.2;
 kill 'HUP', $t->master_pid;
 my ($c1, $B) = conn_to_new($A);
 ok($c1, "old worker $A, new worker $B");
-my @w = ($c1, map { Hotkey::Attack::Conn->new($t) } 2 .. $N);
+# each on the new worker (the old one accepts until it is told to quit)
+my @w = ($c1, map { (conn_to_new($A))[0] } 2 .. $N);
+is(scalar(grep { defined } @w), $N, "$N connections to the new worker");
 $_->send('GET', $lp) for @w;             # a burst in the new cycle
 sleep 0.5;
 resume_store($t);

@@ -69,17 +69,26 @@ my $path = $t->list_path($pid, $iid);
 
 # ------------------------------------------------- helpers
 my $last_page;
+# The counters once two reads 50 ms apart agree: a request is counted in
+# its log phase, after its answer was sent, and the page may come from the
+# other worker before that (a page itself counts nothing).
 sub snapshot {
     my ($name) = @_;
-    my $r = $t->get('/metrics');
-    $last_page = $r;
-    unless (($r->{status} // 0) == 200) {
-        fail("$name: GET /metrics answers 200");
-        diag("got " . ($r->{status} // 'nothing') . ': ' . ($r->{body} // ''));
-        return {};
+    my ($prev, $cur);
+    my $end = time + 3;
+    while (1) {
+        my $r = $t->get('/metrics');
+        $last_page = $r;
+        unless (($r->{status} // 0) == 200) {
+            fail("$name: GET /metrics answers 200");
+            diag("got " . ($r->{status} // 'nothing') . ': ' . ($r->{body} // ''));
+            return {};
+        }
+        $cur = { %{ parse_prom($r->{body})->{samples} } };
+        return $cur if ($prev && !%{ deltas($prev, $cur) }) || time > $end;
+        $prev = $cur;
+        sleep 0.05;
     }
-    my $p = parse_prom($r->{body});
-    return { %{ $p->{samples} } };
 }
 
 sub deltas {

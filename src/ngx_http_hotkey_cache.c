@@ -75,6 +75,9 @@ static ngx_int_t ngx_http_hotkey_cache_hit(ngx_http_request_t *r,
     ngx_msec_t now);
 static ngx_int_t ngx_http_hotkey_cache_copy(ngx_http_request_t *r,
     ngx_http_hotkey_ctx_t *ctx, ngx_http_hotkey_centry_t *e);
+static ngx_int_t ngx_http_hotkey_cache_held(ngx_http_request_t *r,
+    ngx_http_hotkey_ctx_t *ctx, ngx_http_hotkey_tnode_t *tn,
+    ngx_msec_t now);
 static void ngx_http_hotkey_cache_lead(ngx_http_request_t *r,
     ngx_http_hotkey_ctx_t *ctx, ngx_http_hotkey_tnode_t *tn,
     ngx_msec_t now);
@@ -571,41 +574,8 @@ ngx_http_hotkey_cache_hit(ngx_http_request_t *r, ngx_http_hotkey_ctx_t *ctx,
         return NGX_DECLINED;
     }
 
-    if ((ngx_msec_int_t) (e->lock_until - now) > 0
-        && (ngx_atomic_int_t) (e->gen - cc->table->gen) < 0)
-    {
-        /*
-         * held by a leader of an older cycle, which cannot wake this one:
-         * the first request of this cycle takes the key over and the
-         * others wait for it, rather than each asking the store
-         */
-
-        cc->status = e->body ? NGX_HTTP_HOTKEY_CACHE_EXPIRED
-                             : NGX_HTTP_HOTKEY_CACHE_MISS;
-        ngx_http_hotkey_cache_lead(r, ctx, tn, now);
-        return NGX_DECLINED;
-    }
-
     if ((ngx_msec_int_t) (e->lock_until - now) > 0) {
-
-        if (!ngx_http_hotkey_can_wait()
-            || e->gen != cc->table->gen
-            || ngx_http_hotkey_cache_ring(cc->table) == NULL)
-        {
-            /*
-             * this worker cannot be woken, or not by the holder: a
-             * request of another cycle (a reload) wakes its own cycle's
-             * workers only; ask the store itself
-             */
-
-            cc->status = NGX_HTTP_HOTKEY_CACHE_MISS;
-            return NGX_DECLINED;
-        }
-
-        e->waiters |= (uint64_t) 1 << ngx_worker;
-        cc->ticket = e->ticket;
-        cc->lock_left = e->lock_until - now;
-        return NGX_AGAIN;
+        return ngx_http_hotkey_cache_held(r, ctx, tn, now);
     }
 
     if (cc->waited && (ngx_msec_int_t) (e->failed_until - now) > 0) {
@@ -632,6 +602,49 @@ ngx_http_hotkey_cache_hit(ngx_http_request_t *r, ngx_http_hotkey_ctx_t *ctx,
     ngx_http_hotkey_cache_lead(r, ctx, tn, now);
 
     return NGX_DECLINED;
+}
+
+
+/*
+ * Under the lock: the key is held.  A holder wakes its own cycle's
+ * workers only (a reload runs two cycles for a moment): this request
+ * waits for a holder of its cycle, takes the key over from one of an
+ * older cycle (the rest of this cycle then wait for it), and asks the
+ * store itself when the holder is newer or this worker cannot be woken.
+ */
+
+static ngx_int_t
+ngx_http_hotkey_cache_held(ngx_http_request_t *r, ngx_http_hotkey_ctx_t *ctx,
+    ngx_http_hotkey_tnode_t *tn, ngx_msec_t now)
+{
+    ngx_atomic_int_t              age;
+    ngx_http_hotkey_centry_t     *e;
+    ngx_http_hotkey_cache_ctx_t  *cc;
+
+    cc = &ctx->cache;
+    e = ngx_http_hotkey_tnode_data(tn);
+    age = (ngx_atomic_int_t) (e->gen - cc->table->gen);
+
+    if (age < 0) {
+        cc->status = e->body ? NGX_HTTP_HOTKEY_CACHE_EXPIRED
+                             : NGX_HTTP_HOTKEY_CACHE_MISS;
+        ngx_http_hotkey_cache_lead(r, ctx, tn, now);
+        return NGX_DECLINED;
+    }
+
+    if (age > 0
+        || !ngx_http_hotkey_can_wait()
+        || ngx_http_hotkey_cache_ring(cc->table) == NULL)
+    {
+        cc->status = NGX_HTTP_HOTKEY_CACHE_MISS;
+        return NGX_DECLINED;
+    }
+
+    e->waiters |= (uint64_t) 1 << ngx_worker;
+    cc->ticket = e->ticket;
+    cc->lock_left = e->lock_until - now;
+
+    return NGX_AGAIN;
 }
 
 

@@ -463,9 +463,9 @@ ngx_http_hotkey_cache_wake_handler(ngx_event_t *ev)
     if (ngx_exiting) {
 
         /*
-         * retiring (its idle connection closed, or a wake-up): its slot's
-         * rings are the new worker's now, not to be read; every waiter
-         * left asks the store itself
+         * retiring (its idle connection closed, or a wake-up): every
+         * waiter left asks the store itself (it can wait no more), and its
+         * side of the rings is left to the cycle after next
          */
 
         ngx_http_hotkey_cache_ready_all(&ready);

@@ -63,23 +63,9 @@ CONF
 my $r = $t->get($path);
 is($r->{status}, 200, 'the details of the running task answer');
 
-# a connection to the current worker (after a reload: the new one)
-sub conn_to_new {
-    my ($old) = @_;
-    my $end = time + 5;
-    while (time < $end) {
-        my $c = Hotkey::Attack::Conn->new($t) or next;
-        my $w = $c->ask('GET', '/pid', [], timeout => 2)->{body} // '';
-        return ($c, $w) if $w ne '' && (!defined $old || $w ne $old);
-        $c->close;
-        sleep 0.05;
-    }
-    return;
-}
-
 sub reload_now { kill 'HUP', $t->master_pid }
 
-my ($la, $A) = conn_to_new();
+my ($la, $A) = conn_other($t);
 ok($la, "generation A: worker $A");
 
 my $t0 = time;
@@ -87,7 +73,7 @@ pause_store($t);
 $la->send('GET', $path);                 # L1 leads in A
 sleep 0.3;
 reload_now();
-my ($wc, $B) = conn_to_new($A);
+my ($wc, $B) = conn_other($t, $A);
 ok($wc, "generation B: worker $B");
 $wc->send('GET', $path);                 # W waits on L1's lock
 sleep 0.2;
@@ -106,7 +92,7 @@ SKIP: {
     }
     $wc->{dead} = 0;
     reload_now();
-    my ($lc, $C) = conn_to_new($B);
+    my ($lc, $C) = conn_other($t, $B);
     ok($lc, "generation C: worker $C; B retiring with W still waiting");
     sleep $t0 + 3 - time if time < $t0 + 3;
     pause_store($t);

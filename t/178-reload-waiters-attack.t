@@ -60,22 +60,8 @@ CONF
 my $r = $t->get($t->list_path($pid, $iid, 'limit=1'));
 is($r->{status}, 200, 'the list answers');
 
-# a connection to the current worker (after a reload: the new one)
-sub conn_to_new {
-    my ($old) = @_;
-    my $end = time + 5;
-    while (time < $end) {
-        my $c = Hotkey::Attack::Conn->new($t) or next;
-        my $w = $c->ask('GET', '/pid', [], timeout => 2)->{body} // '';
-        return ($c, $w) if $w ne '' && (!defined $old || $w ne $old);
-        $c->close;
-        sleep 0.05;
-    }
-    return;
-}
-
-my ($lc, $A) = conn_to_new();
-my ($w0) = conn_to_new();
+my ($lc, $A) = conn_other($t);
+my ($w0) = conn_other($t);
 ok($lc && $w0, "generation A: worker $A");
 
 my $t0 = time;
@@ -85,7 +71,7 @@ sleep 0.1;
 $w0->send('GET', $path);                 # W0 waits in A
 sleep 0.2;
 kill 'HUP', $t->master_pid;
-my ($c1, $B) = conn_to_new($A);
+my ($c1, $B) = conn_other($t, $A);
 ok($c1, "generation B: worker $B");
 my @w = ($c1, map { Hotkey::Attack::Conn->new($t) } 1 .. 4);
 $_->send('GET', $path) for @w;           # W1..W5 in B, on L's key

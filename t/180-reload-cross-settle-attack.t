@@ -21,7 +21,6 @@ use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use Test::More;
-use POSIX ();
 use Time::HiRes qw(time sleep);
 use Hotkey::Test qw(:all);
 use Hotkey::Attack qw(:all);
@@ -69,51 +68,19 @@ $loc            hotkey_store 127.0.0.1:$gate;
     }
 CONF
 
-# a kept connection to worker $w
-sub conn_to {
-    my ($w) = @_;
-    my $end = time + 10;
-    while (time < $end) {
-        my $c = Hotkey::Attack::Conn->new($t) or next;
-        my $got = $c->ask('GET', '/pid', [], timeout => 2)->{body} // '';
-        return $c if $got eq $w;
-        $c->close;
-    }
-    return;
-}
-
 my ($a0, $a1) = wait_workers($t);
-my $ca1 = conn_to($a1);
+my $ca1 = conn_to($t, $a1);
 ok($ca1, "old workers A0 $a0, A1 $a1: a connection to A1");
 
-my $master = $t->master_pid;
-my $out = $t->prefix . '/strace.out';
-my $st = fork // die "fork: $!";
-if ($st == 0) {
-    open STDERR, '>', '/dev/null';
-    exec('strace', '-qq', '-o', $out, '-p', $master,
-         '-e', 'trace=nanosleep,clock_nanosleep',
-         '-e', 'inject=nanosleep,clock_nanosleep:delay_enter=30000000')
-        or POSIX::_exit(1);
-}
-my $end = time + 5;
-sleep 0.05 until tracer($master) || time > $end;
+my $st = hold_master($t);
 
 SKIP: {
-    skip 'no ptrace of the master', 5 unless tracer($master);
+    skip 'no ptrace of the master', 5 unless $st;
 
-    kill 'HUP', $master;
-    my @new;
-    $end = time + 10;
-    while (time < $end) {
-        @new = grep { $_ ne $a0 && $_ ne $a1 } worker_list($t);
-        last if @new == 2 && Hotkey::Attack::_cmdline($new[1])
-                             =~ /worker process/;
-        sleep 0.05;
-    }
-    my ($b0, $b1) = @new;
-    my @cb0 = map { conn_to($b0) } 1 .. 2;
-    my $cb1 = conn_to($b1);
+    kill 'HUP', $t->master_pid;
+    my ($b0, $b1) = new_workers($t, $a0, $a1);
+    my @cb0 = map { conn_to($t, $b0) } 1 .. 2;
+    my $cb1 = conn_to($t, $b1);
     ok(@cb0 == 2 && $cb1 && kill(0, $a0, $a1) == 2,
        "new workers B0 $b0, B1 $b1 beside the old ones");
 
@@ -148,18 +115,11 @@ SKIP: {
                              timeout => 3) });
 }
 
-kill 'INT', $st;
-waitpid($st, 0);
-$end = time + 10;
+release_master($st);
+my $end = time + 10;
 sleep 0.1 while kill(0, $a0) && time < $end;
 ok(!kill(0, $a0), 'the old workers left once the master went on');
 is($t->get('/x' . $t->list_path($pid, $iid, 'limit=3'))->{status}, 200,
    'the key is asked again after the reload');
 idle_check($t, 'the workers are idle afterwards');
 $t->done;
-
-sub tracer {
-    open my $fh, '<', "/proc/$_[0]/status" or return 0;
-    while (<$fh>) { return $1 if /^TracerPid:\s+(\d+)/ }
-    return 0;
-}

@@ -57,31 +57,17 @@ CONF
 my $want = $t->get($path)->{body} // '';
 ok($want ne '', 'the list answers');
 
-# a connection to the current worker (after a reload: the new one)
-sub conn_to_new {
-    my ($old) = @_;
-    my $end = time + 5;
-    while (time < $end) {
-        my $c = Hotkey::Attack::Conn->new($t) or next;
-        my $w = $c->ask('GET', '/pid', [], timeout => 2)->{body} // '';
-        return ($c, $w) if $w ne '' && (!defined $old || $w ne $old);
-        $c->close;
-        sleep 0.05;
-    }
-    return;
-}
-
 my $lp = $t->list_path($pid, $iid, 'limit=4');      # not cached yet
-my ($lc, $A) = conn_to_new();
+my ($lc, $A) = conn_other($t);
 my $calls = store_calls($t);
 pause_store($t);
 $lc->send('GET', $lp);                   # L leads in the old cycle
 sleep 0.2;
 kill 'HUP', $t->master_pid;
-my ($c1, $B) = conn_to_new($A);
+my ($c1, $B) = conn_other($t, $A);
 ok($c1, "old worker $A, new worker $B");
 # each on the new worker (the old one accepts until it is told to quit)
-my @w = ($c1, map { (conn_to_new($A))[0] } 2 .. $N);
+my @w = ($c1, map { (conn_other($t, $A))[0] } 2 .. $N);
 is(scalar(grep { defined } @w), $N, "$N connections to the new worker");
 $_->send('GET', $lp) for @w;             # a burst in the new cycle
 sleep 0.5;

@@ -34,6 +34,17 @@ package Hotkey::Attack;
 #                               "$pre$a$suf" and "$pre$b$suf" have the same
 #                               32-bit murmur2 hash (nginx's ngx_murmur_hash2)
 #   murmur_range($t, $pre, $suf, $from, $to) -> { n => hash }
+#   conn_to($t, $pid)        -> a kept Conn to that worker (the server needs
+#                               location = /pid { return 200 "$pid"; })
+#   conn_other($t, $old)     -> (Conn, its worker's pid): a kept Conn to a
+#                               worker other than $old (any when undef)
+#   new_workers($t, @old)    -> the workers a reload started, once all are up
+#   hold_master($t)          -> strace holds nginx's master in its next
+#                               sleep: after a reload's new workers start,
+#                               before the old ones are told to quit (100
+#                               ms, held 30 s); the strace pid, or undef
+#                               when it cannot trace; release_master($pid)
+#                               lets the master go on
 #   set_worker_connections($t, $n) -> rewrites the written nginx.conf's
 #                               worker_connections (call start_nginx()
 #                               without a snippet afterwards)
@@ -63,7 +74,8 @@ use Time::HiRes qw(time sleep);
 use Hotkey::Test ();
 
 our @EXPORT_OK = qw(
-    worker_list wait_workers cpu_secs cpu_growth idle_check hard_stop pause_store
+    worker_list wait_workers conn_to conn_other new_workers hold_master
+    release_master cpu_secs cpu_growth idle_check hard_stop pause_store
     resume_store store_calls slow_store junk_store collide_bin
     find_collision murmur_range set_worker_connections gate_store
     gate_held gate_open
@@ -113,6 +125,76 @@ sub wait_workers {
         @w = worker_list($t);
     }
     return @w;
+}
+
+# a kept connection whose worker ($ok->(pid)) suits, within 10 s
+sub _conn_where {
+    my ($t, $ok) = @_;
+    my $end = time + 10;
+    while (time < $end) {
+        my $c = Hotkey::Attack::Conn->new($t) or next;
+        my $w = $c->ask('GET', '/pid', [], timeout => 2)->{body} // '';
+        return ($c, $w) if $w ne '' && $ok->($w);
+        $c->close;
+        sleep 0.01;
+    }
+    return;
+}
+
+sub conn_to {
+    my ($t, $pid) = @_;
+    return (_conn_where($t, sub { $_[0] eq $pid }))[0];
+}
+
+sub conn_other {
+    my ($t, $old) = @_;
+    return _conn_where($t, sub { !defined $old || $_[0] ne $old });
+}
+
+sub new_workers {
+    my ($t, @old) = @_;
+    my %old = map { $_ => 1 } @old;
+    my @new;
+    my $end = time + 10;
+    while (time < $end) {
+        @new = grep { !$old{$_} } worker_list($t);
+        last if @new == $t->{workers}
+                && _cmdline($new[-1]) =~ /worker process/;
+        sleep 0.05;
+    }
+    return @new;
+}
+
+sub _tracer {
+    open my $fh, '<', "/proc/$_[0]/status" or return 0;
+    while (<$fh>) { return $1 if /^TracerPid:\s+(\d+)/ }
+    return 0;
+}
+
+sub hold_master {
+    my ($t) = @_;
+    return undef if system('strace -V >/dev/null 2>&1') != 0;
+    my $master = $t->master_pid;
+    my $st = fork // die "fork: $!";
+    if ($st == 0) {
+        open STDERR, '>', '/dev/null';
+        exec('strace', '-qq', '-o', $t->prefix . '/strace-master.out',
+             '-p', $master, '-e', 'trace=nanosleep,clock_nanosleep',
+             '-e', 'inject=nanosleep,clock_nanosleep:delay_enter=30000000')
+            or POSIX::_exit(1);
+    }
+    my $end = time + 5;
+    sleep 0.05 until _tracer($master) || time > $end;
+    return $st if _tracer($master);
+    release_master($st);
+    return undef;
+}
+
+sub release_master {
+    my ($st) = @_;
+    return unless $st;
+    kill 'INT', $st;
+    waitpid($st, 0);
 }
 
 sub cpu_secs {

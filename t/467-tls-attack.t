@@ -29,41 +29,10 @@ my $tp = $t->port('tls');
 $t->start_redis(args => [ Hotkey::TLS::redis_args($c, $tp) ]);
 my $rp = $t->redis_port;
 
-my @kids;
-
-sub listener {
-    my $l = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => 0,
-                                  Listen => 128, ReuseAddr => 1);
-    return $l || die "listen: $!";
-}
-
-# a server in its own process: $serve->($conn) in a child per connection
-sub server {
-    my ($serve) = @_;
-    my $l = listener();
-    my $kid = fork // die;
-    if ($kid == 0) {
-        setpgrp(0, 0);              # killed with its connections' children
-        $SIG{CHLD} = 'IGNORE';
-        while (1) {
-            my $a = $l->accept or next;
-            my $k = fork;
-            if (defined $k && $k == 0) {
-                close $l;
-                $serve->($a);
-                POSIX::_exit(0);
-            }
-            close $a;
-        }
-    }
-    push @kids, $kid;
-    return $l->sockport;
-}
-
 # plain text at once, then silence (the handshake, if any, never ends)
 sub plain_first {
     my ($bytes) = @_;
-    return server(sub {
+    return fork_server(sub {
         syswrite($_[0], $bytes);
         sleep 30;
     });
@@ -71,7 +40,7 @@ sub plain_first {
 
 # a TCP relay to the TLS port that drips the server's bytes
 sub drip {
-    return server(sub {
+    return fork_server(sub {
         my ($a) = @_;
         my $b = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
                                       PeerPort => $tp) or return;
@@ -96,7 +65,7 @@ sub drip {
 # a TLS server relaying to the plain port, with a twist per mode
 sub tls_relay {
     my ($mode) = @_;
-    return server(sub {
+    return fork_server(sub {
         my ($a) = @_;
         my $s = IO::Socket::SSL->start_SSL($a,
             SSL_server      => 1,
@@ -407,6 +376,5 @@ sub fds { my @f = glob("/proc/$_[0]/fd/*"); scalar @f }
 
 idle_check($t, 'the worker idle at the end');
 
-kill 'KILL', map { -$_ } @kids;
-waitpid($_, 0) for @kids;
+stop_servers();
 $t->done;

@@ -32,7 +32,7 @@ use IO::Select;
 use POSIX ();
 use Socket qw(SOL_SOCKET SO_LINGER);
 use Time::HiRes qw(time sleep);
-use Hotkey::Test qw(uuid free_port);
+use Hotkey::Test qw(uuid free_port fork_server);
 use Hotkey::Analyzer qw(:all);
 use Hotkey::Auth qw(ctl spew);
 use Hotkey::TLS;
@@ -55,33 +55,6 @@ my $tport = free_port();
 my $tgt = target(keys => 20000, args => [ Hotkey::TLS::redis_args($c, $tport) ]);
 touch($tgt, 0, "k:$_", 1 + int(rand(40))) for 1 .. 200;
 my $NKEYS = 20000;
-
-my @kids;
-END { kill 'KILL', map { -$_ } @kids if @kids }
-
-# a server in its own process group: $serve->($conn) in a child each
-sub server {
-    my ($serve) = @_;
-    my $l = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => 0,
-                                  Listen => 64, ReuseAddr => 1) or die "listen: $!";
-    my $kid = fork // die "fork: $!";
-    if ($kid == 0) {
-        setpgrp(0, 0);
-        $SIG{CHLD} = 'IGNORE';
-        while (1) {
-            my $a = $l->accept or next;
-            my $k = fork;
-            if (defined $k && $k == 0) {
-                close $l;
-                $serve->($a);
-                POSIX::_exit(0);
-            }
-            close $a;
-        }
-    }
-    push @kids, $kid;
-    return $l->sockport;
-}
 
 # moves bytes between a and b; $down->($bytes) is called with what b
 # sends (it returns what to pass on, undef to end); at most $chunk
@@ -110,7 +83,7 @@ sub pump {
 # (the connection stays open), resets or closes
 sub cut_proxy {
     my ($port, $cut, $how) = @_;
-    return server(sub {
+    return fork_server(sub {
         my ($a) = @_;
         my $b = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
                                       PeerPort => $port) or return;
@@ -132,7 +105,7 @@ sub cut_proxy {
 # a TCP proxy that moves $chunk bytes at a time, $pause s apart, both ways
 sub slow_proxy {
     my ($port, $chunk, $pause) = @_;
-    return server(sub {
+    return fork_server(sub {
         my ($a) = @_;
         my $b = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
                                       PeerPort => $port) or return;
@@ -146,7 +119,7 @@ sub slow_proxy {
 # $cut bytes)
 sub tls_proxy {
     my ($port, $mode, $cut) = @_;
-    return server(sub {
+    return fork_server(sub {
         my ($a) = @_;
         my $s = IO::Socket::SSL->start_SSL($a,
             SSL_server      => 1,
@@ -191,7 +164,7 @@ sub tls_proxy {
 # not send)
 sub reneg_proxy {
     my ($port, $chunk, $slow) = @_;
-    return server(sub {
+    return fork_server(sub {
         my ($a) = @_;
         my $s = IO::Socket::SSL->start_SSL($a,
             SSL_server      => 1,

@@ -66,7 +66,7 @@ use Errno qw(EINTR EAGAIN);
 our @EXPORT_OK = qw(
     is_json_error is_json_ok free_port uuid hex32 ms_to_iso
     expected_list json_decode json_encode build_file module_path
-    private_copy poll
+    private_copy poll fork_server stop_servers
 );
 our %EXPORT_TAGS = (all => \@EXPORT_OK);
 
@@ -192,6 +192,43 @@ sub poll {
         return $v if $v || time >= $end;
         sleep($step // 0.02);
     }
+}
+
+# fork_server($serve): a TCP server on 127.0.0.1 in a process group of
+# its own, $serve->($conn) in a child per connection; returns its port.
+# stop_servers() (and the end of the test) kills them all: those this
+# process started, not a forked child's copy of the list.
+my @servers;
+sub fork_server {
+    my ($serve) = @_;
+    my $l = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => 0,
+                                  Listen => 128, ReuseAddr => 1)
+        or die "listen: $!";
+    my $kid = fork // die "fork: $!";
+    if ($kid == 0) {
+        setpgrp(0, 0);
+        $SIG{CHLD} = 'IGNORE';
+        while (1) {
+            my $a = $l->accept or next;
+            my $k = fork;
+            if (defined $k && $k == 0) {
+                close $l;
+                $serve->($a);
+                POSIX::_exit(0);
+            }
+            close $a;
+        }
+    }
+    push @servers, [$kid, $$];
+    return $l->sockport;
+}
+
+sub stop_servers {
+    my @mine = map { $_->[1] == $$ ? $_->[0] : () } @servers;
+    @servers = ();
+    return unless @mine;
+    kill 'KILL', map { -$_ } @mine;
+    waitpid($_, 0) for @mine;
 }
 
 sub _wait_port {
@@ -842,6 +879,7 @@ sub cleanup {
 
 END {
     my $rc = $?;
+    stop_servers();
     $_->cleanup for @ALL;
     $? = $rc;
 }

@@ -9,7 +9,6 @@
 #include <errno.h>
 #include <netdb.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -239,7 +238,6 @@ hka_metrics_start(const char *host, int port, char *err, size_t errlen)
 {
     int               fd, on, rc;
     char              service[16];
-    sigset_t          all, old;
     pthread_t         tid;
     struct addrinfo   hints, *ai;
 
@@ -276,12 +274,7 @@ hka_metrics_start(const char *host, int port, char *err, size_t errlen)
     freeaddrinfo(ai);
     hka_listen_fd = fd;
 
-    /* signals are the main thread's: a stop must interrupt its reads */
-
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old);
-    rc = pthread_create(&tid, NULL, hka_metrics_loop, NULL);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    rc = hotkey_thread_nosig(&tid, NULL, hka_metrics_loop, NULL);
 
     if (rc != 0) {
         snprintf(err, errlen, "metrics: cannot start a thread");

@@ -765,11 +765,31 @@ hotkey_tls_relay_free(hotkey_tls_relay_t *r)
 
 /* the thread, with every signal blocked: they are the main thread's */
 
+/*
+ * A thread that takes no signal: they are the main thread's, whose
+ * blocking reads a stop must interrupt.
+ */
+
+int
+hotkey_thread_nosig(pthread_t *tid, const pthread_attr_t *attr,
+    void *(*run)(void *), void *arg)
+{
+    int       rc;
+    sigset_t  all, old;
+
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    rc = pthread_create(tid, attr, run, arg);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+
+    return rc;
+}
+
+
 static int
 hotkey_tls_start(hotkey_tls_relay_t *r)
 {
     int             rc;
-    sigset_t        all, old;
     pthread_attr_t  attr;
 
     if (pthread_attr_init(&attr) != 0) {
@@ -778,10 +798,7 @@ hotkey_tls_start(hotkey_tls_relay_t *r)
 
     (void) pthread_attr_setstacksize(&attr, HOTKEY_TLS_STACK);
 
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old);
-    rc = pthread_create(&r->tid, &attr, hotkey_tls_relay, r);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    rc = hotkey_thread_nosig(&r->tid, &attr, hotkey_tls_relay, r);
     pthread_attr_destroy(&attr);
 
     if (rc != 0) {

@@ -11,6 +11,7 @@
 #ifndef HOTKEY_TLS_H
 #define HOTKEY_TLS_H
 
+#include <pthread.h>
 #include <stddef.h>
 #include <sys/time.h>
 #include <hiredis/hiredis.h>
@@ -54,6 +55,10 @@ void hotkey_redis_free(redisContext *c);
 
 /* why a context failed, in words ("timed out" for an io timeout) */
 const char *hotkey_redis_why(const redisContext *c, const char *none);
+
+/* pthread_create, the thread with every signal blocked */
+int hotkey_thread_nosig(pthread_t *tid, const pthread_attr_t *attr,
+    void *(*run)(void *), void *arg);
 
 /* "127.0.0.1", "::1": 1; a DNS name: 0 */
 int hotkey_tls_is_ip(const char *name);
